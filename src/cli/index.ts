@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+/**
+ * The `whatclient` command: `serve` runs the server; `ask` and `answer` try the
+ * service from a terminal through the SDK.
+ */
+import { Command } from 'commander'
+import { serveCommand } from './serve.js'
+
+const program = new Command()
+  .name('whatclient')
+  .description('WhatClient: which Telegram app does a user run?')
+  .showHelpAfterError()
+
+program.addCommand(serveCommand())
+
+await program.parseAsync()

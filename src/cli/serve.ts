@@ -1,0 +1,22 @@
+/**
+ * `whatclient serve`: the server, configured by environment variables.
+ */
+import { Command } from 'commander'
+import { loadConfig } from '../config.js'
+import { startServer } from '../server.js'
+
+export function serveCommand (): Command {
+  return new Command('serve')
+    .description('Run the WhatClient server (settings come from the environment; see the README)')
+    .action(async () => {
+      let config
+      try {
+        config = loadConfig()
+      } catch (err) {
+        process.stderr.write(`whatclient: ${(err as Error).message}\n`)
+        process.exitCode = 1
+        return
+      }
+      await startServer(config)
+    })
+}

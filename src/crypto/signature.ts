@@ -1,0 +1,37 @@
+/**
+ * v1 request signatures: lowercase hex HMAC-SHA256 keyed with the shared
+ * API_SECRET_KEY over the raw POST body, or over the percent-decoded GET path.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+const SIGNATURE_BYTES = 32
+const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
+
+export function sign (key: string | Buffer, material: string | Buffer): string {
+  return createHmac('sha256', key).update(material).digest('hex')
+}
+
+/**
+ * Constant-time check of a hex signature. A signature of the wrong length or
+ * alphabet is rejected before comparing: the length of a SHA-256 MAC is public.
+ */
+export function verify (key: string | Buffer, material: string | Buffer, signature: string): boolean {
+  if (!HEX_SIGNATURE.test(signature)) return false
+  const expected = createHmac('sha256', key).update(material).digest()
+  const given = Buffer.from(signature, 'hex')
+  return given.length === SIGNATURE_BYTES && timingSafeEqual(expected, given)
+}
+
+/**
+ * What a GET is signed over: the path without the query, percent-decoded.
+ * Returns undefined when the path is not valid percent-encoding.
+ */
+export function signedPath (rawUrl: string): string | undefined {
+  const q = rawUrl.indexOf('?')
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Unsigned operator endpoints: liveness (the process answers) and readiness
+ * (the store can serve and the server is not closing).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { TaskStore } from '../store/task-store.js'
+
+const Status = Type.Object({ status: Type.String() })
+
+const operations: FastifyPluginAsyncTypebox<{ store: TaskStore }> = async (app, { store }) => {
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+
+  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
+
+  app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable', response: { 200: Status, 503: Status } } }, async (_request, reply) => {
+    if (closing) return reply.code(503).send({ status: 'closing' })
+    if (!store.isReady()) return reply.code(503).send({ status: 'store unavailable' })
+    return { status: 'ready' }
+  })
+}
+
+export default operations

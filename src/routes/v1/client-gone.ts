@@ -1,0 +1,16 @@
+/**
+ * An AbortSignal that fires when the client goes away before its reply is
+ * written. It watches the response, not the request: on Node 20 a request
+ * emits 'close' as soon as its body is read, so `request.signal` and
+ * `request.raw.on('close')` fire early for calls with a body.
+ */
+import type { FastifyReply } from 'fastify'
+
+export function clientGone (reply: FastifyReply): { signal: AbortSignal, dispose: () => void } {
+  const controller = new AbortController()
+  const onClose = (): void => {
+    if (!reply.raw.writableFinished) controller.abort()
+  }
+  reply.raw.once('close', onClose)
+  return { signal: controller.signal, dispose: () => reply.raw.removeListener('close', onClose) }
+}

@@ -1,0 +1,93 @@
+/**
+ * The four v1 calls, byte-compatible with the field server, every one signed.
+ * The `wait` query on the two GET calls is the long-poll extension.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { displayName } from '../../catalogue/catalogue.js'
+import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
+import { requireSignature } from '../../plugins/signature.js'
+import type { Relay } from '../../relay/relay.js'
+import { clientGone } from './client-gone.js'
+import {
+  errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
+  SubmitBody, SubmitReply, TasksParams, TasksReply, Wait
+} from './schemas.js'
+
+export interface V1Options {
+  relay: Relay
+  apiSecretKey: string
+  maxWaitSeconds: number
+}
+
+const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
+  requireSignature(app, apiSecretKey)
+  const WaitQuery = Wait(maxWaitSeconds)
+
+  app.post('/requestClient', {
+    schema: {
+      summary: 'Ask which client a user runs',
+      description: 'Opens a request that lives REQUEST_TTL_SECONDS. Asking again for the same target while one is pending returns the same request id. Signed over the raw body.',
+      security: SIGNED,
+      body: RequestClientBody,
+      response: { 200: RequestClientReply, ...errorReplies(403, 413, 415, 422, 429, 503) }
+    }
+  }, async (request) => {
+    const { requestId } = await relay.createRequest(request.body.requester_id, request.body.target_id)
+    return { request_id: requestId }
+  })
+
+  app.get('/getTasks/:user_id', {
+    schema: {
+      summary: "List a user's pending tasks",
+      description: 'Request ids whose target is user_id, oldest first. With ?wait=S the call is held until there is a task, or S seconds pass. Signed over the path without the query.',
+      security: SIGNED,
+      params: TasksParams,
+      querystring: WaitQuery,
+      response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
+    }
+  }, async (request, reply) => {
+    const gone = clientGone(reply)
+    try {
+      const tasks = await relay.tasksFor(request.params.user_id, (request.query.wait ?? 0) * 1000, gone.signal)
+      return { tasks }
+    } finally {
+      gone.dispose()
+    }
+  })
+
+  app.post('/submitTaskResult', {
+    schema: {
+      summary: 'Answer a task with the Android package name',
+      description: 'client_name carries the package name of the app the target runs. 404 when the request is unknown, expired or already answered. Signed over the raw body.',
+      security: SIGNED,
+      body: SubmitBody,
+      response: { 200: SubmitReply, ...errorReplies(403, 404, 413, 415, 422, 503) }
+    }
+  }, async (request) => {
+    const accepted = await relay.submitAnswer(request.body.request_id, request.body.client_name)
+    if (!accepted) throw new WC_ERR_REQUEST_NOT_FOUND()
+    return { status: 'success' as const }
+  })
+
+  app.get('/getRequestResult/:request_id', {
+    schema: {
+      summary: 'Read the answer to a request',
+      description: 'pending, completed (then the request is deleted: the result is delivered once), or expired (unknown, expired or already delivered). With ?wait=S the call is held while the request is pending, up to S seconds. Signed over the path without the query.',
+      security: SIGNED,
+      params: ResultParams,
+      querystring: WaitQuery,
+      response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
+    }
+  }, async (request, reply) => {
+    const gone = clientGone(reply)
+    try {
+      const state = await relay.resultOf(request.params.request_id, (request.query.wait ?? 0) * 1000, gone.signal)
+      if (state.status !== 'completed') return { status: state.status }
+      return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
+    } finally {
+      gone.dispose()
+    }
+  })
+}
+
+export default v1

@@ -1,0 +1,26 @@
+/**
+ * The server process: read settings, build the app, listen, and close
+ * gracefully on SIGTERM/SIGINT (held polls answer at once, in-flight requests
+ * finish, exit 0 within SHUTDOWN_TIMEOUT_SECONDS).
+ */
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.js'
+import { loadConfig, type Config } from './config.js'
+
+export async function startServer (config: Config = loadConfig()): Promise<void> {
+  const app = await buildApp(config)
+  if (config.apiSecretKeyGenerated) {
+    process.stderr.write([
+      'WhatClient: API_SECRET_KEY is not set, so this run signs with a random key:',
+      `  API_SECRET_KEY=${config.apiSecretKey}`,
+      'Plugins, the SDK and the CLI must use the same key. To choose your own, start with',
+      '  API_SECRET_KEY=<your key> npm start',
+      ''
+    ].join('\n'))
+  }
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false }, async ({ err }) => {
+    if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
+    await app.close()
+  })
+  await app.listen({ host: config.host, port: config.port })
+}
