@@ -18,7 +18,8 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
       ''
     ].join('\n'))
   }
-  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false }, async ({ err }) => {
+  // SIGUSR2 stays Node's (heap snapshots on demand with --heapsnapshot-signal), not a shutdown.
+  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false, skip: ['SIGUSR2'] }, async ({ err }) => {
     if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
     await app.close()
   })

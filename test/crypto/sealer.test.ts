@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { Sealer } from '../../src/crypto/sealer.js'
+
+describe('Sealer', () => {
+  it('round-trips and hides the plaintext', () => {
+    const sealer = new Sealer()
+    const sealed = sealer.seal('com.example.secret', 'ctx')
+    expect(sealed).not.toContain('com.example')
+    expect(sealer.open(sealed, 'ctx')).toBe('com.example.secret')
+  })
+
+  it('uses a fresh IV each time', () => {
+    const sealer = new Sealer()
+    expect(sealer.seal('same', 'ctx')).not.toBe(sealer.seal('same', 'ctx'))
+  })
+
+  it('refuses a wrong context, a wrong key and tampering', () => {
+    const secret = randomBytes(32)
+    const sealer = new Sealer(secret)
+    const sealed = sealer.seal('answer', 'ctx')
+    expect(sealer.open(sealed, 'other')).toBeUndefined()
+    expect(new Sealer().open(sealed, 'ctx')).toBeUndefined()
+    expect(new Sealer(Buffer.from(secret)).open(sealed, 'ctx')).toBe('answer')
+    const bytes = Buffer.from(sealed, 'latin1')
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1
+    expect(sealer.open(bytes.toString('latin1'), 'ctx')).toBeUndefined()
+    expect(sealer.open('short', 'ctx')).toBeUndefined()
+  })
+
+  it('hashes to stable, key-dependent lookup keys', () => {
+    const secret = randomBytes(32)
+    expect(new Sealer(secret).hash('target:1')).toBe(new Sealer(secret).hash('target:1'))
+    expect(new Sealer(secret).hash('target:1')).not.toBe(new Sealer().hash('target:1'))
+    expect(new Sealer(secret).hash('target:1')).toMatch(/^[A-Za-z0-9_-]{22}$/)
+  })
+
+  it('needs a 32-byte secret', () => {
+    expect(() => new Sealer(Buffer.alloc(16))).toThrow(RangeError)
+  })
+})

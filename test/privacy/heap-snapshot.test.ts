@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { sign } from '../../src/crypto/signature.js'
+import { pyJson, sleep } from '../helper.js'
+import { serveProcess, type Child } from '../process-helper.js'
+
+const KEY = 'heap-test-key'
+const dir = mkdtempSync(join(tmpdir(), 'wc-heap-'))
+let server: Child | undefined
+
+afterAll(() => {
+  server?.process.kill('SIGKILL')
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function call (url: string, method: 'GET' | 'POST', path: string, body?: object): Promise<Record<string, unknown>> {
+  const text = body === undefined ? undefined : pyJson(body)
+  const res = await fetch(url + path, {
+    method,
+    body: text === undefined ? undefined : Buffer.from(text),
+    headers: { 'content-type': 'application/json', 'x-signature': sign(KEY, text ?? path), connection: 'close' }
+  })
+  return res.json() as Promise<Record<string, unknown>>
+}
+
+/** Asks the server for a heap snapshot (node --heapsnapshot-signal, which collects garbage first) and reads it. */
+async function snapshot (child: Child, url: string): Promise<string> {
+  const before = new Set(readdirSync(dir))
+  child.process.kill('SIGUSR2')
+  // Writing the snapshot blocks the server's event loop: once it answers again, the file is complete.
+  await sleep(200)
+  await fetch(`${url}/healthz`)
+  const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f))
+  if (file === undefined) throw new Error('no heap snapshot written')
+  return readFileSync(join(dir, file), 'utf8')
+}
+
+describe('at-rest protection', () => {
+  it('holds no plaintext answer, user id or request id in the heap while a result waits', async () => {
+    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info' }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
+    server = started.child
+    const { url } = started
+    // Made up at run time and not in the catalogue, so only our request can put it in the server's heap.
+    const secretPackage = `org.canary.p${randomBytes(8).toString('hex')}`
+    const alice = 8_100_000_000_000 + randomBytes(4).readUInt32BE()
+    const bob = 8_200_000_000_000 + randomBytes(4).readUInt32BE()
+
+    const { request_id: requestId } = await call(url, 'POST', '/requestClient', { requester_id: alice, target_id: bob }) as { request_id: string }
+    expect(await call(url, 'POST', '/submitTaskResult', { request_id: requestId, client_name: secretPackage })).toEqual({ status: 'success' })
+
+    const heap = await snapshot(server, url)
+    // The snapshot holds the server's strings: a catalogue name proves the search can find one.
+    expect(heap.length).toBeGreaterThan(1_000_000)
+    expect(heap).toContain('Unknown Client')
+    expect(heap).not.toContain(secretPackage)
+    expect(heap).not.toContain(requestId)
+    expect(heap).not.toContain(String(alice))
+    expect(heap).not.toContain(String(bob))
+
+    // ...and yet the answer was held all along: sealed.
+    expect(await call(url, 'GET', `/getRequestResult/${requestId}`)).toEqual({ status: 'completed', client_name: 'Unknown Client', package_name: secretPackage })
+  })
+})

@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { build, sleep, type TestServer } from '../helper.js'
+
+let server: TestServer
+let nextUser = 5_000_000_000
+const user = (): number => ++nextUser
+
+beforeAll(async () => {
+  server = await build({ MAX_PENDING_PER_TARGET: '3', MAX_PENDING_TOTAL: '50', REQUEST_TTL_SECONDS: '60' })
+})
+afterAll(async () => server.close())
+
+async function ask (requester: number, target: number): Promise<string> {
+  const res = await server.post('/requestClient', { requester_id: requester, target_id: target })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { request_id: string }).request_id
+}
+
+describe('v1 flow', () => {
+  it('relays an answer from target to requester, once', async () => {
+    const [alice, bob] = [user(), user()]
+    const requestId = await ask(alice, bob)
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/)
+
+    const tasks = await server.get(`/getTasks/${bob}`)
+    expect(tasks.status).toBe(200)
+    expect(tasks.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(await tasks.json()).toEqual({ tasks: [requestId] })
+
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'pending' })
+
+    const submit = await server.post('/submitTaskResult', { request_id: requestId, client_name: 'com.exteragram.messenger' })
+    expect(submit.status).toBe(200)
+    expect(await submit.text()).toBe('{"status":"success"}')
+    expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [] })
+
+    const result = await server.get(`/getRequestResult/${requestId}`)
+    expect(await result.json()).toEqual({ status: 'completed', client_name: 'exteraGram', package_name: 'com.exteragram.messenger' })
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'expired' })
+  })
+
+  it.each([
+    ['com.radolyn.ayugram', 'AyuGram'],
+    ['tw.nekomimi.nekogram', 'Nekogram'],
+    ['org.telegram.messenger', 'Possibly, FCM AyuGram (id shared by Telegram, Telegram FOSS, AyuGram FCM, Partisan Telegram)'],
+    ['com.example.never.heard', 'Unknown Client']
+  ])('names %s as %s', async (pkg, name) => {
+    const requestId = await ask(user(), user())
+    await server.post('/submitTaskResult', { request_id: requestId, client_name: pkg })
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'completed', client_name: name, package_name: pkg })
+  })
+
+  it('answers 404 in the field words for an unknown or already answered request', async () => {
+    const requestId = await ask(user(), user())
+    await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })
+    for (const id of [requestId, '00000000-0000-4000-8000-000000000000']) {
+      const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'a.b' })
+      expect(res.status).toBe(404)
+      expect(await res.json()).toEqual({ detail: 'Request not found or already processed.' })
+    }
+  })
+
+  it('returns the same id for a repeated question while it is pending', async () => {
+    const [alice, bob] = [user(), user()]
+    const first = await ask(alice, bob)
+    expect(await ask(alice, bob)).toBe(first)
+    expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [first] })
+  })
+
+  it('handles many concurrent flows without mixing them up', async () => {
+    const pairs = Array.from({ length: 30 }, (_, i) => ({ alice: user(), bob: user(), pkg: `org.example.app${i}` }))
+    await Promise.all(pairs.map(async ({ alice, bob, pkg }) => {
+      const requestId = await ask(alice, bob)
+      const { tasks } = (await (await server.get(`/getTasks/${bob}`)).json()) as { tasks: string[] }
+      expect(tasks).toEqual([requestId])
+      expect((await server.post('/submitTaskResult', { request_id: requestId, client_name: pkg })).status).toBe(200)
+      expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed', package_name: pkg })
+    }))
+  })
+})
+
+describe('v1 signatures over the wire', () => {
+  it('accepts the protocol test vector bytes as sent', async () => {
+    const body = '{"requester_id": 123, "target_id": 456}'
+    const res = await server.post('/requestClient', body, { signature: '71fef23b87faa592beaacff3a1af9fc904a76e5806814e57c1b5103ce0de92f5' })
+    expect(res.status).toBe(200)
+    const tasks = await server.get('/getTasks/456', { signature: '8e1090cfdd7e4ccabb9c87075b71d53fde6d30129da3b42720b6238eb3fcba37' })
+    expect(tasks.status).toBe(200)
+  })
+
+  it('checks the bytes, not a re-serialisation', async () => {
+    const body = '{"requester_id":123,"target_id":456}'
+    const res = await server.post('/requestClient', body, { signature: '71fef23b87faa592beaacff3a1af9fc904a76e5806814e57c1b5103ce0de92f5' })
+    expect(res.status).toBe(403)
+    expect(await res.json()).toEqual({ detail: 'Invalid signature.' })
+  })
+
+  it('answers 403 with the field messages', async () => {
+    const cases: Array<[Promise<Response>, string]> = [
+      [server.post('/requestClient', { requester_id: 1, target_id: 2 }, { signature: null }), 'X-Signature header is missing.'],
+      [server.post('/requestClient', { requester_id: 1, target_id: 2 }, { signature: '' }), 'X-Signature header is missing.'],
+      [server.post('/requestClient', { requester_id: 1, target_id: 2 }, { signature: 'nothex' }), 'Invalid signature.'],
+      [server.post('/requestClient', { requester_id: 1, target_id: 2 }, { signature: '0'.repeat(64) }), 'Invalid signature.'],
+      [server.get('/getTasks/456', { signature: null }), 'X-Signature header is missing.'],
+      [server.get('/getTasks/456', { signature: '0'.repeat(64) }), 'Invalid signature.'],
+      [server.get('/getRequestResult/x', { signature: null }), 'X-Signature header is missing.'],
+      [server.post('/submitTaskResult', { request_id: 'x', client_name: 'y' }, { signature: '1'.repeat(64) }), 'Invalid signature.']
+    ]
+    for (const [pending, detail] of cases) {
+      const res = await pending
+      expect(res.status).toBe(403)
+      expect(await res.json()).toEqual({ detail })
+    }
+  })
+
+  it('checks an empty body like any other', async () => {
+    const unsigned = await server.post('/requestClient', '', { signature: '0'.repeat(64), contentType: null })
+    expect(unsigned.status).toBe(403)
+    const signed = await server.post('/requestClient', '', { contentType: null })
+    expect(signed.status).toBe(422)
+    const signedJson = await server.post('/requestClient', '')
+    expect(signedJson.status).toBe(400)
+  })
+
+  it('signs GET paths without the query and percent-decoded', async () => {
+    expect((await server.get('/getTasks/456?wait=0')).status).toBe(200)
+    expect((await server.get('/getTasks/%34%35%36')).status).toBe(200)
+  })
+})
+
+describe('bad input gets a clear 4xx', () => {
+  const field = async (res: Response): Promise<unknown> => {
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+    return res.json()
+  }
+
+  it.each([
+    ['a string id', '{"requester_id": "1", "target_id": 2}'],
+    ['a boolean id', '{"requester_id": true, "target_id": 2}'],
+    ['zero', '{"requester_id": 0, "target_id": 2}'],
+    ['a negative id', '{"requester_id": -5, "target_id": 2}'],
+    ['a fraction', '{"requester_id": 1.5, "target_id": 2}'],
+    ['2^53', '{"requester_id": 9007199254740992, "target_id": 2}'],
+    ['2^53 + 1 (would lose precision)', '{"requester_id": 9007199254740993, "target_id": 2}'],
+    ['a huge number', '{"requester_id": 1e300, "target_id": 2}'],
+    ['a missing field', '{"requester_id": 1}'],
+    ['null', 'null'],
+    ['an array', '[1, 2]'],
+    ['deep nesting', '{"requester_id": ' + '['.repeat(2000) + ']'.repeat(2000) + ', "target_id": 2}']
+  ])('422 for %s', async (_what, body) => {
+    const res = await server.post('/requestClient', body)
+    expect(res.status).toBe(422)
+    const json = (await field(res)) as { detail: Array<{ loc: unknown[], msg: string, type: string }> }
+    expect(Array.isArray(json.detail)).toBe(true)
+    expect(json.detail[0]?.loc[0]).toBe('body')
+  })
+
+  it('accepts the largest exact id', async () => {
+    const res = await server.post('/requestClient', { requester_id: Number.MAX_SAFE_INTEGER, target_id: 1 })
+    expect(res.status).toBe(200)
+  })
+
+  it('400 for malformed JSON', async () => {
+    const res = await server.post('/requestClient', '{"requester_id": 1,')
+    expect(res.status).toBe(400)
+    expect(typeof ((await field(res)) as { detail: unknown }).detail).toBe('string')
+  })
+
+  it('413 for a body over the limit', async () => {
+    const res = await server.post('/submitTaskResult', JSON.stringify({ request_id: 'x', client_name: 'a'.repeat(17 * 1024) }))
+    expect(res.status).toBe(413)
+    expect(await field(res)).toHaveProperty('detail')
+  })
+
+  it('415 for another content type', async () => {
+    const res = await server.post('/requestClient', { requester_id: 1, target_id: 2 }, { contentType: 'text/plain' })
+    expect(res.status).toBe(415)
+    expect(await field(res)).toEqual({ detail: 'Unsupported media type: send Content-Type: application/json.' })
+  })
+
+  it('reads a body without content type as JSON, as the field server did', async () => {
+    const res = await server.post('/requestClient', { requester_id: user(), target_id: user() }, { contentType: null })
+    expect(res.status).toBe(200)
+  })
+
+  it('422 for strings out of bounds and wrong types in submitTaskResult', async () => {
+    for (const body of [
+      { request_id: 'x', client_name: '' },
+      { request_id: 'x', client_name: 'a'.repeat(257) },
+      { request_id: 'x'.repeat(129), client_name: 'a.b' },
+      { request_id: 5, client_name: 'a.b' },
+      { request_id: 'x' }
+    ]) {
+      const res = await server.post('/submitTaskResult', JSON.stringify(body))
+      expect(res.status, JSON.stringify(body)).toBe(422)
+    }
+  })
+
+  it('422 for path ids that are not positive integers up to 2^53-1', async () => {
+    for (const id of ['abc', '0', '-1', '1.5', '9007199254740992', '99999999999999999999']) {
+      const res = await server.get(`/getTasks/${id}`)
+      expect(res.status, id).toBe(422)
+      expect(((await field(res)) as { detail: Array<{ loc: string[] }> }).detail[0]?.loc[0]).toBe('path')
+    }
+    const long = await server.get(`/getRequestResult/${'r'.repeat(200)}`)
+    expect(long.status).toBe(422)
+  })
+
+  it('404 for unknown routes and methods, without a signature', async () => {
+    for (const res of [await fetch(`${server.url}/nope/12345`), await fetch(`${server.url}/getTasks/1`, { method: 'DELETE' })]) {
+      expect(res.status).toBe(404)
+      expect(await res.json()).toEqual({ detail: 'Not Found' })
+    }
+  })
+
+  it('never answers 5xx to garbage', async () => {
+    const bodies = ['\u0000', '{"__proto__": {"x": 1}, "requester_id": 1, "target_id": 2}', '{"constructor": {"prototype": {}}}', '"str"', '1', '{}', '\ufeff{}']
+    for (const body of bodies) {
+      const res = await server.post('/requestClient', body)
+      expect(res.status, body).toBeGreaterThanOrEqual(400)
+      expect(res.status, body).toBeLessThan(500)
+    }
+    const malformedPath = await fetch(`${server.url}/getTasks/%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
+    expect(malformedPath.status).toBeLessThan(500)
+  })
+})
+
+describe('caps', () => {
+  it('429 when a target has too many pending requests', async () => {
+    const bob = user()
+    for (let i = 0; i < 3; i++) await ask(user(), bob)
+    const res = await server.post('/requestClient', { requester_id: user(), target_id: bob })
+    expect(res.status).toBe(429)
+    expect(await res.json()).toEqual({ detail: 'Too many pending requests for this user; try again later.' })
+  })
+})
+
+describe('expiry', () => {
+  it('forgets a request after REQUEST_TTL_SECONDS', async () => {
+    const short = await build({ REQUEST_TTL_SECONDS: '0.4' })
+    try {
+      const [alice, bob] = [user(), user()]
+      const res = await short.post('/requestClient', { requester_id: alice, target_id: bob })
+      const { request_id: requestId } = (await res.json()) as { request_id: string }
+      expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [requestId] })
+      await sleep(600)
+      expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [] })
+      expect(await (await short.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'expired' })
+      expect((await short.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })).status).toBe(404)
+    } finally {
+      await short.close()
+    }
+  })
+
+  it('503 when the server holds too many requests in total', async () => {
+    const full = await build({ MAX_PENDING_TOTAL: '2' })
+    try {
+      for (let i = 0; i < 2; i++) expect((await full.post('/requestClient', { requester_id: user(), target_id: user() })).status).toBe(200)
+      const res = await full.post('/requestClient', { requester_id: user(), target_id: user() })
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('1')
+      expect(await res.json()).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
+    } finally {
+      await full.close()
+    }
+  })
+})
+
+describe('operations', () => {
+  it('serves /healthz, /readyz, /openapi.json and /docs unsigned', async () => {
+    expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' })
+    expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' })
+    const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, unknown>, components: { securitySchemes: Record<string, { name: string }> } }
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/requestClient', '/getTasks/{user_id}', '/submitTaskResult', '/getRequestResult/{request_id}']))
+    expect(spec.components.securitySchemes.signature?.name).toBe('X-Signature')
+    const docs = await fetch(`${server.url}/docs`)
+    expect(docs.status).toBe(200)
+    expect(await docs.text()).toContain('<html')
+  })
+})
