@@ -128,6 +128,10 @@ export class MemoryTaskStore implements TaskStore {
     return this.#wakeups.add(this.#keys.topic(topic), onWake)
   }
 
+  heldPolls (): number {
+    return this.#wakeups.size
+  }
+
   isReady (): boolean {
     return true
   }

@@ -43,6 +43,9 @@ export interface TaskStore {
    */
   watch (topic: Topic, onWake: () => void): Watch
 
+  /** How many long-polls this process holds on the store now. */
+  heldPolls (): number
+
   /** Whether the store can serve calls now (readiness). */
   isReady (): boolean
 
