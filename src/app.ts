@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { loggerOptions } from './logging.js'
 import errors from './plugins/errors.js'
+import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
 import signedBody from './plugins/signed-body.js'
 import { Relay } from './relay/relay.js'
@@ -59,6 +60,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { relay.close() })
   app.addHook('onClose', async () => { if (options.store === undefined) await store.close() })
 
+  await app.register(gracefulClose)
   await app.register(signedBody)
   await app.register(errors)
   await app.register(openapi)

@@ -4,6 +4,8 @@
  * service from a terminal through the SDK.
  */
 import { Command } from 'commander'
+import { answerCommand } from './answer.js'
+import { askCommand } from './ask.js'
 import { serveCommand } from './serve.js'
 
 const program = new Command()
@@ -12,5 +14,7 @@ const program = new Command()
   .showHelpAfterError()
 
 program.addCommand(serveCommand())
+program.addCommand(askCommand())
+program.addCommand(answerCommand())
 
 await program.parseAsync()

@@ -1,0 +1,70 @@
+/**
+ * `whatclient ask <target> --as <me>`: asks which client a user runs, shows
+ * progress while it waits, prints the answer. Exit 0 answered, 2 no answer
+ * before expiry (or --timeout), 1 error.
+ */
+import { Command, Option } from 'commander'
+import { WhatClientError } from '../sdk/errors.js'
+import { clientFrom, parseUserId, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+
+interface AskFlags extends ConnectionFlags {
+  as: string
+  json?: boolean
+  timeout?: number
+}
+
+export function askCommand (): Command {
+  return withConnection(new Command('ask'))
+    .description('Ask which Telegram client a user runs')
+    .argument('<target>', "the target's Telegram user id")
+    .requiredOption('--as <me>', 'your own Telegram user id (the requester)')
+    .addOption(new Option('--timeout <seconds>', 'give up after this long (default: until the request expires)').argParser(Number))
+    .option('--json', 'print one JSON object on stdout, nothing else')
+    .action(async (target: string, flags: AskFlags) => {
+      const progress = flags.json === true ? () => {} : (text: string) => process.stderr.write(text)
+      const print = (text: string, json: object): void => {
+        process.stdout.write(flags.json === true ? JSON.stringify(json) + '\n' : text + '\n')
+      }
+      try {
+        const me = parseUserId(flags.as, '--as')
+        const targetId = parseUserId(target, 'target')
+        if (flags.timeout !== undefined && !(flags.timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds')
+        const client = clientFrom(flags)
+        const controller = new AbortController()
+        process.once('SIGINT', () => controller.abort())
+        const requestId = await client.requestClient(me, targetId, controller.signal)
+        progress(`Asked; waiting for ${targetId} to answer`)
+        const started = Date.now()
+        const outcome = await client.waitForResult(requestId, {
+          timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
+          signal: controller.signal,
+          onPending: () => progress(` .. ${Math.round((Date.now() - started) / 1000)}s`)
+        })
+        progress('\n')
+        if (outcome.status === 'completed') {
+          print(`${targetId} uses ${outcome.clientName}${outcome.packageName === undefined ? '' : ` (${outcome.packageName})`}`,
+            { status: 'completed', target: targetId, client_name: outcome.clientName, package_name: outcome.packageName ?? null })
+          return
+        }
+        print(`No answer from ${targetId}: offline, without WhatClient, or not answering.`, { status: outcome.status, target: targetId })
+        process.exitCode = 2
+      } catch (err) {
+        reportError(err, flags.json === true)
+      }
+    })
+}
+
+export function reportError (err: unknown, json: boolean): void {
+  const message = err instanceof UsageError || err instanceof WhatClientError
+    ? err.message
+    : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
+  if (json) process.stdout.write(JSON.stringify({ status: 'error', error: message }) + '\n')
+  process.stderr.write(`whatclient: ${message}\n`)
+  process.exitCode = 1
+}
+
+function describe (err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  return cause?.code ?? cause?.message ?? err.message
+}

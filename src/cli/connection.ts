@@ -1,0 +1,39 @@
+/**
+ * The options every client command shares: which server, which key, and the
+ * SDK client made from them. Flags win over the environment.
+ */
+import { Option, type Command } from 'commander'
+import { WhatClient } from '../sdk/client.js'
+
+export interface ConnectionFlags {
+  server: string
+  key?: string
+}
+
+export function withConnection (command: Command): Command {
+  return command
+    .addOption(new Option('--server <url>', 'server URL').env('WHATCLIENT_URL').default('http://127.0.0.1:8000'))
+    .addOption(new Option('--key <key>', 'the shared API_SECRET_KEY').env('WHATCLIENT_KEY'))
+}
+
+export function clientFrom (flags: ConnectionFlags): WhatClient {
+  const key = flags.key ?? process.env.API_SECRET_KEY
+  if (key === undefined || key === '') {
+    throw new UsageError('no key: pass --key, or set WHATCLIENT_KEY (or API_SECRET_KEY)')
+  }
+  try {
+    new URL(flags.server)
+  } catch {
+    throw new UsageError(`--server is not a URL: ${flags.server}`)
+  }
+  return new WhatClient({ baseUrl: flags.server, apiKey: key })
+}
+
+/** A mistake in how the command was called: exit 1 with the message, no stack. */
+export class UsageError extends Error {}
+
+export function parseUserId (value: string, what: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer user id, got "${value}"`)
+  return n
+}

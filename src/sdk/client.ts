@@ -1,0 +1,211 @@
+/**
+ * The WhatClient SDK: signed v1 calls, plus the loops a requester and a target
+ * need. It long-polls, and against a server that answers at once (a v1 server
+ * ignores `?wait=`) it keeps at least `pollIntervalMs` between polls, so it
+ * never busy-loops. Network errors, 429 and 5xx are retried with backoff and
+ * jitter; other 4xx are thrown as WhatClientError.
+ *
+ * @example
+ * ```ts
+ * const wc = new WhatClient({ baseUrl: 'http://127.0.0.1:8000', apiKey: 'key' })
+ * const id = await wc.requestClient(me, target)
+ * const result = await wc.waitForResult(id, { timeoutMs: 120_000 })
+ * ```
+ */
+import { sign } from '../crypto/signature.js'
+import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
+import { WhatClientError } from './errors.js'
+
+export interface WhatClientOptions {
+  /** Server URL, e.g. `http://127.0.0.1:8000`. */
+  baseUrl: string
+  /** The shared API_SECRET_KEY. */
+  apiKey: string
+  /** How long the server may hold a poll, in seconds (default 25; 0 turns long-poll off). */
+  longPollSeconds?: number
+  /** The least time between two polls that found nothing (default 2000 ms). */
+  pollIntervalMs?: number
+  /** Backoff for retried calls (default 250 ms doubling to 10 s). */
+  retry?: BackoffOptions
+  /** Retries of one call before its error is thrown (default 4); `answerTasks` keeps going regardless. */
+  maxRetries?: number
+  /** Time limit for one HTTP call, on top of its long-poll hold (default 10 s). */
+  requestTimeoutMs?: number
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch
+  /** Called before each backoff sleep of a retried call. */
+  onRetry?: (error: unknown, delayMs: number) => void
+}
+
+export type ResultState =
+  | { status: 'pending' }
+  | { status: 'completed', clientName: string, packageName: string | undefined }
+  | { status: 'expired' }
+
+export type WaitOutcome =
+  | { status: 'completed', clientName: string, packageName: string | undefined }
+  | { status: 'expired' }
+  | { status: 'timeout' }
+
+export interface WaitOptions {
+  /** Stop waiting after this long (default: until the server says the request expired). */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Called after each poll that found no answer yet. */
+  onPending?: () => void
+}
+
+export interface AnswerOptions {
+  signal?: AbortSignal
+  /** Called after each task answered. */
+  onAnswered?: (requestId: string) => void
+}
+
+const RETRYABLE_STATUS = (status: number): boolean => status === 429 || status >= 500
+const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
+
+export class WhatClient {
+  readonly #baseUrl: string
+  readonly #key: Buffer
+  readonly #longPollSeconds: number
+  readonly #pollIntervalMs: number
+  readonly #retry: BackoffOptions
+  readonly #maxRetries: number
+  readonly #requestTimeoutMs: number
+  readonly #fetch: typeof fetch
+  readonly #onRetry: WhatClientOptions['onRetry']
+
+  constructor (options: WhatClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '')
+    this.#key = Buffer.from(options.apiKey, 'utf8')
+    this.#longPollSeconds = options.longPollSeconds ?? 25
+    this.#pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.#retry = options.retry ?? { baseMs: 250, maxMs: 10_000 }
+    this.#maxRetries = options.maxRetries ?? 4
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000
+    this.#fetch = options.fetch ?? fetch
+    this.#onRetry = options.onRetry
+  }
+
+  /** The v1 signature of a POST body or a GET path. */
+  sign (material: string): string {
+    return sign(this.#key, material)
+  }
+
+  /** Asks which client `target` runs; returns the request id. */
+  async requestClient (me: number, target: number, signal?: AbortSignal): Promise<string> {
+    const body = await this.#call('POST', '/requestClient', { requester_id: me, target_id: target }, 0, signal)
+    return (body as { request_id: string }).request_id
+  }
+
+  /** One poll of a user's pending tasks (held up to `waitSeconds` by a long-poll server). */
+  async getTasks (userId: number, waitSeconds = 0, signal?: AbortSignal): Promise<string[]> {
+    const body = await this.#call('GET', `/getTasks/${userId}`, undefined, waitSeconds, signal)
+    return (body as { tasks: string[] }).tasks
+  }
+
+  /** Answers one task; false when the server no longer knows it (answered, expired). */
+  async submitTaskResult (requestId: string, packageName: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.#call('POST', '/submitTaskResult', { request_id: requestId, client_name: packageName }, 0, signal)
+      return true
+    } catch (err) {
+      if (err instanceof WhatClientError && err.status === 404) return false
+      throw err
+    }
+  }
+
+  /** One poll of a request's result (held up to `waitSeconds` by a long-poll server). */
+  async getRequestResult (requestId: string, waitSeconds = 0, signal?: AbortSignal): Promise<ResultState> {
+    const body = (await this.#call('GET', `/getRequestResult/${encodeURIComponent(requestId)}`, undefined, waitSeconds, signal)) as
+      { status: string, client_name?: string, package_name?: string }
+    if (body.status === 'completed') return { status: 'completed', clientName: body.client_name ?? 'Unknown Client', packageName: body.package_name }
+    return body.status === 'pending' ? { status: 'pending' } : { status: 'expired' }
+  }
+
+  /**
+   * Polls until the answer comes, the request expires, or `timeoutMs` passes
+   * (then `{ status: 'timeout' }`). Throws the abort reason if `signal` aborts.
+   */
+  async waitForResult (requestId: string, options: WaitOptions = {}): Promise<WaitOutcome> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
+    const { signal } = options
+    for (;;) {
+      signal?.throwIfAborted()
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) return { status: 'timeout' }
+      const wait = Math.min(this.#longPollSeconds, Math.floor(remaining / 1000))
+      const started = Date.now()
+      const state = await this.getRequestResult(requestId, wait, signal)
+      if (state.status !== 'pending') return state
+      options.onPending?.()
+      await this.#pace(started, Math.min(this.#pollIntervalMs, deadline - Date.now()), signal)
+    }
+  }
+
+  /**
+   * Serves `me`'s tasks with `packageName` until `signal` aborts. Network
+   * trouble and server errors never end it: it backs off and goes on. A refusal
+   * that retrying cannot fix (403 wrong key, 422) is thrown.
+   */
+  async answerTasks (me: number, packageName: string, options: AnswerOptions = {}): Promise<void> {
+    const { signal } = options
+    let failures = 0
+    while (!aborted(signal)) {
+      const started = Date.now()
+      try {
+        const tasks = await this.getTasks(me, this.#longPollSeconds, signal)
+        for (const requestId of tasks) {
+          if (aborted(signal)) return
+          if (await this.submitTaskResult(requestId, packageName, signal)) options.onAnswered?.(requestId)
+        }
+        failures = 0
+        if (tasks.length === 0) await this.#pace(started, this.#pollIntervalMs, signal)
+      } catch (err) {
+        if (aborted(signal)) return
+        if (err instanceof WhatClientError && !RETRYABLE_STATUS(err.status)) throw err
+        const delay = backoffDelay(this.#maxRetries + failures++, this.#retry)
+        this.#onRetry?.(err, delay)
+        await sleep(delay, signal)
+      }
+    }
+  }
+
+  /** Keeps polls at least `intervalMs` apart: a server that ignored `wait` answered too soon. */
+  async #pace (startedAt: number, intervalMs: number, signal?: AbortSignal): Promise<void> {
+    await sleep(intervalMs - (Date.now() - startedAt), signal)
+  }
+
+  /** One signed call, retried on network errors, 429 and 5xx up to `maxRetries` times. */
+  async #call (method: 'GET' | 'POST', path: string, payload: object | undefined, waitSeconds: number, signal?: AbortSignal): Promise<unknown> {
+    const body = payload === undefined ? undefined : JSON.stringify(payload)
+    const signature = this.sign(body ?? decodeURIComponent(path))
+    const url = this.#baseUrl + path + (waitSeconds > 0 ? `?wait=${waitSeconds}` : '')
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted()
+      let retryable: unknown
+      try {
+        const timeout = AbortSignal.timeout(this.#requestTimeoutMs + waitSeconds * 1000)
+        const res = await this.#fetch(url, {
+          method,
+          body,
+          headers: body === undefined ? { 'x-signature': signature } : { 'x-signature': signature, 'content-type': 'application/json' },
+          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+        })
+        const parsed = await res.json().catch(() => undefined) as { detail?: unknown } | undefined
+        if (res.ok) return parsed
+        const error = new WhatClientError(res.status, parsed?.detail ?? res.statusText)
+        if (!RETRYABLE_STATUS(res.status)) throw error
+        retryable = error
+      } catch (err) {
+        if (err instanceof WhatClientError && !RETRYABLE_STATUS(err.status)) throw err
+        if (aborted(signal)) throw signal?.reason
+        retryable = err
+      }
+      if (attempt >= this.#maxRetries) throw retryable
+      const delay = backoffDelay(attempt, this.#retry)
+      this.#onRetry?.(retryable, delay)
+      await sleep(delay, signal)
+    }
+  }
+}
