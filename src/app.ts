@@ -52,7 +52,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema))
 
-  const store = options.store ?? await createStore(config)
+  const store = options.store ?? await createStore(config, app.log)
   const relay = new Relay(store)
   app.decorate('relay', relay)
 

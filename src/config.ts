@@ -23,6 +23,7 @@ const EnvSchema = Type.Object({
   SHUTDOWN_TIMEOUT_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
   STORE: Type.Enum(['memory', 'redis'], { default: 'memory' }),
   REDIS_URL: Type.String({ minLength: 1, default: 'redis://127.0.0.1:6379' }),
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'wc:' }),
   STORE_KEY: Type.Optional(Type.String({ minLength: 1 }))
 })
 
@@ -46,6 +47,7 @@ export interface Config {
   shutdownTimeoutMs: number
   store: Env['STORE']
   redisUrl: string
+  redisKeyPrefix: string
   /** 32 bytes shared by all instances in Redis mode; undefined in memory mode. */
   storeKey: Buffer | undefined
 }
@@ -80,6 +82,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: Math.round(parsed.SHUTDOWN_TIMEOUT_SECONDS * 1000),
     store: parsed.STORE,
     redisUrl: parsed.REDIS_URL,
+    redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
     storeKey
   }
 }

@@ -17,6 +17,11 @@ export function serveCommand (): Command {
         process.exitCode = 1
         return
       }
-      await startServer(config)
+      try {
+        await startServer(config)
+      } catch (err) {
+        process.stderr.write(`whatclient: cannot start: ${(err as Error).message}\n`)
+        process.exit(1)
+      }
     })
 }

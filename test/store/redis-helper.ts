@@ -1,0 +1,102 @@
+/**
+ * Redis for tests: the machine's server on 127.0.0.1:6379 with a fresh key
+ * prefix per store, and a private `redis-server` on a free port for tests that
+ * stop and start it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { createClient } from 'redis'
+
+export const SHARED_REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+export const TEST_STORE_KEY = randomBytes(32)
+
+export function testPrefix (): string {
+  return `wc-test:${randomUUID()}:`
+}
+
+/** Every key and value under `prefix`, for leak checks and clean-up. */
+export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Array<{ key: string, value: string }>> {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const out: Array<{ key: string, value: string }> = []
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      for (const key of keys) {
+        const type = await client.type(key)
+        const value = type === 'hash'
+          ? JSON.stringify(await client.hGetAll(key))
+          : type === 'zset' ? JSON.stringify(await client.zRange(key, 0, -1)) : String(await client.get(key))
+        out.push({ key, value })
+      }
+    }
+    return out
+  } finally {
+    client.destroy()
+  }
+}
+
+export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<void> {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await client.del(keys)
+    }
+  } finally {
+    client.destroy()
+  }
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** A redis-server of the test's own, persisting nothing; start() and stop() it at will. */
+export class PrivateRedis {
+  readonly port: number
+  #process: ChildProcess | undefined
+
+  constructor (port: number) {
+    this.port = port
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  async start (): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    this.#process = child
+    for (let i = 0; i < 100; i++) {
+      const client = createClient({ url: this.url, socket: { reconnectStrategy: false } })
+      client.on('error', () => {})
+      try {
+        await client.connect()
+        await client.ping()
+        client.destroy()
+        return
+      } catch {
+        client.destroy()
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    throw new Error('redis-server did not start')
+  }
+
+  async stop (): Promise<void> {
+    const child = this.#process
+    if (child === undefined || child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    this.#process = undefined
+  }
+}
