@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sign } from '../../src/crypto/signature.js'
+import { pyJson, sleep } from '../helper.js'
+import { serveProcess, type Child } from '../process-helper.js'
+import { deleteKeys, dumpKeys, freePort, PrivateRedis, SHARED_REDIS, testPrefix } from './redis-helper.js'
+
+const KEY = 'multi-instance-key'
+
+interface Instance { child: Child, url: string }
+
+function caller (url: string) {
+  return {
+    async post (path: string, body: object): Promise<Response> {
+      const text = pyJson(body)
+      return fetch(url + path, { method: 'POST', body: Buffer.from(text), headers: { 'content-type': 'application/json', 'x-signature': sign(KEY, text) } })
+    },
+    async get (path: string): Promise<Response> {
+      return fetch(url + path, { headers: { 'x-signature': sign(KEY, path.split('?')[0] as string) } })
+    }
+  }
+}
+
+async function startInstance (env: Record<string, string>): Promise<Instance> {
+  return serveProcess({ API_SECRET_KEY: KEY, STORE: 'redis', LOG_LEVEL: 'info', ...env })
+}
+
+async function stopInstance (instance: Instance | undefined): Promise<void> {
+  if (instance === undefined || instance.child.process.exitCode !== null) return
+  instance.child.process.kill('SIGTERM')
+  await instance.child.exited
+}
+
+describe('two instances, one Redis', () => {
+  const prefix = testPrefix()
+  const storeKey = randomBytes(32).toString('base64')
+  let a: Instance | undefined
+  let b: Instance | undefined
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: prefix, STORE_KEY: storeKey }
+    ;[a, b] = await Promise.all([startInstance(env), startInstance(env)])
+  })
+  afterAll(async () => {
+    await Promise.all([stopInstance(a), stopInstance(b)])
+    await deleteKeys(prefix)
+  })
+
+  it('relays Alice on A to Bob on B, with long-polls released across instances, delivered once', async () => {
+    const onA = caller((a as Instance).url)
+    const onB = caller((b as Instance).url)
+    const [alice, bob] = [9_100_000_000_001, 9_100_000_000_002]
+
+    // Bob's poll is held on B before Alice asks on A.
+    const bobPoll = onB.get(`/getTasks/${bob}?wait=20`).then((res) => res.json()) as Promise<{ tasks: string[] }>
+    await sleep(300)
+    const created = await onA.post('/requestClient', { requester_id: alice, target_id: bob })
+    const { request_id: requestId } = (await created.json()) as { request_id: string }
+    expect((await bobPoll).tasks).toEqual([requestId])
+
+    // Alice's result poll is held on A; Bob answers on B.
+    const alicePoll = onA.get(`/getRequestResult/${requestId}?wait=20`).then((res) => res.json())
+    await sleep(300)
+    expect((await onB.post('/submitTaskResult', { request_id: requestId, client_name: 'com.radolyn.ayugram' })).status).toBe(200)
+    expect(await alicePoll).toEqual({ status: 'completed', client_name: 'AyuGram', package_name: 'com.radolyn.ayugram' })
+
+    // Delivered once, whichever instance is asked next; one answer only.
+    expect(await (await onB.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'expired' })
+    expect((await onA.post('/submitTaskResult', { request_id: requestId, client_name: 'x.y' })).status).toBe(404)
+  })
+
+  it('dedupes and caps across instances', async () => {
+    const onA = caller((a as Instance).url)
+    const onB = caller((b as Instance).url)
+    const [alice, bob] = [9_100_000_000_011, 9_100_000_000_012]
+    const first = (await (await onA.post('/requestClient', { requester_id: alice, target_id: bob })).json()) as { request_id: string }
+    const second = (await (await onB.post('/requestClient', { requester_id: alice, target_id: bob })).json()) as { request_id: string }
+    expect(second.request_id).toBe(first.request_id)
+    // Two answers racing on two instances: exactly one wins.
+    const answers = await Promise.all([
+      onA.post('/submitTaskResult', { request_id: first.request_id, client_name: 'a.one' }),
+      onB.post('/submitTaskResult', { request_id: first.request_id, client_name: 'b.two' })
+    ])
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 404])
+  })
+
+  it('keeps no user id, request id or package name in any Redis key or value', async () => {
+    const onA = caller((a as Instance).url)
+    const onB = caller((b as Instance).url)
+    const secrets: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const alice = 9_200_000_000_000 + i
+      const bob = 9_300_000_000_000 + i
+      const pkg = `org.keyspace.canary${i}`
+      const { request_id: requestId } = (await (await onA.post('/requestClient', { requester_id: alice, target_id: bob })).json()) as { request_id: string }
+      if (i % 2 === 0) await onB.post('/submitTaskResult', { request_id: requestId, client_name: pkg })
+      secrets.push(String(alice), String(bob), requestId, pkg)
+    }
+    const keyspace = await dumpKeys(prefix)
+    // Pending requests, an answered one, target queues, pairs and the total set are all there...
+    expect(keyspace.length).toBeGreaterThan(10)
+    expect(keyspace.some(({ value }) => value.includes('"st":"c"'))).toBe(true)
+    // ...and none names anybody.
+    const text = keyspace.map(({ key, value }) => `${key}\n${value}`).join('\n')
+    for (const secret of secrets) expect(text, secret).not.toContain(secret)
+    for (const secret of secrets.filter((s) => /^\d+$/.test(s))) expect(text).not.toContain(Buffer.from(secret).toString('base64'))
+  })
+})
+
+describe('Redis faults', () => {
+  let redis: PrivateRedis
+  let server: Instance | undefined
+
+  beforeAll(async () => {
+    redis = new PrivateRedis(await freePort())
+    await redis.start()
+  })
+  afterAll(async () => {
+    await stopInstance(server)
+    await redis.stop()
+  })
+
+  it('answers 503 while Redis is down, releases held polls, and serves again when it is back', async () => {
+    server = await startInstance({ REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('hex') })
+    const api = caller(server.url)
+    const ok = await api.post('/requestClient', { requester_id: 1, target_id: 2 })
+    expect(ok.status).toBe(200)
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200)
+
+    const held = api.get('/getTasks/77?wait=30')
+    await sleep(300)
+    await redis.stop()
+
+    const released = await held
+    expect(released.status).toBe(503)
+    expect(await released.json()).toEqual({ detail: 'The task store is unavailable; try again later.' })
+
+    for (const call of [api.post('/requestClient', { requester_id: 3, target_id: 4 }), api.get('/getTasks/2'), api.get('/getRequestResult/x'),
+      api.post('/submitTaskResult', { request_id: 'x', client_name: 'a.b' })]) {
+      const res = await call
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('1')
+    }
+    const ready = await fetch(`${server.url}/readyz`)
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toEqual({ status: 'store unavailable' })
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
+
+    await redis.start()
+    let status = 0
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await sleep(100)
+      status = (await fetch(`${server.url}/readyz`)).status
+    }
+    expect(status).toBe(200)
+    const again = await api.post('/requestClient', { requester_id: 5, target_id: 6 })
+    expect(again.status).toBe(200)
+    const { request_id: requestId } = (await again.json()) as { request_id: string }
+    expect(await (await api.get('/getTasks/6?wait=1')).json()).toEqual({ tasks: [requestId] })
+    // The same process served throughout.
+    expect(server.child.process.exitCode).toBeNull()
+    expect(server.child.stdout()).toContain('task store unavailable')
+  })
+
+  it('refuses to start when Redis cannot be reached, saying so', async () => {
+    const port = await freePort()
+    const child = (await import('../process-helper.js')).runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, STORE_KEY: randomBytes(32).toString('base64') })
+    expect(await child.exited).toBe(1)
+    expect(child.stderr()).toMatch(/cannot start: cannot reach Redis/)
+  })
+})
