@@ -5,9 +5,9 @@
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
-import { loggerOptions } from './logging.js'
+import { loggingOptions, requestLine } from './logging.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
@@ -37,16 +37,22 @@ const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditio
 const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false })
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
-  const logger = loggerOptions(config.logLevel)
   const app = Fastify({
-    logger: options.logStream !== undefined && typeof logger === 'object' ? { ...logger, stream: options.logStream } : logger,
+    ...loggingOptions(config.logLevel, options.logStream),
     bodyLimit: config.bodyLimitBytes,
     // A held long-poll must outlive its wait; slow-loris bodies must not.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 256 }
+    routerOptions: { maxParamLength: 256 },
+    // Errors raised before routing (a path that is not valid percent-encoding): same shape as
+    // the rest, and no echo of the URL.
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      reply.code(error.statusCode ?? 400)
+      request.log.info(requestLine(request, reply, '(malformed)'), 'request')
+      void reply.send({ detail: error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL.' : 'Bad Request' })
+    }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(({ schema, httpPart }) =>

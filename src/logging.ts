@@ -1,22 +1,48 @@
 /**
- * Logger settings that keep users out of the logs. Fastify's default request
- * serializer logs the concrete URL, which carries user and request ids, and the
- * remote address: we log the route pattern, method, status and timing only.
+ * Logging that keeps users out of the logs. Fastify's default request lines
+ * carry the concrete URL (user and request ids) and the remote address; the
+ * default 404 line puts the URL in the message itself. We write one line per
+ * request instead, with the route pattern, method, status and time, and never
+ * a URL, header, body or address.
  */
-import type { FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 
-interface LoggedRequest {
-  method: string
-  routeOptions?: { url?: string }
+/** The one log line of a request: what an operator needs, nothing that names a user. */
+export function requestLine (request: FastifyRequest, reply: FastifyReply, route = request.routeOptions?.url ?? '(unmatched)'): object {
+  return { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }
 }
 
-export function loggerOptions (level: string): FastifyServerOptions['logger'] {
+class PrivateLogController extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = requestLine(request, reply)
+    if (error) reply.log.error({ ...line, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')
+    else reply.log.info(line, 'request')
+  }
+
+  override defaultErrorLog (error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.statusCode >= 500) reply.log.error({ err: { type: error.name, code: (error as { code?: string }).code, stack: error.stack } }, 'request failed')
+  }
+
+  override routeNotFound (): void {}
+
+  override streamError (error: Error, _request: FastifyRequest, reply: FastifyReply): void {
+    reply.log.info({ err: { type: error.name, code: (error as { code?: string }).code } }, 'response stream closed early')
+  }
+}
+
+export function loggingOptions (level: string, stream?: NodeJS.WritableStream): Pick<FastifyServerOptions, 'logger' | 'logController'> {
   return {
-    level,
-    serializers: {
-      req: (request: LoggedRequest) => ({ method: request.method, route: request.routeOptions?.url ?? '(unmatched)' }),
-      res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode })
+    logger: {
+      level,
+      // Nothing we log carries these, but a stray `req` or `res` must not bring them in either.
+      serializers: {
+        req: (request: { method: string, routeOptions?: { url?: string } }) => ({ method: request.method, route: request.routeOptions?.url ?? '(unmatched)' }),
+        res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode })
+      },
+      ...(stream === undefined ? {} : { stream })
     },
-    redact: { paths: ['req.headers', 'req.url', 'req.remoteAddress', 'req.body'], remove: true }
+    logController: new PrivateLogController()
   }
 }

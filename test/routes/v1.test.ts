@@ -221,7 +221,8 @@ describe('bad input gets a clear 4xx', () => {
       expect(res.status, body).toBeLessThan(500)
     }
     const malformedPath = await fetch(`${server.url}/getTasks/%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
-    expect(malformedPath.status).toBeLessThan(500)
+    expect(malformedPath.status).toBe(400)
+    expect(await malformedPath.json()).toEqual({ detail: 'Malformed URL.' })
   })
 })
 
