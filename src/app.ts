@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
-import { loggingOptions, requestLine } from './logging.js'
+import { bufferedStdout, loggingOptions, requestLine } from './logging.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
@@ -37,8 +37,9 @@ const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditio
 const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false })
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const stdout = options.logStream === undefined ? bufferedStdout() : undefined
   const app = Fastify({
-    ...loggingOptions(config.logLevel, options.logStream),
+    ...loggingOptions(config.logLevel, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
     // A held long-poll must outlive its wait; slow-loris bodies must not.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
@@ -64,7 +65,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // Held polls answer at once when the server closes, instead of at their deadline.
   app.addHook('preClose', async () => { relay.close() })
-  app.addHook('onClose', async () => { if (options.store === undefined) await store.close() })
+  app.addHook('onClose', async () => {
+    if (options.store === undefined) await store.close()
+    stdout?.close()
+  })
 
   await app.register(gracefulClose)
   await app.register(signedBody)

@@ -2,12 +2,12 @@
  * v1 request signatures: lowercase hex HMAC-SHA256 keyed with the shared
  * API_SECRET_KEY over the raw POST body, or over the percent-decoded GET path.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
 
 const SIGNATURE_BYTES = 32
 const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
 
-export function sign (key: string | Buffer, material: string | Buffer): string {
+export function sign (key: string | Buffer | KeyObject, material: string | Buffer): string {
   return createHmac('sha256', key).update(material).digest('hex')
 }
 
@@ -15,7 +15,7 @@ export function sign (key: string | Buffer, material: string | Buffer): string {
  * Constant-time check of a hex signature. A signature of the wrong length or
  * alphabet is rejected before comparing: the length of a SHA-256 MAC is public.
  */
-export function verify (key: string | Buffer, material: string | Buffer, signature: string): boolean {
+export function verify (key: string | Buffer | KeyObject, material: string | Buffer, signature: string): boolean {
   if (!HEX_SIGNATURE.test(signature)) return false
   const expected = createHmac('sha256', key).update(material).digest()
   const given = Buffer.from(signature, 'hex')

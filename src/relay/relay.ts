@@ -36,6 +36,7 @@ export class Relay {
 
   /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. */
   tasksFor (userId: number, waitMs: number, signal?: AbortSignal): Promise<string[]> {
+    if (waitMs <= 0) return this.#store.pendingTasks(userId)
     return this.#hold({ kind: 'tasks', userId }, waitMs, signal, async () => {
       const tasks = await this.#store.pendingTasks(userId)
       return { done: tasks.length > 0, value: tasks }
@@ -44,6 +45,7 @@ export class Relay {
 
   /** The request's result; with `waitMs` > 0, held while it is pending (not past its expiry). */
   resultOf (requestId: string, waitMs: number, signal?: AbortSignal): Promise<ResultState> {
+    if (waitMs <= 0) return this.#store.takeResult(requestId)
     return this.#hold<ResultState>({ kind: 'result', requestId }, waitMs, signal, async () => {
       const state = await this.#store.takeResult(requestId)
       return state.status === 'pending' ? { done: false, value: state, until: state.expiresAt } : { done: true, value: state }

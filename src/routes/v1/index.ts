@@ -46,10 +46,11 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
+    const waitMs = (request.query.wait ?? 0) * 1000
+    if (waitMs === 0) return { tasks: await relay.tasksFor(request.params.user_id, 0) }
     const gone = clientGone(reply)
     try {
-      const tasks = await relay.tasksFor(request.params.user_id, (request.query.wait ?? 0) * 1000, gone.signal)
-      return { tasks }
+      return { tasks: await relay.tasksFor(request.params.user_id, waitMs, gone.signal) }
     } finally {
       gone.dispose()
     }
@@ -79,13 +80,14 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const gone = clientGone(reply)
+    const waitMs = (request.query.wait ?? 0) * 1000
+    const gone = waitMs === 0 ? undefined : clientGone(reply)
     try {
-      const state = await relay.resultOf(request.params.request_id, (request.query.wait ?? 0) * 1000, gone.signal)
+      const state = await relay.resultOf(request.params.request_id, waitMs, gone?.signal)
       if (state.status !== 'completed') return { status: state.status }
       return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
     } finally {
-      gone.dispose()
+      gone?.dispose()
     }
   })
 }

@@ -1,0 +1,89 @@
+/**
+ * Load generation: autocannon for fixed requests, and a signed-request helper
+ * for our own drivers.
+ */
+import { createHmac } from 'node:crypto'
+import { Agent, request } from 'node:http'
+import autocannon from 'autocannon'
+import { BENCH_KEY } from './processes.js'
+
+export const sign = (material: string): string => createHmac('sha256', BENCH_KEY).update(material).digest('hex')
+
+export interface LoadResult {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  requests: number
+}
+
+function summarise (result: autocannon.Result): LoadResult {
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    requests: result.requests.total
+  }
+}
+
+/** A signed GET of `path`, `connections` at a time, after a short warm-up. */
+export async function hammerGet (url: string, path: string, connections: number, seconds: number, warmupSeconds = 2): Promise<LoadResult> {
+  const options = { url: url + path, connections, headers: { 'x-signature': sign(path.split('?')[0] as string) } }
+  if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds })
+  return summarise(await autocannon({ ...options, duration: seconds }))
+}
+
+/** `amount` distinct signed requestClient calls (fills the store); returns the rate it managed. */
+export async function fillPending (url: string, amount: number, firstId: number, connections = 100): Promise<LoadResult> {
+  let next = firstId
+  const result = await autocannon({
+    url: `${url}/requestClient`,
+    connections,
+    amount,
+    requests: [{
+      method: 'POST',
+      setupRequest: (req) => {
+        const requester = next++
+        const body = `{"requester_id": ${requester}, "target_id": ${requester + 1}}`
+        return { ...req, body, headers: { 'content-type': 'application/json', 'x-signature': sign(body) } }
+      }
+    }]
+  })
+  return summarise(result)
+}
+
+export interface Reply {
+  status: number
+  body: string
+}
+
+/** One signed call through `agent`, for drivers that need to chain calls. */
+export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: string, payload?: string, localAddress?: string): { done: Promise<Reply>, abort: () => void } {
+  const headers: Record<string, string> = { 'x-signature': sign(payload ?? path.split('?')[0] as string) }
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = String(Buffer.byteLength(payload))
+  }
+  const req = request({ agent, host: base.hostname, port: base.port, method, path, headers, localAddress })
+  const done = new Promise<Reply>((resolve, reject) => {
+    req.on('error', reject)
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+  })
+  req.end(payload)
+  return { done, abort: () => req.destroy() }
+}
+
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] as number
+}
+
+export const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits

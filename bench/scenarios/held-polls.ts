@@ -1,0 +1,58 @@
+/**
+ * Scenario 4: many held long-polls at once (distinct users, one socket each,
+ * spread over several loopback source addresses so ports do not run short).
+ * Measures the server's RSS while they are held, and how long it takes to
+ * release one chosen poll among them by giving its user a task.
+ */
+import { Agent } from 'node:http'
+import { call, round } from '../lib/load.js'
+import { rssBytes, type RunningServer } from '../lib/processes.js'
+
+export interface HeldPollsResult {
+  held: number
+  rssMiB: number
+  rssPerPollBytes: number
+  releaseMs: number
+  refused: number
+}
+
+const SOURCES = 8
+const OPEN_AT_ONCE = 500
+
+export async function heldPolls (server: RunningServer, count: number, firstUserId: number): Promise<HeldPollsResult> {
+  const base = new URL(server.url)
+  // One socket per poll, as separate phones would have.
+  const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
+  const rssBefore = rssBytes(server.pid)
+  const polls: Array<{ done: Promise<unknown>, abort: () => void }> = []
+  let refused = 0
+  for (let i = 0; i < count; i += OPEN_AT_ONCE) {
+    for (let j = i; j < Math.min(count, i + OPEN_AT_ONCE); j++) {
+      const c = call(agent, base, 'GET', `/getTasks/${firstUserId + j}?wait=120`, undefined, `127.0.0.${1 + (j % SOURCES)}`)
+      c.done.then((r) => { if (r.status !== 200) refused++ }, () => {})
+      polls.push(c)
+    }
+    // Let the batch connect before the next, so the listen backlog never overflows.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const rssHeld = rssBytes(server.pid)
+
+  // Release one chosen poll among them: give its user a task, time until the held GET answers.
+  const middle = Math.floor(count / 2)
+  const t0 = performance.now()
+  await call(new Agent(), base, 'POST', '/requestClient', `{"requester_id": ${firstUserId + count + 1}, "target_id": ${firstUserId + middle}}`).done
+  await (polls[middle] as { done: Promise<unknown> }).done
+  const releaseMs = performance.now() - t0
+
+  for (const p of polls) p.abort()
+  agent.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  return {
+    held: count - refused,
+    rssMiB: round(rssHeld / 2 ** 20, 1),
+    rssPerPollBytes: Math.round((rssHeld - rssBefore) / count),
+    releaseMs: round(releaseMs),
+    refused
+  }
+}
