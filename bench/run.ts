@@ -41,14 +41,24 @@ async function withServer<T> (start: () => Promise<RunningServer>, use: (s: Runn
   }
 }
 
+/** Median by req/s of several runs: this machine's speed drifts, so rounds are interleaved. */
+function median (runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)] as LoadResult
+}
+
 async function idlePoll (): Promise<void> {
   log('1. idle poll vs the node:http ceiling')
-  const ceiling = await withServer(startCeiling, (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS))
-  const ours = await withServer(() => startWhatClient(), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS))
-  const quiet = await withServer(() => startWhatClient({ LOG_LEVEL: 'warn' }), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS))
-  results.idlePoll = { ceiling, whatclient: ours, whatclientLogWarn: quiet, ratio: round(ours.rps / ceiling.rps), ratioLogWarn: round(quiet.rps / ceiling.rps) }
+  const rounds = quick ? 1 : 3
+  const runs: Record<'ceiling' | 'ours' | 'quiet', LoadResult[]> = { ceiling: [], ours: [], quiet: [] }
+  for (let i = 0; i < rounds; i++) {
+    runs.ceiling.push(await withServer(startCeiling, (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
+    runs.ours.push(await withServer(() => startWhatClient(), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
+    runs.quiet.push(await withServer(() => startWhatClient({ LOG_LEVEL: 'warn' }), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
+  }
+  const [ceiling, ours, quiet] = [median(runs.ceiling), median(runs.ours), median(runs.quiet)]
+  results.idlePoll = { rounds: runs, ceiling, whatclient: ours, whatclientLogWarn: quiet, ratio: round(ours.rps / ceiling.rps), ratioLogWarn: round(quiet.rps / ceiling.rps) }
   row('1 idle poll', 'node:http ceiling', `${ceiling.rps} req/s`, `p50 ${ceiling.p50} ms, p99 ${ceiling.p99} ms`)
-  row('1 idle poll', 'whatclient (LOG_LEVEL=info, default)', `${ours.rps} req/s`, `p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${round(ours.rps / ceiling.rps * 100, 0)}% of ceiling`)
+  row('1 idle poll', 'whatclient (defaults, LOG_LEVEL=info)', `${ours.rps} req/s`, `p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${round(ours.rps / ceiling.rps * 100, 0)}% of ceiling`)
   row('1 idle poll', 'whatclient (LOG_LEVEL=warn)', `${quiet.rps} req/s`, `p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, ${round(quiet.rps / ceiling.rps * 100, 0)}% of ceiling`)
 }
 
@@ -87,6 +97,8 @@ async function fullFlows (): Promise<void> {
   log('3. full flow, memory mode')
   const out: Record<string, FullFlowResult> = {}
   await withServer(() => startWhatClient(), async (server) => {
+    // Warm-up (JIT, heap, sockets); not recorded.
+    await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 1_900_000_000 })
     out.rate1000 = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 2_000_000_000 })
     flowRow('3 full flow', `memory, ${FLOW_PAIRS} pairs at 1,000 asks/s`, out.rate1000)
     out.closedLoop = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 0, seconds: SECONDS, firstUserId: 3_000_000_000 })
@@ -118,6 +130,7 @@ async function redisMode (): Promise<void> {
       const poll = await hammerGet(one.url, IDLE_PATH, CONNECTIONS, SECONDS)
       out.idleOne = poll
       row('5 redis', 'idle poll, 1 instance', `${poll.rps} req/s`, `p50 ${poll.p50} ms, p99 ${poll.p99} ms`)
+      await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 4_900_000_000 })
       const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 5_000_000_000 })
       out.flowOne = flow
       flowRow('5 redis', `full flow, 1 instance, 1,000 asks/s`, flow)
@@ -126,6 +139,7 @@ async function redisMode (): Promise<void> {
         const total = polls.reduce((sum, p) => sum + p.rps, 0)
         out.idleTwo = { perInstance: polls, total }
         row('5 redis', 'idle poll, 2 instances', `${total} req/s`, `p99 ${polls.map((p) => p.p99).join(' / ')} ms`)
+        await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 5_900_000_000 })
         const flowTwo = await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 6_000_000_000 })
         out.flowTwo = flowTwo
         flowRow('5 redis', 'full flow, 2 instances (Alice and Bob on different ones), 1,000 asks/s', flowTwo)

@@ -7,7 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
-import { bufferedStdout, loggingOptions, requestLine } from './logging.js'
+import { bufferedStdout, loggingOptions, requestLine, summariseRequests } from './logging.js'
+import { RequestStats } from './request-stats.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
@@ -38,8 +39,9 @@ const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditi
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
+  const stats = new RequestStats()
   const app = Fastify({
-    ...loggingOptions(config.logLevel, options.logStream ?? stdout?.stream),
+    ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
     // A held long-poll must outlive its wait; slow-loris bodies must not.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
@@ -51,7 +53,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // the rest, and no echo of the URL.
     frameworkErrors: (error, request, reply: FastifyReply) => {
       reply.code(error.statusCode ?? 400)
-      request.log.info(requestLine(request, reply, '(malformed)'), 'request')
+      const line = requestLine(request, reply, '(malformed)')
+      stats.record(line.method, line.route, line.statusCode, line.ms)
       void reply.send({ detail: error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL.' : 'Bad Request' })
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -59,6 +62,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema))
 
+  const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
   const store = options.store ?? await createStore(config, app.log)
   const relay = new Relay(store)
   app.decorate('relay', relay)
@@ -67,6 +71,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { relay.close() })
   app.addHook('onClose', async () => {
     if (options.store === undefined) await store.close()
+    summaries.close()
     stdout?.close()
   })
 

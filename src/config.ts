@@ -14,6 +14,7 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
   REQUEST_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 120 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+  LOG_SUMMARY_SECONDS: Type.Number({ minimum: 0.1, maximum: 86400, default: 60 }),
   MAX_PENDING_PER_TARGET: Type.Integer({ minimum: 1, maximum: 100000, default: 32 }),
   MAX_PENDING_TOTAL: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 256, maximum: 1048576, default: 16384 }),
@@ -38,6 +39,7 @@ export interface Config {
   port: number
   requestTtlMs: number
   logLevel: Env['LOG_LEVEL']
+  logSummaryMs: number
   maxPendingPerTarget: number
   maxPendingTotal: number
   bodyLimitBytes: number
@@ -73,6 +75,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     port: parsed.PORT,
     requestTtlMs: Math.round(parsed.REQUEST_TTL_SECONDS * 1000),
     logLevel: parsed.LOG_LEVEL,
+    logSummaryMs: Math.round(parsed.LOG_SUMMARY_SECONDS * 1000),
     maxPendingPerTarget: parsed.MAX_PENDING_PER_TARGET,
     maxPendingTotal: parsed.MAX_PENDING_TOTAL,
     bodyLimitBytes: parsed.BODY_LIMIT_BYTES,

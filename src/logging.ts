@@ -1,27 +1,39 @@
 /**
  * Logging that keeps users out of the logs. Fastify's default request lines
  * carry the concrete URL (user and request ids) and the remote address; the
- * default 404 line puts the URL in the message itself. We write one line per
- * request instead, with the route pattern, method, status and time, and never
- * a URL, header, body or address.
+ * default 404 line puts the URL in the message itself. Ours carry the route
+ * pattern, method, status and time, and never a URL, header, body or address.
  */
-import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
+import type { RequestStats } from './request-stats.js'
 
 type SonicBoom = ReturnType<typeof pino.destination>
 
-/** The one log line of a request: what an operator needs, nothing that names a user. */
-export function requestLine (request: FastifyRequest, reply: FastifyReply, route = request.routeOptions?.url ?? '(unmatched)'): object {
+/** What a request's log line and its statistics hold: nothing that names a user. */
+export function requestLine (request: FastifyRequest, reply: FastifyReply, route = request.routeOptions?.url ?? '(unmatched)'): { method: string, route: string, statusCode: number, ms: number } {
   return { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }
 }
 
+/**
+ * Per-request lines at debug level; at the default level requests are counted
+ * into RequestStats and summarised periodically (see request-stats.ts).
+ */
 class PrivateLogController extends LogController {
+  readonly #stats: RequestStats
+
+  constructor (stats: RequestStats) {
+    super()
+    this.#stats = stats
+  }
+
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = requestLine(request, reply)
+    this.#stats.record(line.method, line.route, line.statusCode, line.ms)
     if (error) reply.log.error({ ...line, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')
-    else reply.log.info(line, 'request')
+    else reply.log.debug(line, 'request')
   }
 
   override defaultErrorLog (error: Error, _request: FastifyRequest, reply: FastifyReply): void {
@@ -53,7 +65,7 @@ export function bufferedStdout (): { stream: SonicBoom, close: () => void } {
   }
 }
 
-export function loggingOptions (level: string, stream?: NodeJS.WritableStream | SonicBoom): Pick<FastifyServerOptions, 'logger' | 'logController'> {
+export function loggingOptions (level: string, stats: RequestStats, stream?: NodeJS.WritableStream | SonicBoom): Pick<FastifyServerOptions, 'logger' | 'logController'> {
   return {
     logger: {
       level,
@@ -64,6 +76,20 @@ export function loggingOptions (level: string, stream?: NodeJS.WritableStream | 
       },
       ...(stream === undefined ? {} : { stream })
     },
-    logController: new PrivateLogController()
+    logController: new PrivateLogController(stats)
+  }
+}
+
+/** Logs one summary line per route and status every `intervalMs`, and once more at close. */
+export function summariseRequests (log: FastifyBaseLogger, stats: RequestStats, intervalMs: number): { close: () => void } {
+  const flush = (): void => {
+    for (const summary of stats.drain()) log.info(summary, 'requests')
+  }
+  const timer = setInterval(flush, intervalMs).unref()
+  return {
+    close: () => {
+      clearInterval(timer)
+      flush()
+    }
   }
 }

@@ -7,6 +7,8 @@
 import { Agent } from 'node:http'
 import { call, percentile, round } from '../lib/load.js'
 
+const ALICE_SOCKETS = 128
+
 export interface FullFlowOptions {
   /** Instances to spread over: Alice uses one, her Bob the next (cross-instance with two). */
   urls: string[]
@@ -32,7 +34,10 @@ export interface FullFlowResult {
 
 export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResult> {
   const bases = options.urls.map((u) => new URL(u))
-  const agents = bases.map(() => new Agent({ keepAlive: true, maxSockets: Infinity }))
+  // Bobs hold a socket each, as phones do; Alices share a bounded pool, so that a burst
+  // of asks queues in the driver instead of opening hundreds of sockets at once.
+  const bobAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: Infinity }))
+  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: ALICE_SOCKETS }))
   let running = true
   const aborts = new Set<() => void>()
   const latencies: number[] = []
@@ -42,7 +47,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   // Set once every Bob holds a poll; asks that start earlier are warm-up.
   let recordFrom = Infinity
 
-  const tracked = (agentIndex: number, method: 'GET' | 'POST', path: string, payload?: string) => {
+  const tracked = (agents: Agent[], agentIndex: number, method: 'GET' | 'POST', path: string, payload?: string) => {
     const c = call(agents[agentIndex] as Agent, bases[agentIndex] as URL, method, path, payload)
     aborts.add(c.abort)
     return c.done.finally(() => aborts.delete(c.abort))
@@ -53,10 +58,10 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     const me = options.firstUserId + 2 * pair + 1
     while (running) {
       try {
-        const tasks = await tracked(at, 'GET', `/getTasks/${me}?wait=25`)
+        const tasks = await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`)
         if (!running) return
         for (const id of (JSON.parse(tasks.body) as { tasks: string[] }).tasks) {
-          await tracked(at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`)
+          await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`)
         }
       } catch {
         if (running) failures++
@@ -69,10 +74,10 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     const me = options.firstUserId + 2 * pair
     const t0 = performance.now()
     try {
-      const created = await tracked(at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`)
+      const created = await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`)
       const { request_id: id } = JSON.parse(created.body) as { request_id: string }
       for (;;) {
-        const result = await tracked(at, 'GET', `/getRequestResult/${id}?wait=25`)
+        const result = await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`)
         const status = (JSON.parse(result.body) as { status: string }).status
         if (status === 'completed') break
         if (status !== 'pending' || !running) throw new Error(status)
@@ -83,7 +88,14 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     }
   }
 
-  const bobs = Array.from({ length: options.pairs }, (_, pair) => bob(pair))
+  // Connect gradually: a burst of connects beyond the listen backlog costs a 1 s SYN retry.
+  const bobs: Array<Promise<void>> = []
+  for (let pair = 0; pair < options.pairs; pair++) {
+    bobs.push(bob(pair))
+    if (pair % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: ALICE_SOCKETS }, () =>
+    call(aliceAgents[i] as Agent, base, 'GET', '/healthz').done))))
   await new Promise((resolve) => setTimeout(resolve, 500))
   const measureFrom = performance.now()
   recordFrom = measureFrom + WARMUP_MS
@@ -111,7 +123,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   running = false
   for (const abort of aborts) abort()
   await Promise.allSettled(bobs)
-  for (const agent of agents) agent.destroy()
+  for (const agent of [...bobAgents, ...aliceAgents]) agent.destroy()
 
   const measuredSeconds = options.seconds - WARMUP_MS / 1000
   latencies.sort((a, b) => a - b)

@@ -3,6 +3,7 @@
  * `wait` extension adds to both GET calls. A hold registers its watch before it
  * looks at the store, so a task or answer that lands in between still wakes it.
  */
+import { setMaxListeners } from 'node:events'
 import type { ResultState, TaskStore, Topic } from '../store/task-store.js'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 
@@ -19,6 +20,8 @@ export class Relay {
 
   constructor (store: TaskStore) {
     this.#store = store
+    // Every held poll listens here; thousands at once are expected, not a leak.
+    setMaxListeners(0, this.#closing.signal)
   }
 
   get store (): TaskStore {

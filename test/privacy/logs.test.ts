@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
 import { build, type TestServer } from '../helper.js'
 
@@ -7,43 +7,66 @@ const ALICE = 777_111_222_333
 const BOB = 777_444_555_666
 const PACKAGE = 'org.privacy.canary.app'
 
-let server: TestServer
-beforeAll(async () => {
-  // The default level: what an operator's logs hold.
-  server = await build({ LOG_LEVEL: 'info' })
-})
-afterAll(async () => server.close())
+/** A flow with every error path, where frameworks like to log the URL. */
+async function traffic (server: TestServer): Promise<string[]> {
+  const created = await server.post('/requestClient', { requester_id: ALICE, target_id: BOB })
+  const { request_id: requestId } = (await created.json()) as { request_id: string }
+  await server.get(`/getTasks/${BOB}?wait=0`)
+  await server.post('/submitTaskResult', { request_id: requestId, client_name: PACKAGE })
+  await server.get(`/getRequestResult/${requestId}?wait=1`)
+  await server.get(`/getRequestResult/${requestId}`)
+  await server.post('/submitTaskResult', { request_id: requestId, client_name: PACKAGE })
+  await server.get(`/getTasks/${BOB}`, { signature: '0'.repeat(64) })
+  await server.get(`/getTasks/x${BOB}`)
+  await fetch(`${server.url}/unknown/${BOB}/${requestId}`)
+  await fetch(`${server.url}/getTasks/${BOB}%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
+  await server.post('/requestClient', `{"requester_id": ${ALICE}, "target_id": "${BOB}"}`)
+  await server.post('/requestClient', `{"requester_id": ${ALICE}`)
+  return [String(ALICE), String(BOB), requestId, PACKAGE, sign(server.key, `/getTasks/${BOB}`), '127.0.0.1', 'remoteAddress', 'x-signature']
+}
 
-describe('logs at the default level', () => {
-  it('carry route, status and timing, and no id, package, signature or address', async () => {
-    const created = await server.post('/requestClient', { requester_id: ALICE, target_id: BOB })
-    const { request_id: requestId } = (await created.json()) as { request_id: string }
-    await server.get(`/getTasks/${BOB}?wait=0`)
-    await server.post('/submitTaskResult', { request_id: requestId, client_name: PACKAGE })
-    await server.get(`/getRequestResult/${requestId}`)
-    await server.get(`/getRequestResult/${requestId}`)
-    // Error paths, where frameworks like to log the URL.
-    await server.post('/submitTaskResult', { request_id: requestId, client_name: PACKAGE })
-    await server.get(`/getTasks/${BOB}`, { signature: '0'.repeat(64) })
-    await server.get(`/getTasks/x${BOB}`)
-    await fetch(`${server.url}/unknown/${BOB}/${requestId}`)
-    await fetch(`${server.url}/getTasks/${BOB}%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
-    await server.post('/requestClient', `{"requester_id": ${ALICE}, "target_id": "${BOB}"}`)
-    await server.post('/requestClient', `{"requester_id": ${ALICE}`)
+function expectNoneOf (lines: string[], secrets: string[]): void {
+  const text = lines.filter((line) => !line.includes('Server listening')).join('')
+  for (const secret of secrets) expect(text, secret).not.toContain(secret)
+}
 
-    const requestLines = server.logs.filter((line) => !line.includes('Server listening'))
-    expect(requestLines.length).toBeGreaterThanOrEqual(12)
-    const text = requestLines.join('')
-    const secrets = [String(ALICE), String(BOB), requestId, PACKAGE, sign(server.key, `/getTasks/${BOB}`), '127.0.0.1', 'remoteAddress', 'x-signature']
-    for (const secret of secrets) expect(text, secret).not.toContain(secret)
+describe('logs', () => {
+  it('at the default level: route, status and timing summaries, and no id, package, signature or address', async () => {
+    const server = await build({ LOG_LEVEL: 'info' })
+    const secrets = await traffic(server)
+    await server.close()
+    expectNoneOf(server.logs, secrets)
 
-    const lines = requestLines.map((line) => JSON.parse(line) as { msg: string, statusCode?: number, ms?: number, route?: string })
-    // One line per request: route pattern, status and time.
-    const requests = lines.filter((l) => l.msg === 'request')
-    expect(requests).toHaveLength(12)
-    expect(requests.some((l) => l.route === '/getTasks/:user_id')).toBe(true)
-    expect(requests.some((l) => l.route === '(unmatched)')).toBe(true)
-    expect(requests.map((l) => l.statusCode)).toEqual(expect.arrayContaining([200, 400, 403, 404, 422]))
-    expect(requests.every((l) => typeof l.ms === 'number')).toBe(true)
+    const summaries = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, statusCode?: number, count?: number, p50Ms?: number, p99Ms?: number, maxMs?: number })
+      .filter((l) => l.msg === 'requests')
+    expect(summaries.reduce((n, s) => n + (s.count ?? 0), 0)).toBe(12)
+    expect(summaries).toEqual(expect.arrayContaining([
+      expect.objectContaining({ route: '/getTasks/:user_id', statusCode: 403, count: 1 }),
+      expect.objectContaining({ route: '/submitTaskResult', statusCode: 404, count: 1 }),
+      expect.objectContaining({ route: '(unmatched)', statusCode: 404, count: 1 }),
+      expect.objectContaining({ route: '(malformed)', statusCode: 400, count: 1 }),
+      expect.objectContaining({ route: '/requestClient', statusCode: 422, count: 1 })
+    ]))
+    expect(summaries.every((s) => typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number')).toBe(true)
+  })
+
+  it('at debug level: a line per request, still naming nobody', async () => {
+    const server = await build({ LOG_LEVEL: 'debug' })
+    const secrets = await traffic(server)
+    await server.close()
+    expectNoneOf(server.logs, secrets)
+    const lines = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, ms?: number })
+    expect(lines.filter((l) => l.msg === 'request' && typeof l.ms === 'number')).toHaveLength(11)
+  })
+
+  it('summarises every LOG_SUMMARY_SECONDS while running', async () => {
+    const server = await build({ LOG_LEVEL: 'info', LOG_SUMMARY_SECONDS: '0.2' })
+    try {
+      await server.get('/getTasks/5')
+      for (let i = 0; i < 50 && !server.logs.some((l) => l.includes('"msg":"requests"')); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(server.logs.some((l) => l.includes('"route":"/getTasks/:user_id"') && l.includes('"msg":"requests"'))).toBe(true)
+    } finally {
+      await server.close()
+    }
   })
 })
