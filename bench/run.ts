@@ -51,15 +51,16 @@ async function idlePoll (): Promise<void> {
   const rounds = quick ? 1 : 3
   const runs: Record<'ceiling' | 'ours' | 'quiet', LoadResult[]> = { ceiling: [], ours: [], quiet: [] }
   for (let i = 0; i < rounds; i++) {
-    runs.ceiling.push(await withServer(startCeiling, (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
-    runs.ours.push(await withServer(() => startWhatClient(), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
-    runs.quiet.push(await withServer(() => startWhatClient({ LOG_LEVEL: 'warn' }), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS)))
+    runs.ceiling.push(await withServer(startCeiling, (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
+    runs.ours.push(await withServer(() => startWhatClient(), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
+    runs.quiet.push(await withServer(() => startWhatClient({ LOG_LEVEL: 'warn' }), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
   }
   const [ceiling, ours, quiet] = [median(runs.ceiling), median(runs.ours), median(runs.quiet)]
   results.idlePoll = { rounds: runs, ceiling, whatclient: ours, whatclientLogWarn: quiet, ratio: round(ours.rps / ceiling.rps), ratioLogWarn: round(quiet.rps / ceiling.rps) }
-  row('1 idle poll', 'node:http ceiling', `${ceiling.rps} req/s`, `p50 ${ceiling.p50} ms, p99 ${ceiling.p99} ms`)
-  row('1 idle poll', 'whatclient (defaults, LOG_LEVEL=info)', `${ours.rps} req/s`, `p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${round(ours.rps / ceiling.rps * 100, 0)}% of ceiling`)
-  row('1 idle poll', 'whatclient (LOG_LEVEL=warn)', `${quiet.rps} req/s`, `p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, ${round(quiet.rps / ceiling.rps * 100, 0)}% of ceiling`)
+  const cpu = (r: LoadResult): string => `${r.cpuUsPerRequest ?? '?'} us server CPU per request`
+  row('1 idle poll', 'node:http ceiling', `${ceiling.rps} req/s`, `p50 ${ceiling.p50} ms, p99 ${ceiling.p99} ms, ${cpu(ceiling)}`)
+  row('1 idle poll', 'whatclient (defaults, LOG_LEVEL=info)', `${ours.rps} req/s`, `p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${cpu(ours)}, ${round(ours.rps / ceiling.rps * 100, 0)}% of ceiling`)
+  row('1 idle poll', 'whatclient (LOG_LEVEL=warn)', `${quiet.rps} req/s`, `p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, ${cpu(quiet)}, ${round(quiet.rps / ceiling.rps * 100, 0)}% of ceiling`)
 }
 
 async function pendingScale (): Promise<void> {
@@ -76,7 +77,7 @@ async function pendingScale (): Promise<void> {
         fillRps = fill.rps
         filled = level
       }
-      const poll = await hammerGet(server.url, IDLE_PATH, CONNECTIONS, SECONDS)
+      const poll = await hammerGet(server.url, IDLE_PATH, CONNECTIONS, SECONDS, server.pid)
       const rss = rssBytes(server.pid)
       levels.push({ pending: level, poll, rssMiB: round(rss / 2 ** 20, 1), fillRps })
       const perPending = level === 0 ? '' : `, ${Math.round((rss - rssEmpty) / level)} B RSS per pending request`
@@ -114,7 +115,7 @@ async function held (): Promise<void> {
     await withServer(() => startWhatClient({ MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }), async (server) => {
       const r = await heldPolls(server, count, 4_000_000_000)
       out.push(r)
-      row('4 held polls', `${count.toLocaleString('en')} held`, `RSS ${r.rssMiB} MiB`, `${r.rssPerPollBytes} B per held poll; chosen one released in ${r.releaseMs} ms${r.refused ? `; ${r.refused} refused` : ''}`)
+      row('4 held polls', `${count.toLocaleString('en')} held`, `RSS ${r.rssMiB} MiB`, `${r.rssPerPollBytes} B per held poll; a chosen one released in ${r.releaseMedianMs} ms median, ${r.releaseMaxMs} ms worst of ${r.releaseSamples}${r.refused ? `; ${r.refused} refused` : ''}`)
     })
   }
   results.heldPolls = out

@@ -1,19 +1,7 @@
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
-import { ROOT, runCli, serveProcess, wrap } from './process-helper.js'
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
+import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
   it('`PORT=... API_SECRET_KEY=... npm start` serves on that port', async () => {

@@ -5,12 +5,14 @@
 import { createHmac } from 'node:crypto'
 import { Agent, request } from 'node:http'
 import autocannon from 'autocannon'
-import { BENCH_KEY } from './processes.js'
+import { BENCH_KEY, cpuMicros } from './processes.js'
 
 export const sign = (material: string): string => createHmac('sha256', BENCH_KEY).update(material).digest('hex')
 
 export interface LoadResult {
   rps: number
+  /** Server CPU per request (user + system), when the server's pid was given. */
+  cpuUsPerRequest?: number
   p50: number
   p99: number
   errors: number
@@ -30,10 +32,13 @@ function summarise (result: autocannon.Result): LoadResult {
 }
 
 /** A signed GET of `path`, `connections` at a time, after a short warm-up. */
-export async function hammerGet (url: string, path: string, connections: number, seconds: number, warmupSeconds = 2): Promise<LoadResult> {
+export async function hammerGet (url: string, path: string, connections: number, seconds: number, pid?: number, warmupSeconds = 2): Promise<LoadResult> {
   const options = { url: url + path, connections, headers: { 'x-signature': sign(path.split('?')[0] as string) } }
   if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds })
-  return summarise(await autocannon({ ...options, duration: seconds }))
+  const cpuBefore = pid === undefined ? 0 : cpuMicros(pid)
+  const result = summarise(await autocannon({ ...options, duration: seconds }))
+  if (pid !== undefined && result.requests > 0) result.cpuUsPerRequest = round((cpuMicros(pid) - cpuBefore) / result.requests, 1)
+  return result
 }
 
 /** `amount` distinct signed requestClient calls (fills the store); returns the rate it managed. */

@@ -76,3 +76,10 @@ export function rssBytes (pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
   return kb * 1024
 }
+
+/** CPU time a process has used (user + system), in microseconds. */
+export function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}

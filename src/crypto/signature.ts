@@ -29,6 +29,7 @@ export function verify (key: string | Buffer | KeyObject, material: string | Buf
 export function signedPath (rawUrl: string): string | undefined {
   const q = rawUrl.indexOf('?')
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  if (!path.includes('%')) return path
   try {
     return decodeURIComponent(path)
   } catch {

@@ -5,8 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { createClient } from 'redis'
+
+export { freePort } from '../process-helper.js'
 
 export const SHARED_REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const TEST_STORE_KEY = randomBytes(32)
@@ -46,17 +47,6 @@ export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<v
   } finally {
     client.destroy()
   }
-}
-
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 /** A redis-server of the test's own, persisting nothing; start() and stop() it at will. */

@@ -14,3 +14,17 @@ export function clientGone (reply: FastifyReply): { signal: AbortSignal, dispose
   reply.raw.once('close', onClose)
   return { signal: controller.signal, dispose: () => reply.raw.removeListener('close', onClose) }
 }
+
+/**
+ * Runs a possibly held call with a signal that fires if the client leaves.
+ * A call that does not wait gets no signal, and pays nothing for one.
+ */
+export async function whileClientStays<T> (reply: FastifyReply, waitMs: number, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  if (waitMs <= 0) return run()
+  const gone = clientGone(reply)
+  try {
+    return await run(gone.signal)
+  } finally {
+    gone.dispose()
+  }
+}

@@ -7,7 +7,7 @@ import { displayName } from '../../catalogue/catalogue.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
-import { clientGone } from './client-gone.js'
+import { whileClientStays } from './client-gone.js'
 import {
   errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
   SubmitBody, SubmitReply, TasksParams, TasksReply, Wait
@@ -47,13 +47,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     }
   }, async (request, reply) => {
     const waitMs = (request.query.wait ?? 0) * 1000
-    if (waitMs === 0) return { tasks: await relay.tasksFor(request.params.user_id, 0) }
-    const gone = clientGone(reply)
-    try {
-      return { tasks: await relay.tasksFor(request.params.user_id, waitMs, gone.signal) }
-    } finally {
-      gone.dispose()
-    }
+    return { tasks: await whileClientStays(reply, waitMs, (signal) => relay.tasksFor(request.params.user_id, waitMs, signal)) }
   })
 
   app.post('/submitTaskResult', {
@@ -81,14 +75,9 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     }
   }, async (request, reply) => {
     const waitMs = (request.query.wait ?? 0) * 1000
-    const gone = waitMs === 0 ? undefined : clientGone(reply)
-    try {
-      const state = await relay.resultOf(request.params.request_id, waitMs, gone?.signal)
-      if (state.status !== 'completed') return { status: state.status }
-      return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
-    } finally {
-      gone?.dispose()
-    }
+    const state = await whileClientStays(reply, waitMs, (signal) => relay.resultOf(request.params.request_id, waitMs, signal))
+    if (state.status !== 'completed') return { status: state.status }
+    return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
   })
 }
 
