@@ -155,12 +155,16 @@ async function redisMode (): Promise<void> {
   results.redis = out
 }
 
+// --only 1,4 runs just those scenarios.
+const onlyArg = process.argv.indexOf('--only')
+const only = onlyArg === -1 ? undefined : new Set((process.argv[onlyArg + 1] ?? '').split(','))
+const wanted = (n: number): boolean => only === undefined || only.has(String(n))
 const started = Date.now()
-await idlePoll()
-await pendingScale()
-await fullFlows()
-await held()
-if (!skipRedis) await redisMode()
+if (wanted(1)) await idlePoll()
+if (wanted(2)) await pendingScale()
+if (wanted(3)) await fullFlows()
+if (wanted(4)) await held()
+if (wanted(5) && !skipRedis) await redisMode()
 results.durationSeconds = Math.round((Date.now() - started) / 1000)
 
 const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((r) => (r[i] ?? '').length)))

@@ -66,7 +66,7 @@ export interface Reply {
 }
 
 /** One signed call through `agent`, for drivers that need to chain calls. */
-export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: string, payload?: string, localAddress?: string): { done: Promise<Reply>, abort: () => void } {
+export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: string, payload?: string, localAddress?: string): { done: Promise<Reply>, sent: Promise<void>, abort: () => void } {
   const headers: Record<string, string> = { 'x-signature': sign(payload ?? path.split('?')[0] as string) }
   if (payload !== undefined) {
     headers['content-type'] = 'application/json'
@@ -82,8 +82,13 @@ export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: str
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
   })
+  // Resolves once the request is on the wire (its socket connected), or failed.
+  const sent = new Promise<void>((resolve) => {
+    req.once('finish', () => resolve())
+    req.once('error', () => resolve())
+  })
   req.end(payload)
-  return { done, abort: () => req.destroy() }
+  return { done, sent, abort: () => req.destroy() }
 }
 
 export function percentile (sorted: number[], p: number): number {

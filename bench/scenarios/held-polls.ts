@@ -27,7 +27,7 @@ export async function heldPolls (server: RunningServer, count: number, firstUser
   // One socket per poll, as separate phones would have.
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
   const rssBefore = rssBytes(server.pid)
-  const polls: Array<{ done: Promise<unknown>, abort: () => void }> = []
+  const polls: Array<{ done: Promise<unknown>, sent: Promise<void>, abort: () => void }> = []
   let refused = 0
   for (let i = 0; i < count; i += OPEN_AT_ONCE) {
     for (let j = i; j < Math.min(count, i + OPEN_AT_ONCE); j++) {
@@ -38,7 +38,10 @@ export async function heldPolls (server: RunningServer, count: number, firstUser
     // Let the batch connect before the next, so the listen backlog never overflows.
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
-  await new Promise((resolve) => setTimeout(resolve, 2000))
+  // Every poll on the wire (a connect dropped by a full backlog is retried by the kernel
+  // after 1 s, 3 s...), then a moment for the server to take them all.
+  await Promise.all(polls.map((p) => p.sent))
+  await new Promise((resolve) => setTimeout(resolve, 1000))
   const rssHeld = rssBytes(server.pid)
 
   // Release chosen polls among them, one at a time: give the user a task, time until its held GET answers.
