@@ -137,6 +137,7 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   async size (): Promise<number> {
+    this.#sweep(Date.now())
     return this.#requests.size
   }
 

@@ -44,6 +44,8 @@ export class RedisTaskStore implements TaskStore {
   readonly #keys: StoreKeys
   readonly #wakeups: Wakeups
   readonly #prefix: string
+  /** Width of the expiry buckets that keep the total count (see scripts.ts). */
+  readonly #bucketMs: number
   readonly #client: RedisClientType
   readonly #subscriber: RedisClientType
   readonly #scripts: { create: Script, tasks: Script, submit: Script, take: Script, size: Script }
@@ -55,6 +57,7 @@ export class RedisTaskStore implements TaskStore {
     this.#keys = new StoreKeys(this.#sealer)
     this.#wakeups = options.wakeups
     this.#prefix = options.prefix ?? 'wc:'
+    this.#bucketMs = Math.max(1, Math.ceil(options.ttlMs / 128))
     this.#client = client
     this.#subscriber = subscriber
     this.#scripts = {
@@ -114,9 +117,9 @@ export class RedisTaskStore implements TaskStore {
     const targetKey = this.#keys.target(targetId)
     const pairKey = this.#keys.pair(requesterId, targetId)
     const reply = await this.#run<string[]>(this.#scripts.create,
-      [this.#key('d:', pairKey), this.#key('t:', targetKey), this.#key('all'), this.#key('q:', requestKey)],
+      [this.#key('d:', pairKey), this.#key('t:', targetKey), this.#key('q:', requestKey)],
       [String(this.#limits.ttlMs), String(this.#limits.maxPendingPerTarget), String(this.#limits.maxPendingTotal),
-        requestKey, toWire(this.#sealer.seal(requestId, requestKey)), targetKey, pairKey, this.#prefix])
+        requestKey, toWire(this.#sealer.seal(requestId, requestKey)), targetKey, pairKey, this.#prefix, String(this.#bucketMs)])
     switch (reply[0]) {
       case 'created': return { requestId, created: true }
       case 'target_full': throw new WC_ERR_TARGET_BUSY()
@@ -148,7 +151,7 @@ export class RedisTaskStore implements TaskStore {
 
   async takeResult (requestId: string): Promise<ResultState> {
     const requestKey = this.#keys.request(requestId)
-    const reply = await this.#run<Array<string | number>>(this.#scripts.take, [this.#key('q:', requestKey), this.#key('all')], [requestKey])
+    const reply = await this.#run<Array<string | number>>(this.#scripts.take, [this.#key('q:', requestKey)], [this.#prefix])
     if (reply[0] === 'pending') return { status: 'pending', expiresAt: Date.now() + Number(reply[1]) }
     if (reply[0] === 'completed') {
       const packageName = this.#sealer.open(fromWire(String(reply[1])), requestKey)
@@ -170,7 +173,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async size (): Promise<number> {
-    return this.#run<number>(this.#scripts.size, [this.#key('all')], [])
+    return this.#run<number>(this.#scripts.size, [], [this.#prefix, String(this.#bucketMs), String(this.#limits.ttlMs)])
   }
 
   async close (): Promise<void> {
@@ -180,7 +183,7 @@ export class RedisTaskStore implements TaskStore {
     await Promise.allSettled([this.#client.close(), this.#subscriber.close()])
   }
 
-  #key (kind: string, hash = ''): string {
+  #key (kind: string, hash: string): string {
     return this.#prefix + kind + hash
   }
 

@@ -166,6 +166,19 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       expect(() => store.watch({ kind: 'tasks', userId: bob }, () => {}).cancel()).not.toThrow()
     })
 
+    it('counts what it holds as requests expire at different times', async () => {
+      const store = await make({ ttlMs: 400, maxPendingTotal: 5 })
+      for (let i = 0; i < 3; i++) await store.createRequest(userId(), userId())
+      await sleep(200)
+      for (let i = 0; i < 2; i++) await store.createRequest(userId(), userId())
+      await expect(store.createRequest(userId(), userId())).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL' })
+      // The first three are gone (up to 1/128 of a TTL late), the last two still count.
+      await sleep(260)
+      expect(await store.size()).toBe(2)
+      for (let i = 0; i < 3; i++) await store.createRequest(userId(), userId())
+      await expect(store.createRequest(userId(), userId())).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL' })
+    })
+
     it('counts what it holds', async () => {
       const store = await make()
       const before = await store.size()
