@@ -4,7 +4,7 @@
  * looks at the store, so a task or answer that lands in between still wakes it.
  */
 import { setMaxListeners } from 'node:events'
-import type { ResultState, TaskStore, Topic } from '../store/task-store.js'
+import type { ResultState, TaskStore, Topic, Watch } from '../store/task-store.js'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 
 interface Check<T> {
@@ -64,8 +64,10 @@ export class Relay {
     if (waitMs <= 0 || this.#closing.signal.aborted || signal?.aborted === true) return (await check()).value
     const deadline = Date.now() + waitMs
     const wake = new Wake([this.#closing.signal, signal])
-    const watch = this.#store.watch(topic, wake.fire)
+    let watch: Watch | undefined
     try {
+      // Watch first, then look: a task or answer that lands in between still wakes us.
+      watch = this.#store.watch(topic, wake.fire)
       for (;;) {
         const result = await check()
         if (result.done || wake.stopped) return result.value
@@ -74,7 +76,7 @@ export class Relay {
         await wake.next(remaining)
       }
     } finally {
-      watch.cancel()
+      watch?.cancel()
       wake.dispose()
     }
   }
