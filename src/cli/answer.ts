@@ -3,8 +3,7 @@
  * the given package name until interrupted (SIGINT/SIGTERM).
  */
 import { Command } from 'commander'
-import { reportError } from './ask.js'
-import { clientFrom, parseUserId, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
 
 interface AnswerFlags extends ConnectionFlags {
   as: string

@@ -4,8 +4,7 @@
  * before expiry (or --timeout), 1 error.
  */
 import { Command, Option } from 'commander'
-import { WhatClientError } from '../sdk/errors.js'
-import { clientFrom, parseUserId, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
 
 interface AskFlags extends ConnectionFlags {
   as: string
@@ -52,19 +51,4 @@ export function askCommand (): Command {
         reportError(err, flags.json === true)
       }
     })
-}
-
-export function reportError (err: unknown, json: boolean): void {
-  const message = err instanceof UsageError || err instanceof WhatClientError
-    ? err.message
-    : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
-  if (json) process.stdout.write(JSON.stringify({ status: 'error', error: message }) + '\n')
-  process.stderr.write(`whatclient: ${message}\n`)
-  process.exitCode = 1
-}
-
-function describe (err: unknown): string {
-  if (!(err instanceof Error)) return String(err)
-  const cause = (err as { cause?: { code?: string, message?: string } }).cause
-  return cause?.code ?? cause?.message ?? err.message
 }

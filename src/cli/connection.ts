@@ -1,9 +1,10 @@
 /**
- * The options every client command shares: which server, which key, and the
- * SDK client made from them. Flags win over the environment.
+ * What every client command shares: which server, which key, the SDK client
+ * made from them (flags win over the environment), and how errors are told.
  */
 import { Option, type Command } from 'commander'
 import { WhatClient } from '../sdk/client.js'
+import { WhatClientError } from '../sdk/errors.js'
 
 export interface ConnectionFlags {
   server: string
@@ -36,4 +37,20 @@ export function parseUserId (value: string, what: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer user id, got "${value}"`)
   return n
+}
+
+/** Says what went wrong in words (no stack) and sets exit code 1. */
+export function reportError (err: unknown, json: boolean): void {
+  const message = err instanceof UsageError || err instanceof WhatClientError
+    ? err.message
+    : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
+  if (json) process.stdout.write(JSON.stringify({ status: 'error', error: message }) + '\n')
+  process.stderr.write(`whatclient: ${message}\n`)
+  process.exitCode = 1
+}
+
+function describe (err: unknown): string {
+  if (!(err instanceof Error)) return String(err)
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  return cause?.code ?? cause?.message ?? err.message
 }
