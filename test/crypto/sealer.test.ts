@@ -33,6 +33,7 @@ describe('Sealer', () => {
     expect(new Sealer(secret).hash('target:1')).toBe(new Sealer(secret).hash('target:1'))
     expect(new Sealer(secret).hash('target:1')).not.toBe(new Sealer().hash('target:1'))
     expect(new Sealer(secret).hash('target:1')).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(new Sealer(secret).hash('target:1')).not.toBe(new Sealer(secret).hash('target:2'))
   })
 
   it('needs a 32-byte secret', () => {
