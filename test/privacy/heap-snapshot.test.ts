@@ -30,11 +30,12 @@ async function call (url: string, method: 'GET' | 'POST', path: string, body?: o
 async function snapshot (child: Child, url: string): Promise<string> {
   const before = new Set(readdirSync(dir))
   child.process.kill('SIGUSR2')
-  // Writing the snapshot blocks the server's event loop: once it answers again, the file is complete.
-  await sleep(200)
-  await fetch(`${url}/healthz`)
-  const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f))
+  const fresh = (): string | undefined => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f))
+  for (let i = 0; i < 200 && fresh() === undefined; i++) await sleep(50)
+  const file = fresh()
   if (file === undefined) throw new Error('no heap snapshot written')
+  // Writing the snapshot blocks the server's event loop: once it answers again, the file is complete.
+  await fetch(`${url}/healthz`)
   return readFileSync(join(dir, file), 'utf8')
 }
 
