@@ -53,8 +53,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // the rest, and no echo of the URL.
     frameworkErrors: (error, request, reply: FastifyReply) => {
       reply.code(error.statusCode ?? 400)
-      const line = requestLine(request, reply, '(malformed)')
-      stats.record(line.method, line.route, line.statusCode, line.ms)
+      // Fastify's request-completed hook never sees these requests: count them here.
+      stats.record(requestLine(request, reply, '(malformed)'))
       void reply.send({ detail: error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL.' : 'Bad Request' })
     }
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -31,7 +31,7 @@ class PrivateLogController extends LogController {
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const line = requestLine(request, reply)
-    this.#stats.record(line.method, line.route, line.statusCode, line.ms)
+    this.#stats.record(line)
     if (error) reply.log.error({ ...line, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')
     else reply.log.debug(line, 'request')
   }

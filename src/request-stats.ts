@@ -33,7 +33,7 @@ export interface RequestSummary {
 export class RequestStats {
   readonly #groups = new Map<string, Group>()
 
-  record (method: string, route: string, statusCode: number, ms: number): void {
+  record ({ method, route, statusCode, ms }: { method: string, route: string, statusCode: number, ms: number }): void {
     const key = `${method} ${statusCode} ${route}`
     let group = this.#groups.get(key)
     if (group === undefined) {

@@ -65,6 +65,4 @@ export function pyJson (value: object): string {
   return '{' + Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ') + '}'
 }
 
-export function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+export { sleep } from '../src/sdk/backoff.js'

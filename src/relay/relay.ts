@@ -61,7 +61,8 @@ export class Relay {
   }
 
   async #hold<T> (topic: Topic, waitMs: number, signal: AbortSignal | undefined, check: () => Promise<Check<T>>): Promise<T> {
-    if (waitMs <= 0 || this.#closing.signal.aborted || signal?.aborted === true) return (await check()).value
+    // (No wait at all never gets here: tasksFor and resultOf answer those directly.)
+    if (this.#closing.signal.aborted || signal?.aborted === true) return (await check()).value
     const deadline = Date.now() + waitMs
     const wake = new Wake([this.#closing.signal, signal])
     let watch: Watch | undefined
