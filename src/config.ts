@@ -25,7 +25,10 @@ const EnvSchema = Type.Object({
   STORE: Type.Enum(['memory', 'redis'], { default: 'memory' }),
   REDIS_URL: Type.String({ minLength: 1, default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'wc:' }),
-  STORE_KEY: Type.Optional(Type.String({ minLength: 1 }))
+  STORE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Metrics (docs/operations.md): off unless METRICS_PORT is set.
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 }))
 })
 
 type Env = Static<typeof EnvSchema>
@@ -52,6 +55,9 @@ export interface Config {
   redisKeyPrefix: string
   /** 32 bytes shared by all instances in Redis mode; undefined in memory mode. */
   storeKey: Buffer | undefined
+  /** Where /metrics is served; metricsPort undefined: metrics off, 0: a free port. */
+  metricsHost: string
+  metricsPort: number | undefined
 }
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
@@ -86,7 +92,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     store: parsed.STORE,
     redisUrl: parsed.REDIS_URL,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
-    storeKey
+    storeKey,
+    ...metricsSettings(parsed)
   }
 }
 
@@ -94,4 +101,11 @@ function decodeStoreKey (text: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64')
   if (key.length !== 32) throw new WC_ERR_CONFIG(`STORE_KEY must be 32 bytes in base64 or hex (got ${key.length} bytes); ${STORE_KEY_HINT}`)
   return key
+}
+
+function metricsSettings (parsed: Env): Pick<Config, 'metricsHost' | 'metricsPort'> {
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT !== 0 && parsed.METRICS_PORT === parsed.PORT) {
+    throw new WC_ERR_CONFIG(`METRICS_PORT must differ from PORT (${parsed.PORT}): metrics are served apart from the public port`)
+  }
+  return { metricsHost: parsed.METRICS_HOST, metricsPort: parsed.METRICS_PORT }
 }
