@@ -31,5 +31,4 @@ describe('MemorySeenOnce bounds', () => {
     expect(memory.size).toBe(2)
     expect(await memory.firstTime('long', 60_000)).toBe(false)
   })
-
 })
