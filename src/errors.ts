@@ -21,7 +21,7 @@ export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid con
 /** Codes whose 5xx message is safe and useful to show to clients. */
 export const EXPOSED_SERVER_ERRORS: ReadonlySet<string> = new Set([
   'WC_ERR_STORE_FULL', 'WC_ERR_POLLS_FULL', 'WC_ERR_STORE_UNAVAILABLE', 'WC_ERR_SHUTTING_DOWN',
-  'WC_ERR_SIGN_INS_FULL'
+  'WC_ERR_SIGN_INS_FULL', 'WC_ERR_QUOTA_FULL'
 ])
 
 // --- v2: verified identity (init data, sign-in, session tokens) ---
@@ -38,3 +38,5 @@ export const WC_ERR_SIGN_INS_FULL = createError('WC_ERR_SIGN_INS_FULL', 'The ser
 export const WC_ERR_TOKEN_MISSING = createError('WC_ERR_TOKEN_MISSING', 'Authorization: Bearer <token> is missing; sign in with POST /v2/session.', 401)
 export const WC_ERR_TOKEN_INVALID = createError('WC_ERR_TOKEN_INVALID', 'Invalid token; sign in again.', 401)
 export const WC_ERR_TOKEN_EXPIRED = createError('WC_ERR_TOKEN_EXPIRED', 'Token expired; sign in again.', 401)
+export const WC_ERR_QUOTA_EXCEEDED = createError('WC_ERR_QUOTA_EXCEEDED', 'You have asked too many questions this hour; try again after Retry-After seconds.', 429)
+export const WC_ERR_QUOTA_FULL = createError('WC_ERR_QUOTA_FULL', 'The server tracks too many askers to accept a new one; try again later.', 503)
