@@ -81,7 +81,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errors)
   await app.register(openapi)
   await app.register(operations, { store })
-  await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config })
   return app
 }
