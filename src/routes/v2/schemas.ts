@@ -11,4 +11,5 @@ export const errorReplies = (...codes: number[]) => Object.fromEntries(codes.map
 /** Telegram user ids: positive integers that a JSON number carries exactly. */
 export const UserId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Telegram user id' })
 
+/** `security` of the calls behind requireSession; the `bearer` scheme itself is still to be declared in plugins/openapi.ts. */
 export const BEARER = [{ bearer: [] }]
