@@ -18,6 +18,7 @@ import signedBody from './plugins/signed-body.js'
 import { Relay } from './relay/relay.js'
 import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
+import v2 from './routes/v2/index.js'
 import { createStore } from './store/create-store.js'
 import type { TaskStore } from './store/task-store.js'
 
@@ -84,6 +85,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(openapi)
   await app.register(metricsPlugin, { metrics, store, host: config.metricsHost, port: config.metricsPort })
   await app.register(operations, { store })
-  await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  await app.register(v2, { config })
   return app
 }
