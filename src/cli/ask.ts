@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander'
 import { clientFrom, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { jsonLine, printable } from './output.js'
 
 interface AskFlags extends ConnectionFlags {
   as: string
@@ -22,7 +23,7 @@ export function askCommand (): Command {
     .action(async (target: string, flags: AskFlags) => {
       const progress = flags.json === true ? () => {} : (text: string) => process.stderr.write(text)
       const print = (text: string, json: object): void => {
-        process.stdout.write(flags.json === true ? JSON.stringify(json) + '\n' : text + '\n')
+        process.stdout.write(flags.json === true ? jsonLine(json) : text + '\n')
       }
       try {
         const me = parseUserId(flags.as, '--as')
@@ -41,7 +42,8 @@ export function askCommand (): Command {
         })
         progress('\n')
         if (outcome.status === 'completed') {
-          print(`${targetId} uses ${outcome.clientName}${outcome.packageName === undefined ? '' : ` (${outcome.packageName})`}`,
+          // The names come from the server: shown escaped, never obeyed.
+          print(`${targetId} uses ${printable(outcome.clientName)}${outcome.packageName === undefined ? '' : ` (${printable(outcome.packageName)})`}`,
             { status: 'completed', target: targetId, client_name: outcome.clientName, package_name: outcome.packageName ?? null })
           return
         }

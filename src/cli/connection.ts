@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander'
 import { WhatClient } from '../sdk/client.js'
 import { WhatClientError } from '../sdk/errors.js'
+import { jsonLine, printable } from './output.js'
 
 export interface ConnectionFlags {
   server: string
@@ -39,13 +40,13 @@ export function parseUserId (value: string, what: string): number {
   return n
 }
 
-/** Says what went wrong in words (no stack) and sets exit code 1. */
+/** Says what went wrong in words (no stack) and sets exit code 1. A server's words are shown escaped. */
 export function reportError (err: unknown, json: boolean): void {
   const message = err instanceof UsageError || err instanceof WhatClientError
     ? err.message
     : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
-  if (json) process.stdout.write(JSON.stringify({ status: 'error', error: message }) + '\n')
-  process.stderr.write(`whatclient: ${message}\n`)
+  if (json) process.stdout.write(jsonLine({ status: 'error', error: message }))
+  process.stderr.write(`whatclient: ${printable(message)}\n`)
   process.exitCode = 1
 }
 
