@@ -3,7 +3,7 @@
  * made from them (flags win over the environment), and how errors are told.
  */
 import { Option, type Command } from 'commander'
-import { WhatClient } from '../sdk/client.js'
+import { WhatClient, type WhatClientOptions } from '../sdk/client.js'
 import { WhatClientError } from '../sdk/errors.js'
 import { jsonLine, printable } from './output.js'
 
@@ -18,7 +18,8 @@ export function withConnection (command: Command): Command {
     .addOption(new Option('--key <key>', 'the shared API_SECRET_KEY').env('WHATCLIENT_KEY'))
 }
 
-export function clientFrom (flags: ConnectionFlags): WhatClient {
+/** The SDK client for the flags; `options` adds hooks such as `onRetry`. */
+export function clientFrom (flags: ConnectionFlags, options: Partial<WhatClientOptions> = {}): WhatClient {
   const key = flags.key ?? process.env.API_SECRET_KEY
   if (key === undefined || key === '') {
     throw new UsageError('no key: pass --key, or set WHATCLIENT_KEY (or API_SECRET_KEY)')
@@ -28,7 +29,7 @@ export function clientFrom (flags: ConnectionFlags): WhatClient {
   } catch {
     throw new UsageError(`--server is not a URL: ${flags.server}`)
   }
-  return new WhatClient({ baseUrl: flags.server, apiKey: key })
+  return new WhatClient({ ...options, baseUrl: flags.server, apiKey: key })
 }
 
 /** A mistake in how the command was called: exit 1 with the message, no stack. */
@@ -42,12 +43,17 @@ export function parseUserId (value: string, what: string): number {
 
 /** Says what went wrong in words (no stack) and sets exit code 1. A server's words are shown escaped. */
 export function reportError (err: unknown, json: boolean): void {
-  const message = err instanceof UsageError || err instanceof WhatClientError
-    ? err.message
-    : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
+  const message = describeFailure(err)
   if (json) process.stdout.write(jsonLine({ status: 'error', error: message }))
   process.stderr.write(`whatclient: ${printable(message)}\n`)
   process.exitCode = 1
+}
+
+/** What went wrong, in words: a refusal with the server's detail, or why the server could not be reached. */
+export function describeFailure (err: unknown): string {
+  if (err instanceof UsageError || err instanceof WhatClientError) return err.message
+  if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
+  return `cannot reach the server (${describe(err)})`
 }
 
 function describe (err: unknown): string {

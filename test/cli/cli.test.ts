@@ -19,7 +19,7 @@ describe('whatclient ask / answer, as child processes', () => {
       const asking = runCli(['ask', bob, '--as', alice], env)
       expect(await asking.exited).toBe(0)
       expect(asking.stdout()).toBe(`${bob} uses exteraGram (com.exteragram.messenger)\n`)
-      expect(asking.stderr()).toContain('waiting for')
+      expect(asking.stderr()).toMatch(/^Asking .* which app \d+ uses\.\.\.\nAsked \d+; the request expires in 2:00/)
       await answering.waitFor(/answered 1/)
 
       const json = runCli(['ask', bob, '--as', user(), '--json', '--server', server.url, '--key', server.key], {})
