@@ -4,6 +4,11 @@
  * on a terminal, a line now and then otherwise), prints the answer.
  * Exit 0 answered; 2 no answer, either because the request expired (JSON
  * status "expired") or because --timeout came first ("timeout"); 1 error.
+ *
+ * The server keeps one request per requester and target, so two asks for the
+ * same pair share it, and only the first to read hears the answer: the other
+ * hears "expired", before the request's lifetime is over. A v1 server does not
+ * say which, so an early end is told as what it most likely is.
  */
 import { Command, Option } from 'commander'
 import { clientFrom, describeFailure, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
@@ -19,6 +24,8 @@ interface AskFlags extends ConnectionFlags {
 
 /** The server's REQUEST_TTL_SECONDS by default: a v1 server does not say how long a request lives. */
 const DEFAULT_TTL_SECONDS = 120
+/** A request that ends more than this before its lifetime is over did not simply expire. */
+const EARLY_MARGIN_MS = 1000
 
 export function askCommand (): Command {
   return withConnection(new Command('ask'))
@@ -59,6 +66,9 @@ export function askCommand (): Command {
           })
           const controller = new AbortController()
           process.once('SIGINT', () => controller.abort())
+          // The request was made after this, or earlier by another ask for the same pair:
+          // either way it cannot expire before sentAt + ttl unless it was shared.
+          const sentAt = performance.now()
           const requestId = await client.requestClient(me, targetId, controller.signal)
           expiresBy = Date.now() + ttlMs
           progress.note(`Asked ${targetId}; the request expires in ${clock(ttlMs)}, by ${timeOfDay(expiresBy)} at the latest`)
@@ -79,8 +89,15 @@ export function askCommand (): Command {
               'asking again before then waits for the same request.', { status: 'timeout', target: targetId })
             return
           }
+          const lived = performance.now() - sentAt
+          if (lived < ttlMs - EARLY_MARGIN_MS) {
+            print(`No answer for this ask: the request ended after ${clock(lived)}, before its ${clock(ttlMs)} were up.\n` +
+              `Asks by ${me} about ${targetId} share one request: another ask most likely received the answer, or had made the request ` +
+              'earlier and it expired. Ask again for a fresh answer.', { status: 'expired', target: targetId, ended_early: true })
+            return
+          }
           print(`No answer from ${targetId} before the request expired: they are offline, have no WhatClient, or do not answer.`,
-            { status: 'expired', target: targetId })
+            { status: 'expired', target: targetId, ended_early: false })
         } finally {
           progress.stop()
         }

@@ -81,7 +81,7 @@ describe('ask shows that it is alive and when the request expires', () => {
     expect(expired.stdout()).toMatch(/before the request expired/)
 
     expect(JSON.parse(timedOutJson.stdout())).toMatchObject({ status: 'timeout' })
-    expect(JSON.parse(expiredJson.stdout())).toMatchObject({ status: 'expired' })
+    expect(JSON.parse(expiredJson.stdout())).toEqual({ status: 'expired', target: expect.any(Number), ended_early: false })
     expect(timedOutJson.stderr() + expiredJson.stderr()).toBe('')
   })
 

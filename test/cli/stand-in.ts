@@ -3,7 +3,7 @@
  * will not do: answer with escape codes, refuse with hostile details, or
  * pretend a request ended. Each call is answered by `answer`; unsigned, any key.
  */
-import { createServer, type IncomingMessage } from 'node:http'
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
 
 export interface StandInAnswer { status?: number, body: unknown }
 
@@ -37,4 +37,29 @@ async function readBody (req: IncomingMessage): Promise<string> {
   let text = ''
   for await (const chunk of req) text += String(chunk)
   return text
+}
+
+/**
+ * A pass-through in front of a real server that records each call once the
+ * server has answered it: tests see what a client has done without asking the
+ * server's internals.
+ */
+export async function recordingProxy (target: string): Promise<StandIn> {
+  const calls: string[] = []
+  const server = createServer((req, res) => {
+    const upstream = httpRequest(target + (req.url ?? ''), { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+      up.on('end', () => calls.push(`${req.method} ${(req.url ?? '').split('?')[0]} ${up.statusCode}`))
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+  }
 }
