@@ -3,7 +3,7 @@
  * the given package name until interrupted (SIGINT/SIGTERM).
  */
 import { Command } from 'commander'
-import { clientFrom, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
 
 interface AnswerFlags extends ConnectionFlags {
   as: string
@@ -23,7 +23,7 @@ export function answerCommand (): Command {
         if (!PACKAGE_NAME.test(flags.package) || flags.package.length > 256) throw new UsageError(`--package is not an Android package name: ${flags.package}`)
         const client = clientFrom(flags)
         const controller = new AbortController()
-        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort())
+        stopOnSignals(controller)
         process.stderr.write(`Answering tasks for ${me} as ${flags.package}; Ctrl-C to stop\n`)
         let answered = 0
         await client.answerTasks(me, flags.package, {

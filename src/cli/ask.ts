@@ -11,7 +11,7 @@
  * say which, so an early end is told as what it most likely is.
  */
 import { Command, Option } from 'commander'
-import { clientFrom, describeFailure, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
 import { jsonLine, printable } from './output.js'
 import { clock, startProgress, timeOfDay } from './progress.js'
 
@@ -65,7 +65,7 @@ export function askCommand (): Command {
             onRetry: (err, delayMs) => progress.note(`${describeFailure(err)}; retrying in ${(delayMs / 1000).toFixed(1)} s`)
           })
           const controller = new AbortController()
-          process.once('SIGINT', () => controller.abort())
+          stopOnSignals(controller)
           // The request was made after this, or earlier by another ask for the same pair:
           // either way it cannot expire before sentAt + ttl unless it was shared.
           const sentAt = performance.now()

@@ -49,9 +49,22 @@ export function reportError (err: unknown, json: boolean): void {
   process.exitCode = 1
 }
 
+/** Why a command stopped early: Ctrl-C, or a service manager's SIGTERM. */
+export class Interrupted extends Error {
+  constructor (signal: NodeJS.Signals) {
+    super(`interrupted (${signal})`)
+    this.name = 'AbortError'
+  }
+}
+
+/** Aborts `controller` on SIGINT or SIGTERM, so that a command stops cleanly and says why. */
+export function stopOnSignals (controller: AbortController): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort(new Interrupted(signal)))
+}
+
 /** What went wrong, in words: a refusal with the server's detail, or why the server could not be reached. */
 export function describeFailure (err: unknown): string {
-  if (err instanceof UsageError || err instanceof WhatClientError) return err.message
+  if (err instanceof UsageError || err instanceof WhatClientError || err instanceof Interrupted) return err.message
   if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
   return `cannot reach the server (${describe(err)})`
 }
