@@ -23,7 +23,7 @@ describe('ask stops cleanly when told to', () => {
     const target = user()
     const asking = runCli(['ask', target, '--as', user(), '--json'], { WHATCLIENT_URL: server.url, WHATCLIENT_KEY: server.key })
     // A --json ask prints nothing while it waits: its task being listed shows that it asked.
-    await expect.poll(async () => (await (await server.get(`/getTasks/${target}`)).json()).tasks, { timeout: 10_000 }).toHaveLength(1)
+    await expect.poll(async () => ((await (await server.get(`/getTasks/${target}`)).json()) as { tasks: string[] }).tasks, { timeout: 10_000 }).toHaveLength(1)
     asking.process.kill('SIGTERM')
     expect(await asking.exited).toBe(1)
     expect(JSON.parse(asking.stdout())).toEqual({ status: 'error', error: 'interrupted (SIGTERM)' })
