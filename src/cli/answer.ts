@@ -1,9 +1,12 @@
 /**
  * `whatclient answer --as <me> --package <pkg>`: answers one's own tasks with
- * the given package name until interrupted (SIGINT/SIGTERM).
+ * the given package name until interrupted (SIGINT/SIGTERM). A server that
+ * cannot be reached or answers 5xx does not stop it: it says that it retries,
+ * and when the server is back.
  */
 import { Command } from 'commander'
-import { clientFrom, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { printable } from './output.js'
 
 interface AnswerFlags extends ConnectionFlags {
   as: string
@@ -21,16 +24,32 @@ export function answerCommand (): Command {
       try {
         const me = parseUserId(flags.as, '--as')
         if (!PACKAGE_NAME.test(flags.package) || flags.package.length > 256) throw new UsageError(`--package is not an Android package name: ${flags.package}`)
-        const client = clientFrom(flags)
+        const say = (text: string): void => { process.stderr.write(printable(text) + '\n') }
+        // Set by a retry, cleared by the next answer the server gives: says once that it is back.
+        let failing = false
+        const client = clientFrom(flags, {
+          onRetry: (err, delayMs) => {
+            failing = true
+            say(`${describeFailure(err)}; retrying in ${(delayMs / 1000).toFixed(1)} s`)
+          },
+          fetch: async (input, init) => {
+            const res = await fetch(input, init)
+            if (failing && res.ok) {
+              failing = false
+              say('reached the server again')
+            }
+            return res
+          }
+        })
         const controller = new AbortController()
         stopOnSignals(controller)
-        process.stderr.write(`Answering tasks for ${me} as ${flags.package}; Ctrl-C to stop\n`)
+        say(`Answering tasks for ${me} as ${flags.package}; Ctrl-C to stop`)
         let answered = 0
         await client.answerTasks(me, flags.package, {
           signal: controller.signal,
-          onAnswered: () => process.stderr.write(`answered ${++answered}\n`)
+          onAnswered: () => say(`answered ${++answered}`)
         })
-        process.stderr.write(`stopped after ${answered} answer(s)\n`)
+        say(`stopped after ${answered} answer(s)`)
       } catch (err) {
         reportError(err, false)
       }

@@ -64,6 +64,9 @@ export function stopOnSignals (controller: AbortController): void {
 
 /** What went wrong, in words: a refusal with the server's detail, or why the server could not be reached. */
 export function describeFailure (err: unknown): string {
+  if (err instanceof WhatClientError && err.status === 403) {
+    return `${err.message} Check the key: --key or WHATCLIENT_KEY must be the server's API_SECRET_KEY.`
+  }
   if (err instanceof UsageError || err instanceof WhatClientError || err instanceof Interrupted) return err.message
   if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
   return `cannot reach the server (${describe(err)})`
