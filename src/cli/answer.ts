@@ -13,7 +13,9 @@ interface AnswerFlags extends ConnectionFlags {
   package: string
 }
 
-const PACKAGE_NAME = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/
+/** Android's rule: two or more dot-separated segments, each a letter then letters, digits or `_`; at most 255 characters. */
+const PACKAGE_NAME = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$/
+const MAX_PACKAGE_NAME = 255
 
 export function answerCommand (): Command {
   return withConnection(new Command('answer'))
@@ -23,7 +25,7 @@ export function answerCommand (): Command {
     .action(async (flags: AnswerFlags) => {
       try {
         const me = parseUserId(flags.as, '--as')
-        if (!PACKAGE_NAME.test(flags.package) || flags.package.length > 256) throw new UsageError(`--package is not an Android package name: ${flags.package}`)
+        if (!PACKAGE_NAME.test(flags.package) || flags.package.length > MAX_PACKAGE_NAME) throw new UsageError(`--package is not an Android package name: ${flags.package}`)
         const say = (text: string): void => { process.stderr.write(printable(text) + '\n') }
         // Set by a retry, cleared by the next answer the server gives: says once that it is back.
         let failing = false

@@ -62,9 +62,11 @@ describe('whatclient ask / answer, as child processes', () => {
     expect(await noKey.exited).toBe(1)
     expect(noKey.stderr()).toMatch(/no key/)
 
-    const badPackage = runCli(['answer', '--as', user(), '--package', 'not a package'], env)
-    expect(await badPackage.exited).toBe(1)
-    expect(badPackage.stderr()).toMatch(/not an Android package name/)
+    for (const name of ['not a package', 'com.1password', 'com._x', 'nodots', `a.${'b'.repeat(254)}`]) {
+      const badPackage = runCli(['answer', '--as', user(), '--package', name], env)
+      expect(await badPackage.exited, name).toBe(1)
+      expect(badPackage.stderr()).toMatch(/not an Android package name/)
+    }
   })
 
   it('exits 1 when the server cannot be reached', async () => {
