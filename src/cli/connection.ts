@@ -20,6 +20,12 @@ export function withConnection (command: Command): Command {
 
 /** The SDK client for the flags; `options` adds hooks such as `onRetry`. */
 export function clientFrom (flags: ConnectionFlags, options: Partial<WhatClientOptions> = {}): WhatClient {
+  const { server, key } = connectionFrom(flags)
+  return new WhatClient({ ...options, baseUrl: server, apiKey: key })
+}
+
+/** The server URL and key the flags (or the environment) name, checked. */
+export function connectionFrom (flags: ConnectionFlags): { server: string, key: string } {
   const key = flags.key ?? process.env.API_SECRET_KEY
   if (key === undefined || key === '') {
     throw new UsageError('no key: pass --key, or set WHATCLIENT_KEY (or API_SECRET_KEY)')
@@ -29,7 +35,7 @@ export function clientFrom (flags: ConnectionFlags, options: Partial<WhatClientO
   } catch {
     throw new UsageError(`--server is not a URL: ${flags.server}`)
   }
-  return new WhatClient({ ...options, baseUrl: flags.server, apiKey: key })
+  return { server: flags.server.replace(/\/+$/, ''), key }
 }
 
 /** A mistake in how the command was called: exit 1 with the message, no stack. */
@@ -69,10 +75,11 @@ export function describeFailure (err: unknown): string {
   }
   if (err instanceof UsageError || err instanceof WhatClientError || err instanceof Interrupted) return err.message
   if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
-  return `cannot reach the server (${describe(err)})`
+  return `cannot reach the server (${networkReason(err)})`
 }
 
-function describe (err: unknown): string {
+/** The low-level reason a call failed (ECONNREFUSED, a timeout), without the stack. */
+export function networkReason (err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const cause = (err as { cause?: { code?: string, message?: string } }).cause
   return cause?.code ?? cause?.message ?? err.message

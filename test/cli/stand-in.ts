@@ -42,12 +42,14 @@ async function readBody (req: IncomingMessage): Promise<string> {
 /**
  * A pass-through in front of a real server that records each call once the
  * server has answered it: tests see what a client has done without asking the
- * server's internals.
+ * server's internals. `dropQuery` makes it a server without long-polls.
  */
-export async function recordingProxy (target: string): Promise<StandIn> {
+export async function recordingProxy (target: string, options: { dropQuery?: boolean } = {}): Promise<StandIn> {
   const calls: string[] = []
   const server = createServer((req, res) => {
-    const upstream = httpRequest(target + (req.url ?? ''), { method: req.method, headers: req.headers }, (up) => {
+    // Without its query, a call is what a v1 server that ignores `?wait=` sees.
+    const path = options.dropQuery === true ? (req.url ?? '').split('?')[0] : req.url
+    const upstream = httpRequest(target + (path ?? ''), { method: req.method, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers)
       up.pipe(res)
       up.on('end', () => calls.push(`${req.method} ${(req.url ?? '').split('?')[0]} ${up.statusCode}`))
