@@ -93,7 +93,8 @@ export function askCommand (): Command {
           if (lived < ttlMs - EARLY_MARGIN_MS) {
             print(`No answer for this ask: the request ended after ${clock(lived)}, before its ${clock(ttlMs)} were up.\n` +
               `Asks by ${me} about ${targetId} share one request: another ask most likely received the answer, or had made the request ` +
-              'earlier and it expired. Ask again for a fresh answer.', { status: 'expired', target: targetId, ended_early: true })
+              `earlier and it expired (unless the server keeps requests less than --ttl ${flags.ttl} s). Ask again for a fresh answer.`,
+            { status: 'expired', target: targetId, ended_early: true })
             return
           }
           print(`No answer from ${targetId} before the request expired: they are offline, have no WhatClient, or do not answer.`,
