@@ -42,7 +42,7 @@ describe('v1 flow', () => {
   it.each([
     ['com.radolyn.ayugram', 'AyuGram'],
     ['tw.nekomimi.nekogram', 'Nekogram'],
-    ['org.telegram.messenger', 'Possibly, FCM AyuGram (id shared by Telegram, Telegram FOSS, AyuGram FCM, Partisan Telegram)'],
+    ['org.telegram.messenger', "AyuGram FCM or another fork with Telegram's app id"],
     ['com.example.never.heard', 'Unknown Client']
   ])('names %s as %s', async (pkg, name) => {
     const requestId = await ask(user(), user())
