@@ -13,3 +13,8 @@ const byPackage = new Map<string, string>(data.clients.map((c) => [c.package, c.
 export function displayName (packageName: string): string {
   return byPackage.get(packageName) ?? UNKNOWN_CLIENT
 }
+
+/** Every package the catalogue knows, with its display name (GET /v2/catalogue serves them). */
+export function displayNames (): ReadonlyMap<string, string> {
+  return byPackage
+}
