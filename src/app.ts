@@ -4,7 +4,6 @@
  * (settings, listen, signals) live in server.ts.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Ajv } from 'ajv'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
 import { bufferedStdout, loggingOptions, requestLine, summariseRequests } from './logging.js'
@@ -13,6 +12,7 @@ import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
 import signedBody from './plugins/signed-body.js'
+import { validatorCompiler } from './plugins/validators.js'
 import { Relay } from './relay/relay.js'
 import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
@@ -31,11 +31,6 @@ export interface BuildOptions {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream
 }
-
-// Bodies are validated as sent (no "1" for 1, no true for 1); path and query
-// strings are coerced, since they can only be strings.
-const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
-const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false })
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
@@ -59,8 +54,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema))
+  app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
   const store = options.store ?? await createStore(config, app.log)

@@ -22,6 +22,10 @@ export interface V1Options {
 const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
   requireSignature(app, apiSecretKey)
   const WaitQuery = Wait(maxWaitSeconds)
+  // Validation already holds `wait` to a finite 0..maxWaitSeconds; clamping again here keeps
+  // every timer a hold arms finite and in range even if a schema is ever loosened.
+  const holdMs = (wait: number | undefined): number =>
+    wait !== undefined && Number.isFinite(wait) ? Math.min(Math.max(wait, 0), maxWaitSeconds) * 1000 : 0
 
   app.post('/requestClient', {
     schema: {
@@ -46,7 +50,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const waitMs = (request.query.wait ?? 0) * 1000
+    const waitMs = holdMs(request.query.wait)
     return { tasks: await whileClientStays(reply, waitMs, (signal) => relay.tasksFor(request.params.user_id, waitMs, signal)) }
   })
 
@@ -74,7 +78,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const waitMs = (request.query.wait ?? 0) * 1000
+    const waitMs = holdMs(request.query.wait)
     const state = await whileClientStays(reply, waitMs, (signal) => relay.resultOf(request.params.request_id, waitMs, signal))
     if (state.status !== 'completed') return { status: state.status }
     return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }

@@ -18,7 +18,7 @@ export const Wait = (maxSeconds: number) => Type.Object({
     minimum: 0,
     maximum: maxSeconds,
     default: 0,
-    description: `Long-poll: hold the call up to this many seconds until there is something to return (0 = answer at once, as v1). Not part of the signature.`
+    description: `Long-poll: hold the call up to this many seconds until there is something to return (0 = answer at once, as v1). A plain decimal such as 25 or 0.5 (no sign, exponent or spaces). Not part of the signature.`
   }))
 })
 
