@@ -60,3 +60,32 @@ describe('?wait= is a finite decimal in 0..MAX_WAIT_SECONDS', () => {
     }
   })
 })
+
+describe('user ids in paths are plain decimals in 1..2^53-1', () => {
+  // Each of these used to be read as user 2 (or 16, or 1).
+  const lookalikes = ['0x2', '2e0', '+2', '2.0', '02', '%202', '2%20', '%2B2', '0b10', '0o2', '-0', '0', '1_0', '%EF%BC%92', 'Infinity', '9007199254740992', '1' + '0'.repeat(200)]
+
+  it.each(lookalikes)('422 for /getTasks/%s', async (id) => {
+    const res = await signedGet(`/getTasks/${id}`)
+    expect(res.status, `${id}: ${res.text}`).toBe(422)
+    const detail = detailOf(res) as Array<{ loc: string[], msg: string }>
+    expect(detail[0]?.loc).toEqual(['path', 'user_id'])
+  })
+
+  it('reads 2 and 2^53-1 as themselves', async () => {
+    for (const id of ['2', '9007199254740991']) {
+      const res = await signedGet(`/getTasks/${id}`)
+      expect(res.status, res.text).toBe(200)
+    }
+  })
+
+  it('does not hand user 2\'s tasks to a lookalike path', async () => {
+    const target = 8_100_000_002
+    const created = await server.post('/requestClient', { requester_id: 8_100_000_001, target_id: target })
+    const { request_id: requestId } = (await created.json()) as { request_id: string }
+    expect(JSON.parse((await signedGet(`/getTasks/${target}`)).body)).toEqual({ tasks: [requestId] })
+    for (const id of [`0${target}`, `+${target}`, `${target}.0`, `0x${target.toString(16)}`]) {
+      expect((await signedGet(`/getTasks/${id}`)).status, id).toBe(422)
+    }
+  })
+})
