@@ -9,6 +9,7 @@ export const WC_ERR_SIGNATURE_MISSING = createError('WC_ERR_SIGNATURE_MISSING', 
 export const WC_ERR_SIGNATURE_INVALID = createError('WC_ERR_SIGNATURE_INVALID', 'Invalid signature.', 403)
 export const WC_ERR_REQUEST_NOT_FOUND = createError('WC_ERR_REQUEST_NOT_FOUND', 'Request not found or already processed.', 404)
 export const WC_ERR_NOT_FOUND = createError('WC_ERR_NOT_FOUND', 'Not Found', 404)
+export const WC_ERR_METHOD_NOT_ALLOWED = createError<[string]>('WC_ERR_METHOD_NOT_ALLOWED', 'Method not allowed: this path answers %s.', 405)
 export const WC_ERR_UNSUPPORTED_MEDIA_TYPE = createError('WC_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: send Content-Type: application/json.', 415)
 export const WC_ERR_TARGET_BUSY = createError('WC_ERR_TARGET_BUSY', 'Too many pending requests for this user; try again later.', 429)
 export const WC_ERR_STORE_FULL = createError('WC_ERR_STORE_FULL', 'The server holds too many pending requests; try again later.', 503)

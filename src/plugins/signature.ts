@@ -13,7 +13,9 @@ export function requireSignature (app: FastifyInstance, key: string): void {
   app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     const header = request.headers['x-signature']
     if (header === undefined || header === '') return done(new WC_ERR_SIGNATURE_MISSING())
-    const material = request.method === 'GET' ? signedPath(request.raw.url ?? '') : (request.rawBody ?? Buffer.alloc(0))
+    // Calls without a body are signed over their path, never over an empty body: that
+    // signature is one constant for every path.
+    const material = request.method === 'GET' || request.method === 'HEAD' ? signedPath(request.raw.url ?? '') : (request.rawBody ?? Buffer.alloc(0))
     if (typeof header !== 'string' || material === undefined || !verify(secret, material, header)) {
       return done(new WC_ERR_SIGNATURE_INVALID())
     }

@@ -206,11 +206,14 @@ describe('bad input gets a clear 4xx', () => {
     expect(long.status).toBe(422)
   })
 
-  it('404 for unknown routes and methods, without a signature', async () => {
-    for (const res of [await fetch(`${server.url}/nope/12345`), await fetch(`${server.url}/getTasks/1`, { method: 'DELETE' })]) {
-      expect(res.status).toBe(404)
-      expect(await res.json()).toEqual({ detail: 'Not Found' })
-    }
+  it('404 for unknown routes, 405 for other methods, without a signature', async () => {
+    const unknown = await fetch(`${server.url}/nope/12345`)
+    expect(unknown.status).toBe(404)
+    expect(await field(unknown)).toEqual({ detail: 'Not Found' })
+    const method = await fetch(`${server.url}/getTasks/1`, { method: 'DELETE' })
+    expect(method.status).toBe(405)
+    expect(method.headers.get('allow')).toBe('GET')
+    expect(await field(method)).toEqual({ detail: 'Method not allowed: this path answers GET.' })
   })
 
   it('never answers 5xx to garbage', async () => {

@@ -40,7 +40,9 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     return { request_id: requestId }
   })
 
+  // No automatic HEAD: it would run the call (and consume a result) and answer nothing.
   app.get('/getTasks/:user_id', {
+    exposeHeadRoute: false,
     schema: {
       summary: "List a user's pending tasks",
       description: 'Request ids whose target is user_id, oldest first. With ?wait=S the call is held until there is a task, or S seconds pass. Signed over the path without the query.',
@@ -69,6 +71,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
   })
 
   app.get('/getRequestResult/:request_id', {
+    exposeHeadRoute: false,
     schema: {
       summary: 'Read the answer to a request',
       description: 'pending, completed (then the request is deleted: the result is delivered once), or expired (unknown, expired or already delivered). With ?wait=S the call is held while the request is pending, up to S seconds. Signed over the path without the query.',
