@@ -196,6 +196,27 @@ describe('bad input gets a clear 4xx', () => {
     }
   })
 
+  it('422 for a client_name that no Android package can have, so no answer carries escapes or forged text', async () => {
+    const requestId = await ask(user(), user())
+    for (const name of [
+      'com.evil\u001b]0;owned\u0007', 'com.x\nuses Telegram', 'com.x\r', 'com.x\u0000', 'com.x\u009b31m', 'com.x uses Telegram',
+      'com.телега', 'com.x\u202e', '1com.x', 'com.1x', 'com._x', 'com..x', '.com.x', 'com.x.', 'com.x-y', 'com/x', 'comx',
+      'a.' + 'b'.repeat(254)
+    ]) {
+      const res = await server.post('/submitTaskResult', { request_id: requestId, client_name: name })
+      expect(res.status, JSON.stringify(name)).toBe(422)
+      const json = (await field(res)) as { detail: Array<{ loc: string[] }> }
+      expect(json.detail[0]?.loc, JSON.stringify(name)).toEqual(['body', 'client_name'])
+    }
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'pending' })
+  })
+
+  it.each(['com.exteragram.messenger', 'org.telegram.messenger', 'A1_.b_2.C', 'a.' + 'b'.repeat(253)])('accepts the package name %s', async (name) => {
+    const requestId = await ask(user(), user())
+    expect((await server.post('/submitTaskResult', { request_id: requestId, client_name: name })).status).toBe(200)
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed', package_name: name })
+  })
+
   it('422 for path ids that are not positive integers up to 2^53-1', async () => {
     for (const id of ['abc', '0', '-1', '1.5', '9007199254740992', '99999999999999999999']) {
       const res = await server.get(`/getTasks/${id}`)
