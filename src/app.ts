@@ -4,13 +4,14 @@
  * (settings, listen, signals) live in server.ts.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { bufferedStdout, loggingOptions, requestLine, summariseRequests } from './logging.js'
+import { bufferedStdout, loggingOptions, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import openapi from './plugins/openapi.js'
+import protocolErrors, { clientErrorHandler, frameworkErrorHandler } from './plugins/protocol-errors.js'
 import signedBody from './plugins/signed-body.js'
 import { validatorCompiler } from './plugins/validators.js'
 import { Relay } from './relay/relay.js'
@@ -30,28 +31,38 @@ export interface BuildOptions {
   store?: TaskStore
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream
+  /** How long a client may take to send a whole request (tests shorten it); see below. */
+  requestTimeoutMs?: number
 }
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
   const stats = new RequestStats()
+  // Time to receive a whole request, headers and body (then 408): slow-loris clients are cut.
+  // A held long-poll is not affected: its request was complete when the hold began.
+  const requestTimeout = options.requestTimeoutMs ?? (config.maxWaitSeconds + 30) * 1000
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
-    // A held long-poll must outlive its wait; slow-loris bodies must not.
-    requestTimeout: (config.maxWaitSeconds + 30) * 1000,
+    requestTimeout,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
-    // Errors raised before routing (a path that is not valid percent-encoding): same shape as
-    // the rest, and no echo of the URL.
-    frameworkErrors: (error, request, reply: FastifyReply) => {
-      reply.code(error.statusCode ?? 400)
-      // Fastify's request-completed hook never sees these requests: count them here.
-      stats.record(requestLine(request, reply, '(malformed)'))
-      void reply.send({ detail: error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL.' : 'Bad Request' })
-    }
+    http: {
+      // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
+      requireHostHeader: false,
+      // Node enforces no request timeout at all while its headers timeout (60 s by default)
+      // is longer than the request timeout.
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // How often Node looks for requests past their timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(30_000, requestTimeout)
+    },
+    // Requests that never reach a route (unparseable HTTP, unreadable URLs): the same
+    // {detail} shape as the rest, and no echo of the request.
+    clientErrorHandler: clientErrorHandler(stats),
+    frameworkErrors: frameworkErrorHandler(stats)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -72,6 +83,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(gracefulClose)
   await app.register(signedBody)
   await app.register(errors)
+  await app.register(protocolErrors)
   await app.register(openapi)
   await app.register(operations, { store })
   await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })

@@ -9,6 +9,7 @@ import { METHODS } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { EXPOSED_SERVER_ERRORS, WC_ERR_METHOD_NOT_ALLOWED, WC_ERR_NOT_FOUND } from '../errors.js'
+import { originForm } from './request-target.js'
 
 interface ValidationIssue {
   type: string
@@ -70,7 +71,7 @@ function allowedMethods (app: FastifyInstance): (url: string) => string[] {
     patterns.set(route.url, new RegExp(`^${source}$`))
   })
   return (url) => {
-    const path = url.split('?', 1)[0] as string
+    const path = originForm(url).split('?', 1)[0] as string
     const methods = new Set<string>()
     for (const [pattern, regex] of patterns) {
       if (!regex.test(path)) continue

@@ -56,7 +56,7 @@ describe('v1 flow', () => {
     for (const id of [requestId, '00000000-0000-4000-8000-000000000000']) {
       const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'a.b' })
       expect(res.status).toBe(404)
-      expect(await res.json()).toEqual({ detail: 'Request not found or already processed.' })
+      expect(await field(res)).toEqual({ detail: 'Request not found or already processed.' })
     }
   })
 
@@ -92,7 +92,7 @@ describe('v1 signatures over the wire', () => {
     const body = '{"requester_id":123,"target_id":456}'
     const res = await server.post('/requestClient', body, { signature: '71fef23b87faa592beaacff3a1af9fc904a76e5806814e57c1b5103ce0de92f5' })
     expect(res.status).toBe(403)
-    expect(await res.json()).toEqual({ detail: 'Invalid signature.' })
+    expect(await field(res)).toEqual({ detail: 'Invalid signature.' })
   })
 
   it('answers 403 with the field messages', async () => {
@@ -109,17 +109,20 @@ describe('v1 signatures over the wire', () => {
     for (const [pending, detail] of cases) {
       const res = await pending
       expect(res.status).toBe(403)
-      expect(await res.json()).toEqual({ detail })
+      expect(await field(res)).toEqual({ detail })
     }
   })
 
   it('checks an empty body like any other', async () => {
     const unsigned = await server.post('/requestClient', '', { signature: '0'.repeat(64), contentType: null })
     expect(unsigned.status).toBe(403)
+    expect(await field(unsigned)).toEqual({ detail: 'Invalid signature.' })
     const signed = await server.post('/requestClient', '', { contentType: null })
     expect(signed.status).toBe(422)
+    expect(Array.isArray((await field(signed)).detail)).toBe(true)
     const signedJson = await server.post('/requestClient', '')
     expect(signedJson.status).toBe(400)
+    expect(await field(signedJson)).toEqual({ detail: 'The body is empty: send a JSON object.' })
   })
 
   it('signs GET paths without the query and percent-decoded', async () => {
@@ -128,11 +131,16 @@ describe('v1 signatures over the wire', () => {
   })
 })
 
+/** Asserts the one error shape, `{"detail": ...}` as JSON and nothing else, and returns the parsed body. */
+async function field (res: Response): Promise<{ detail: unknown }> {
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+  const json = (await res.json()) as Record<string, unknown>
+  expect(Object.keys(json), JSON.stringify(json)).toEqual(['detail'])
+  expect(typeof json.detail === 'string' ? json.detail : JSON.stringify(json.detail)).not.toBe('')
+  return json as { detail: unknown }
+}
+
 describe('bad input gets a clear 4xx', () => {
-  const field = async (res: Response): Promise<unknown> => {
-    expect(res.headers.get('content-type')).toMatch(/^application\/json/)
-    return res.json()
-  }
 
   it.each([
     ['a string id', '{"requester_id": "1", "target_id": 2}'],
@@ -163,13 +171,13 @@ describe('bad input gets a clear 4xx', () => {
   it('400 for malformed JSON', async () => {
     const res = await server.post('/requestClient', '{"requester_id": 1,')
     expect(res.status).toBe(400)
-    expect(typeof ((await field(res)) as { detail: unknown }).detail).toBe('string')
+    expect(await field(res)).toEqual({ detail: 'The body is not valid JSON.' })
   })
 
   it('413 for a body over the limit', async () => {
     const res = await server.post('/submitTaskResult', JSON.stringify({ request_id: 'x', client_name: 'a'.repeat(17 * 1024) }))
     expect(res.status).toBe(413)
-    expect(await field(res)).toHaveProperty('detail')
+    expect(typeof (await field(res)).detail).toBe('string')
   })
 
   it('415 for another content type', async () => {
@@ -193,6 +201,7 @@ describe('bad input gets a clear 4xx', () => {
     ]) {
       const res = await server.post('/submitTaskResult', JSON.stringify(body))
       expect(res.status, JSON.stringify(body)).toBe(422)
+      expect((await field(res)).detail, JSON.stringify(body)).toEqual([expect.objectContaining({ loc: expect.arrayContaining(['body']) })])
     }
   })
 
@@ -225,6 +234,7 @@ describe('bad input gets a clear 4xx', () => {
     }
     const long = await server.get(`/getRequestResult/${'r'.repeat(200)}`)
     expect(long.status).toBe(422)
+    expect(((await field(long)).detail as Array<{ loc: string[] }>)[0]?.loc).toEqual(['path', 'request_id'])
   })
 
   it('404 for unknown routes, 405 for other methods, without a signature', async () => {
@@ -243,10 +253,11 @@ describe('bad input gets a clear 4xx', () => {
       const res = await server.post('/requestClient', body)
       expect(res.status, body).toBeGreaterThanOrEqual(400)
       expect(res.status, body).toBeLessThan(500)
+      await field(res)
     }
     const malformedPath = await fetch(`${server.url}/getTasks/%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
     expect(malformedPath.status).toBe(400)
-    expect(await malformedPath.json()).toEqual({ detail: 'Malformed URL.' })
+    expect(await field(malformedPath)).toEqual({ detail: 'Malformed URL.' })
   })
 })
 
@@ -256,7 +267,7 @@ describe('caps', () => {
     for (let i = 0; i < 3; i++) await ask(user(), bob)
     const res = await server.post('/requestClient', { requester_id: user(), target_id: bob })
     expect(res.status).toBe(429)
-    expect(await res.json()).toEqual({ detail: 'Too many pending requests for this user; try again later.' })
+    expect(await field(res)).toEqual({ detail: 'Too many pending requests for this user; try again later.' })
   })
 })
 
@@ -284,7 +295,7 @@ describe('expiry', () => {
       const res = await full.post('/requestClient', { requester_id: user(), target_id: user() })
       expect(res.status).toBe(503)
       expect(res.headers.get('retry-after')).toBe('1')
-      expect(await res.json()).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
+      expect(await field(res)).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
     } finally {
       await full.close()
     }
