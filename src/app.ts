@@ -23,6 +23,8 @@ import type { TaskStore } from './store/task-store.js'
 declare module 'fastify' {
   interface FastifyInstance {
     relay: Relay
+    /** Writes the last request summary and every buffered log line now (the process may be about to exit). */
+    flushLogs: () => void
   }
 }
 
@@ -68,6 +70,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
+  app.decorate('flushLogs', () => {
+    summaries.close()
+    stdout?.close()
+  })
   const store = options.store ?? await createStore(config, app.log)
   const relay = new Relay(store)
   app.decorate('relay', relay)
@@ -76,8 +82,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('preClose', async () => { relay.close() })
   app.addHook('onClose', async () => {
     if (options.store === undefined) await store.close()
-    summaries.close()
-    stdout?.close()
+    app.flushLogs()
   })
 
   await app.register(gracefulClose)
