@@ -9,15 +9,6 @@ import { loadConfig, type Config } from './config.js'
 
 export async function startServer (config: Config = loadConfig()): Promise<void> {
   const app = await buildApp(config)
-  if (config.apiSecretKeyGenerated) {
-    process.stderr.write([
-      'WhatClient: API_SECRET_KEY is not set, so this run signs with a random key:',
-      `  API_SECRET_KEY=${config.apiSecretKey}`,
-      'Plugins, the SDK and the CLI must use the same key. To choose your own, start with',
-      '  API_SECRET_KEY=<your key> npm start',
-      ''
-    ].join('\n'))
-  }
   // SIGUSR2 stays Node's (heap snapshots on demand with --heapsnapshot-signal), not a shutdown.
   closeWithGrace({
     delay: config.shutdownTimeoutMs,
@@ -33,4 +24,14 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
     await app.close()
   })
   await app.listen({ host: config.host, port: config.port })
+  // Only now is there a server that signs with this key.
+  if (config.apiSecretKeyGenerated) {
+    process.stderr.write([
+      'WhatClient: API_SECRET_KEY is not set, so this run signs with a random key:',
+      `  API_SECRET_KEY=${config.apiSecretKey}`,
+      'Plugins, the SDK and the CLI must use the same key. To choose your own, start with',
+      '  API_SECRET_KEY=<your key> npm start',
+      ''
+    ].join('\n'))
+  }
 }

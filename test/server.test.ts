@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
-import { connect, type Socket } from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { connect, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
 import { build, sleep, type TestServer } from './helper.js'
@@ -35,6 +36,28 @@ describe('the server process', () => {
       child.process.kill('SIGTERM')
       await child.exited
     }
+  })
+
+  it('prints the random-key banner only once it listens', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const child = runCli(['serve'], { PORT: String((taken.address() as { port: number }).port), HOST: '127.0.0.1' })
+      expect(await child.exited).toBe(1)
+      expect(child.stderr()).toMatch(/cannot start: listen EADDRINUSE/)
+      expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
+    } finally {
+      taken.close()
+    }
+  })
+
+  it('with Redis down at start, says only that it cannot reach Redis', async () => {
+    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+    expect(await child.exited).toBe(1)
+    const said = child.stderr() + child.stdout()
+    expect(said).toMatch(/cannot start: cannot reach Redis/)
+    // It never served: nothing about calls answering 503, no key to use.
+    expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)
   })
 
   it('on SIGTERM answers held polls at once and exits 0', async () => {
