@@ -47,7 +47,12 @@ describe('logs', () => {
       expect.objectContaining({ route: '(malformed)', statusCode: 400, count: 1 }),
       expect.objectContaining({ route: '/requestClient', statusCode: 422, count: 1 })
     ]))
-    expect(summaries.every((s) => typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number')).toBe(true)
+    for (const s of summaries) {
+      expect(typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number').toBe(true)
+      // Quantiles come from bucket bounds; they must still never exceed what was measured.
+      expect(s.p50Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.p99Ms as number)
+      expect(s.p99Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.maxMs as number)
+    }
   })
 
   it('at debug level: a line per request, still naming nobody', async () => {
