@@ -1,5 +1,8 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { connect, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
@@ -7,13 +10,12 @@ import { build, sleep, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
-  it('`PORT=... API_SECRET_KEY=... npm start` serves on that port', async () => {
+  it('`PORT=... API_SECRET_KEY=... npm start` serves on that port, from the build, without compiling', async () => {
     const port = await freePort()
-    // --ignore-scripts skips only the prestart build, which npm test has done: rebuilding
-    // dist/ here would race the other test files that run it.
-    const child = wrap(spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k1' }, detached: true }))
+    const child = wrap(spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k1' }, detached: true }))
     try {
       await child.waitFor(/Server listening/, 60_000)
+      expect(child.stdout()).not.toMatch(/tsc|npm run build/)
       const res = await fetch(`http://127.0.0.1:${port}/healthz`)
       expect(res.status).toBe(200)
       const tasks = await fetch(`http://127.0.0.1:${port}/getTasks/1`, { headers: { 'x-signature': sign('k1', '/getTasks/1') } })
@@ -23,6 +25,35 @@ describe('the server process', () => {
       await child.exited
     }
   })
+
+  it('in a fresh clone, `npm ci` builds once, and then `npx whatclient` and `npm start` run the build', async () => {
+    const clone = mkdtempSync(join(tmpdir(), 'whatclient-clone-'))
+    try {
+      // What a clone holds: the tracked files, without node_modules or dist.
+      const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f !== '')
+      for (const file of tracked) {
+        mkdirSync(dirname(join(clone, file)), { recursive: true })
+        cpSync(join(ROOT, file), join(clone, file))
+      }
+      // --offline: from the npm cache that installing this checkout filled; nothing is fetched.
+      execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: clone, stdio: 'pipe' })
+      // --no-install: run this clone's own bin or fail, never fetch a package of that name.
+      const help = execFileSync('npx', ['--no-install', 'whatclient', '--help'], { cwd: clone, encoding: 'utf8' })
+      expect(help).toMatch(/^Usage: whatclient/)
+      const port = await freePort()
+      const child = wrap(spawn('npm', ['start'], { cwd: clone, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k4' }, detached: true }))
+      try {
+        await child.waitFor(/Server listening/, 60_000)
+        expect(child.stdout()).not.toMatch(/tsc|npm run build/)
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+      } finally {
+        process.kill(-(child.process.pid as number), 'SIGTERM')
+        await child.exited
+      }
+    } finally {
+      rmSync(clone, { recursive: true, force: true })
+    }
+  }, 240_000)
 
   it('without API_SECRET_KEY, starts with a random key and says how to read and set it', async () => {
     const { child, url } = await serveProcess()
