@@ -67,6 +67,18 @@ describe('v1 flow', () => {
     expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [first] })
   })
 
+  it('deduplicates per requester and target: another requester about the same target gets a request of their own', async () => {
+    const [alice, carol, bob] = [user(), user(), user()]
+    const fromAlice = await ask(alice, bob)
+    const fromCarol = await ask(carol, bob)
+    expect(fromCarol).not.toBe(fromAlice)
+    expect(await ask(carol, bob)).toBe(fromCarol)
+    expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [fromAlice, fromCarol] })
+    await server.post('/submitTaskResult', { request_id: fromAlice, client_name: 'com.exteragram.messenger' })
+    expect(await (await server.get(`/getRequestResult/${fromAlice}`)).json()).toMatchObject({ status: 'completed' })
+    expect(await (await server.get(`/getRequestResult/${fromCarol}`)).json()).toEqual({ status: 'pending' })
+  })
+
   it('handles many concurrent flows without mixing them up', async () => {
     const pairs = Array.from({ length: 30 }, (_, i) => ({ alice: user(), bob: user(), pkg: `org.example.app${i}` }))
     await Promise.all(pairs.map(async ({ alice, bob, pkg }) => {

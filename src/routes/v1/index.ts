@@ -35,7 +35,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
   app.post('/requestClient', {
     schema: {
       summary: 'Ask which client a user runs',
-      description: 'Opens a request that lives REQUEST_TTL_SECONDS. Asking again for the same target while one is pending returns the same request id. Signed over the raw body.',
+      description: 'Opens a request that lives REQUEST_TTL_SECONDS. The same requester asking again about the same target while one is pending gets the same request id; other requesters get their own. Signed over the raw body.',
       security: SIGNED,
       body: RequestClientBody,
       response: { 200: RequestClientReply, ...errorReplies(403, 413, 415, 422, 429, 503) }
