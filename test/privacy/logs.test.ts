@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
 import { build, type TestServer } from '../helper.js'
+import { rawRequest, requestText } from '../routes/raw-http.js'
 
 // Ids with digits that appear nowhere else in a log line (not as a port, pid or time).
 const ALICE = 777_111_222_333
@@ -22,6 +23,10 @@ async function traffic (server: TestServer): Promise<string[]> {
   await fetch(`${server.url}/getTasks/${BOB}%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
   await server.post('/requestClient', `{"requester_id": ${ALICE}, "target_id": "${BOB}"}`)
   await server.post('/requestClient', `{"requester_id": ${ALICE}`)
+  // Answered outside the routes: a method the path does not take, an absolute-form target, unparseable HTTP.
+  await rawRequest(server.url, requestText('HEAD', `/getRequestResult/${requestId}`))
+  await rawRequest(server.url, requestText('GET', `http://127.0.0.1/getTasks/${BOB}`, { 'x-signature': sign(server.key, `/getTasks/${BOB}`) }))
+  await rawRequest(server.url, `FOO /getTasks/${BOB} HTTP/1.1\r\nHost: x\r\n\r\n`)
   return [String(ALICE), String(BOB), requestId, PACKAGE, sign(server.key, `/getTasks/${BOB}`), '127.0.0.1', 'remoteAddress', 'x-signature']
 }
 
@@ -39,15 +44,22 @@ describe('logs', () => {
 
     const summaries = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, statusCode?: number, count?: number, p50Ms?: number, p99Ms?: number, maxMs?: number })
       .filter((l) => l.msg === 'requests')
-    expect(summaries.reduce((n, s) => n + (s.count ?? 0), 0)).toBe(12)
+    expect(summaries.reduce((n, s) => n + (s.count ?? 0), 0)).toBe(15)
     expect(summaries).toEqual(expect.arrayContaining([
       expect.objectContaining({ route: '/getTasks/:user_id', statusCode: 403, count: 1 }),
       expect.objectContaining({ route: '/submitTaskResult', statusCode: 404, count: 1 }),
       expect.objectContaining({ route: '(unmatched)', statusCode: 404, count: 1 }),
       expect.objectContaining({ route: '(malformed)', statusCode: 400, count: 1 }),
-      expect.objectContaining({ route: '/requestClient', statusCode: 422, count: 1 })
+      expect.objectContaining({ route: '/requestClient', statusCode: 422, count: 1 }),
+      expect.objectContaining({ route: '(unmatched)', statusCode: 405, count: 1 }),
+      expect.objectContaining({ route: '(malformed)', statusCode: 400, count: 1, method: '(unread)' })
     ]))
-    expect(summaries.every((s) => typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number')).toBe(true)
+    for (const s of summaries) {
+      expect(typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number').toBe(true)
+      // Quantiles come from bucket bounds; they must still never exceed what was measured.
+      expect(s.p50Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.p99Ms as number)
+      expect(s.p99Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.maxMs as number)
+    }
   })
 
   it('at debug level: a line per request, still naming nobody', async () => {
@@ -56,7 +68,7 @@ describe('logs', () => {
     await server.close()
     expectNoneOf(server.logs, secrets)
     const lines = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, ms?: number })
-    expect(lines.filter((l) => l.msg === 'request' && typeof l.ms === 'number')).toHaveLength(11)
+    expect(lines.filter((l) => l.msg === 'request' && typeof l.ms === 'number')).toHaveLength(13)
   })
 
   it('summarises every LOG_SUMMARY_SECONDS while running', async () => {
