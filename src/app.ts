@@ -17,7 +17,6 @@ import { Relay } from './relay/relay.js'
 import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
 import { createStore } from './store/create-store.js'
-import type { TaskStore } from './store/task-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,8 +25,6 @@ declare module 'fastify' {
 }
 
 export interface BuildOptions {
-  /** A store to use instead of the one the settings name (tests). */
-  store?: TaskStore
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream
 }
@@ -63,14 +60,23 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema))
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
-  const store = options.store ?? await createStore(config, app.log)
-  const relay = new Relay(store)
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log),
+    { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
-  // Held polls answer at once when the server closes, instead of at their deadline.
-  app.addHook('preClose', async () => { relay.close() })
+  // Held polls answer at once when the server closes, instead of at their deadline. Their
+  // replies can leave after Node has closed the idle connections (a last store call takes a
+  // Redis round trip): those connections must not stay open for keep-alive.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    relay.releaseHolds()
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   app.addHook('onClose', async () => {
-    if (options.store === undefined) await store.close()
+    await relay.close()
     summaries.close()
     stdout?.close()
   })
@@ -79,7 +85,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(signedBody)
   await app.register(errors)
   await app.register(openapi)
-  await app.register(operations, { store })
+  await app.register(operations, { relay })
   await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
   return app
 }

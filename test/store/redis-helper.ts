@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
+import { luaSource } from '../../src/store/redis/scripts.js'
 
 export { freePort } from '../process-helper.js'
 
@@ -32,6 +33,22 @@ export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Arr
       }
     }
     return out
+  } finally {
+    client.destroy()
+  }
+}
+
+/**
+ * How many requests the Redis store under `prefix` counts towards
+ * MAX_PENDING_TOTAL now, read with the store's own counting code (tests only:
+ * the server needs no such call).
+ */
+export async function countedInRedis (prefix: string, url = SHARED_REDIS): Promise<number> {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const source = `${luaSource('includes/time')}\n${luaSource('includes/count')}\nreturn closeBuckets(ARGV[1], nowMs())`
+    return Number(await client.eval(source, { keys: [], arguments: [prefix] }))
   } finally {
     client.destroy()
   }

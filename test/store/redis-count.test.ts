@@ -1,0 +1,78 @@
+/**
+ * The expiry-bucket count (src/store/redis/lua/includes/count.lua), run in a
+ * real Redis with times the test chooses: for any mix of TTLs, create times,
+ * deliveries and idle gaps, the total is exactly the requests whose expiry
+ * bucket has not closed, so never below the live ones and never above them
+ * plus those that expired within the last second.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createClient } from 'redis'
+import { luaSource } from '../../src/store/redis/scripts.js'
+import { deleteKeys, SHARED_REDIS, testPrefix } from './redis-helper.js'
+
+const BUCKET_MS = 1000
+
+/** count.lua's three functions, called with times the test chooses. */
+const HARNESS = `${luaSource('includes/count')}
+local op, prefix, value = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if op == 'count' then return countRequest(prefix, value) end
+if op == 'uncount' then uncountRequest(prefix, value) return 0 end
+return closeBuckets(prefix, value)`
+
+/** A small deterministic PRNG (mulberry32), so that a failure names its seed. */
+function random (seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const TTLS = [1, 7, 999, 1000, 1001, 1500, 30_000, 119_999, 120_000, 120_001, 86_400_000]
+
+describe('the expiry-bucket count', () => {
+  const client = createClient({ url: SHARED_REDIS })
+  const prefixes: string[] = []
+  beforeAll(async () => { await client.connect() })
+  afterAll(async () => {
+    client.destroy()
+    for (const prefix of prefixes) await deleteKeys(prefix)
+  })
+
+  it('is exact for any TTLs, create times, deliveries and idle gaps', async () => {
+    for (let seed = 1; seed <= 100; seed++) {
+      const next = random(seed)
+      const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)] as T
+      const prefix = testPrefix()
+      prefixes.push(prefix)
+      const run = async (op: string, value: number): Promise<number> => Number(await client.eval(HARNESS, { keys: [], arguments: [op, prefix, String(value)] }))
+      // Instances may run with different TTLs: each create picks one of a few.
+      const ttls = [pick(TTLS), pick(TTLS), pick(TTLS)]
+      const requests: Array<{ expiresAt: number, bucket: number, counted: boolean }> = []
+      let now = 1_800_000_000_000 + Math.floor(next() * 1_000_000)
+      for (let step = 0; step < 100; step++) {
+        // Time moves on: mostly a little, often across a bucket edge, sometimes past every TTL.
+        const leap = next()
+        now += leap < 0.05 ? Math.floor(next() * 200_000_000) : leap < 0.3 ? Math.floor(next() * 3000) : Math.floor(next() * 50)
+        const action = next()
+        const live = requests.filter((r) => r.counted && r.expiresAt >= now)
+        if (action < 0.5) {
+          const expiresAt = now + pick(ttls)
+          requests.push({ expiresAt, bucket: await run('count', expiresAt), counted: true })
+        } else if (action < 0.65 && live.length > 0) {
+          // Delivered before it expired: it stops counting now.
+          const request = pick(live)
+          request.counted = false
+          await run('uncount', request.bucket)
+        } else {
+          const open = Math.floor(now / BUCKET_MS)
+          const total = await run('close', now)
+          expect(total, `seed ${seed} step ${step}`).toBe(requests.filter((r) => r.counted && Math.floor(r.expiresAt / BUCKET_MS) >= open).length)
+          expect(total).toBeGreaterThanOrEqual(live.length)
+        }
+      }
+    }
+  })
+})
