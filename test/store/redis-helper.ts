@@ -66,13 +66,19 @@ export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<v
   }
 }
 
-/** A redis-server of the test's own, persisting nothing; start() and stop() it at will. */
+/**
+ * A redis-server of the test's own, persisting nothing: start() and stop()
+ * (SIGKILL) it at will, or freeze() and thaw() it (SIGSTOP, SIGCONT) to play
+ * a Redis that hangs without closing its connections.
+ */
 export class PrivateRedis {
   readonly port: number
+  readonly #args: string[]
   #process: ChildProcess | undefined
 
-  constructor (port: number) {
+  constructor (port: number, args: string[] = []) {
     this.port = port
+    this.#args = args
   }
 
   get url (): string {
@@ -80,7 +86,7 @@ export class PrivateRedis {
   }
 
   async start (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#args], { stdio: 'ignore' })
     this.#process = child
     for (let i = 0; i < 100; i++) {
       const client = createClient({ url: this.url, socket: { reconnectStrategy: false } })
@@ -96,6 +102,14 @@ export class PrivateRedis {
       }
     }
     throw new Error('redis-server did not start')
+  }
+
+  freeze (): void {
+    this.#process?.kill('SIGSTOP')
+  }
+
+  thaw (): void {
+    this.#process?.kill('SIGCONT')
   }
 
   async stop (): Promise<void> {

@@ -102,6 +102,15 @@ describe('records from earlier layouts', () => {
     expect(await redis.zScore(`${prefix}all`, keys.request(requestId))).toBeNull()
   })
 
+  it('does not open a sealed value moved to another field of its record', async () => {
+    const { store, prefix } = await open()
+    const { requestId } = await store.createRequest(51, 52)
+    const record = `${prefix}q:${keys.request(requestId)}`
+    // Someone who can write to Redis (but has no STORE_KEY) passes the sealed request id off as the answer.
+    await redis.hSet(record, { st: 'c', a: await redis.hGet(record, 'id') as string, w: String(Date.now()) })
+    expect(await store.takeResult(requestId)).toEqual({ status: 'expired' })
+  })
+
   it('retires what the earlier layouts kept beside their records', async () => {
     const { store, prefix } = await open()
     await redis.zAdd(`${prefix}all`, [{ score: Date.now() - 5000, value: 'gone-1' }, { score: Date.now() - 1, value: 'gone-2' }])

@@ -30,7 +30,8 @@ export class Reachability {
   #stalled = false
   #ready = false
   #heartbeat: NodeJS.Timeout | undefined
-  #stopped = false
+  /** Reporting runs between start() and stop(): connecting is not a change. */
+  #running = false
 
   constructor (options: ReachabilityOptions) {
     this.#options = options
@@ -49,18 +50,19 @@ export class Reachability {
   /** Starts the heartbeat; `ready` is reported from here on. */
   start (): void {
     this.#ready = this.ready
+    this.#running = true
     this.#beat()
   }
 
   stop (): void {
-    this.#stopped = true
+    this.#running = false
     clearTimeout(this.#heartbeat)
   }
 
   /** Re-reads the connection state (after a connection event) and reports a change. */
   update (reason = 'connection lost'): void {
     const ready = this.ready
-    if (ready === this.#ready || this.#stopped) return
+    if (ready === this.#ready || !this.#running) return
     this.#ready = ready
     this.#options.onChange(ready, ready ? '' : reason)
   }
@@ -99,7 +101,7 @@ export class Reachability {
 
   /** One ping at a time: a frozen Redis collects one unanswered ping, not one per beat. */
   #beat (): void {
-    if (this.#stopped) return
+    if (!this.#running) return
     const missed = setTimeout(() => this.#stall(), this.#options.deadlineMs)
     this.#options.ping().then(() => {
       this.#stalled = false
@@ -108,7 +110,7 @@ export class Reachability {
       // Connection errors are reported by the connection events; the next beat tries again.
     }).finally(() => {
       clearTimeout(missed)
-      if (!this.#stopped) this.#heartbeat = setTimeout(() => this.#beat(), this.#options.heartbeatMs).unref()
+      if (this.#running) this.#heartbeat = setTimeout(() => this.#beat(), this.#options.heartbeatMs).unref()
     })
   }
 }
