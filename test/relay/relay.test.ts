@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Relay } from '../../src/relay/relay.js'
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
 import { sleep } from '../helper.js'
@@ -41,6 +41,21 @@ describe('the relay holding polls', () => {
       expect((await relay.resultOf(requestId, 10_000, gone)).status).toBe('pending')
       expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'a.b' })
     } finally {
+      await relay.close()
+    }
+  })
+
+  it('ends a hold when its wait is over, though the wall clock stepped back meanwhile', async () => {
+    const relay = await memoryRelay()
+    try {
+      const held = relay.tasksFor(7, 300)
+      await heldPollsBecome(relay, 1)
+      const stepped = Date.now() - 3_600_000
+      vi.spyOn(Date, 'now').mockImplementation(() => stepped)
+      const ended = await Promise.race([held.then(() => 'answered'), sleep(5000).then(() => 'still held')])
+      expect(ended).toBe('answered')
+    } finally {
+      vi.restoreAllMocks()
       await relay.close()
     }
   })

@@ -3,7 +3,7 @@
  * semantics, caps, dedupe, delivery once, retries, expiry, order and
  * wake-ups, with the concurrency a busy server brings.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { StoreLimits, StoreListener, TaskStore } from '../../src/store/task-store.js'
 import { sleep } from '../helper.js'
 
@@ -165,6 +165,27 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       expect(await store.submitAnswer(pending.requestId, 'x')).toBe(false)
       // The pair is free again.
       expect((await store.createRequest(alice, bob)).created).toBe(true)
+    })
+
+    it("keeps time when this host's wall clock steps back", async () => {
+      const { store } = await make({ ttlMs: 300 })
+      const [alice, bob] = [userId(), userId()]
+      const first = await store.createRequest(alice, bob)
+      // NTP steps the clock back an hour: expiry runs on a clock that does not step (memory) or on Redis's.
+      const stepped = Date.now() - 3_600_000
+      vi.spyOn(Date, 'now').mockImplementation(() => stepped)
+      try {
+        const pending = await store.takeResult(first.requestId)
+        expect(pending.status === 'pending' && pending.expiresInMs <= 300).toBe(true)
+        await sleep(450)
+        expect(await store.pendingTasks(bob)).toEqual([])
+        expect(await store.takeResult(first.requestId)).toEqual({ status: 'expired' })
+        const again = await store.createRequest(alice, bob)
+        expect(again.created).toBe(true)
+        expect(again.requestId).not.toBe(first.requestId)
+      } finally {
+        vi.restoreAllMocks()
+      }
     })
 
     it('caps pending requests per target, then frees the slot on answer', async () => {
