@@ -72,8 +72,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     closing = true
     relay.releaseHolds()
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
   app.addHook('onClose', async () => {
     await relay.close()

@@ -208,7 +208,8 @@ export class RedisTaskStore implements TaskStore {
     const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
     switch (reply.kind) {
       case 'expired': return { status: 'expired' }
-      case 'pending': return { status: 'pending', expiresInMs: reply.msToExpiry }
+      // (A record without an expiry, which no version writes, is looked at again a TTL later.)
+      case 'pending': return { status: 'pending', expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
       // Handed to another reader a moment ago: look again once that one has confirmed or given up.
       case 'settling': return { status: 'pending', expiresInMs: reply.msToSettle }
       case 'completed': {
