@@ -21,7 +21,6 @@ import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
 import v2 from './routes/v2/index.js'
 import { createStore } from './store/create-store.js'
-import type { TaskStore } from './store/task-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,8 +31,6 @@ declare module 'fastify' {
 }
 
 export interface BuildOptions {
-  /** A store to use instead of the one the settings name (tests). */
-  store?: TaskStore
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream
   /** How long a client may take to send a whole request (tests shorten it); see below. */
@@ -78,14 +75,24 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     summaries.close()
     stdout?.close()
   })
-  const store = options.store ?? await createStore(config, app.log)
-  const relay = new Relay(store)
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log),
+    { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
-  // Held polls answer at once when the server closes, instead of at their deadline.
-  app.addHook('preClose', async () => { relay.close() })
+  // Held polls answer at once when the server closes, instead of at their deadline. Their
+  // replies can leave after Node has closed the idle connections (a last store call takes a
+  // Redis round trip): those connections must not stay open for keep-alive.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    relay.releaseHolds()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
   app.addHook('onClose', async () => {
-    if (options.store === undefined) await store.close()
+    await relay.close()
     app.flushLogs()
   })
 
@@ -94,8 +101,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(errors)
   await app.register(protocolErrors)
   await app.register(openapi)
-  await app.register(metricsPlugin, { metrics, store, host: config.metricsHost, port: config.metricsPort })
-  await app.register(operations, { store })
+  await app.register(metricsPlugin, { metrics, relay, host: config.metricsHost, port: config.metricsPort })
+  await app.register(operations, { relay })
   if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config })
   return app

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { connect, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
-import { build, sleep, type TestServer } from './helper.js'
+import { build, ReplyGate, sleep, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
@@ -155,17 +155,6 @@ describe('the server process', () => {
   })
 })
 
-/** Makes the store's task lookups wait until `release()`, as a slow Redis would. */
-function stallTaskLookups (server: TestServer): { release: () => void, stalled: () => number } {
-  const store = server.app.relay.store
-  const pendingTasks = store.pendingTasks.bind(store)
-  let release = (): void => {}
-  let stalled = 0
-  const gate = new Promise<void>((resolve) => { release = resolve })
-  store.pendingTasks = async (userId) => { stalled++; await gate; return pendingTasks(userId) }
-  return { release: () => release(), stalled: () => stalled }
-}
-
 /** A keep-alive GET on its own connection; resolves with the response text once the server closes the connection. */
 function keepAliveGet (server: TestServer, path: string): { response: Promise<string> } {
   const socket = connect(Number(new URL(server.url).port), '127.0.0.1')
@@ -177,13 +166,14 @@ function keepAliveGet (server: TestServer, path: string): { response: Promise<st
 
 describe('closing the app', () => {
   it('logs what it waits for while a call is in flight, and finishes it', async () => {
-    const server = await build()
-    const stall = stallTaskLookups(server)
+    const gate = new ReplyGate()
+    gate.armed = true
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
     const call = keepAliveGet(server, '/getTasks/31')
-    for (let i = 0; i < 200 && stall.stalled() === 0; i++) await sleep(10)
+    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
     const closed = server.close()
     for (let i = 0; i < 300 && !server.logs.some((l) => l.includes('waiting for requests in flight')); i++) await sleep(10)
-    stall.release()
+    gate.release()
     await closed
     expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
     const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -192,14 +182,15 @@ describe('closing the app', () => {
   })
 
   it('closes a keep-alive connection once its last response is out, instead of waiting out keep-alive', async () => {
-    const server = await build()
-    // A held poll whose answer is still being looked up when the server stops listening.
+    const gate = new ReplyGate()
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    // A held poll whose reply is still on its way (a last store round trip) when the server stops listening.
     const poll = keepAliveGet(server, '/getTasks/32?wait=30')
-    for (let i = 0; i < 200 && server.app.relay.store.heldPolls() !== 1; i++) await sleep(10)
-    const stall = stallTaskLookups(server)
+    for (let i = 0; i < 200 && server.app.relay.heldPolls() !== 1; i++) await sleep(10)
+    gate.armed = true
     const closed = server.close()
-    for (let i = 0; i < 200 && stall.stalled() === 0; i++) await sleep(10)
-    stall.release()
+    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
+    gate.release()
     // Keep-alive is 72 s: a close that waits for it does not finish here.
     const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')])
     expect(outcome).toBe('closed')

@@ -1,12 +1,13 @@
 /**
  * The one interface every task-store adapter implements (memory, Redis), and
- * the single conformance suite in test/store/ holds them all to it. Routes and
- * the relay see only this: v1 semantics live here, transport lives elsewhere.
+ * the single conformance suite in test/store/ holds them all to it. The relay
+ * sees only this: v1 semantics live here, long-polls and transport elsewhere.
  */
 
 /** What a requester learns about her request. */
 export type ResultState =
-  | { status: 'pending', expiresAt: number }
+  /** `expiresInMs`: how long before the requester should look again at the latest (relative: clocks differ). */
+  | { status: 'pending', expiresInMs: number }
   | { status: 'completed', packageName: string }
   | { status: 'expired' }
 
@@ -15,44 +16,53 @@ export type Topic =
   | { kind: 'tasks', userId: number }
   | { kind: 'result', requestId: string }
 
-export interface Watch {
-  cancel (): void
+/**
+ * How an adapter tells its owner (the relay) that held polls should look
+ * again. Keys are the adapter's own wake keys (see `TaskStore.wakeKey`).
+ */
+export interface StoreListener {
+  /** Something may have changed for the topic with this wake key, on any instance. */
+  wake (key: string): void
+  /** Anything may have changed, or wake-ups may have been lost: every held poll looks again. */
+  wakeAll (): void
 }
 
 export interface TaskStore {
   /**
    * Opens a request from `requesterId` to `targetId`, or returns the one that
    * is still pending between them (`created: false`). Throws WC_ERR_TARGET_BUSY
-   * or WC_ERR_STORE_FULL when a cap is hit.
+   * or WC_ERR_STORE_FULL when a cap is hit. Safe to retry: a create that took
+   * effect unseen is found again by the retry.
    */
   createRequest (requesterId: number, targetId: number): Promise<{ requestId: string, created: boolean }>
 
-  /** Request ids of the pending tasks whose target is `userId`, oldest first. */
+  /** Request ids of the pending tasks whose target is `userId`, oldest (first created) first. */
   pendingTasks (userId: number): Promise<string[]>
 
-  /** Records the target's answer. False when the request is unknown, expired or already answered. */
+  /**
+   * Records the target's answer. False when the request is unknown, expired or
+   * answered with another package name; true again for the same answer within
+   * the retry grace, so that a retried submit succeeds.
+   */
   submitAnswer (requestId: string, packageName: string): Promise<boolean>
 
-  /** The request's state; a completed result is deleted as it is returned (delivered once). */
-  takeResult (requestId: string): Promise<ResultState>
-
   /**
-   * Calls `onWake` whenever something may have changed for `topic`, on any
-   * instance sharing this store. Throws WC_ERR_TOO_MANY_POLLS or
-   * WC_ERR_POLLS_FULL when the caps on held polls are hit.
+   * The request's state; a completed result is delivered once and then
+   * forgotten. `reader` aborted means the reader has left: an adapter that can
+   * tell (Redis) then keeps the answer for the next reader.
    */
-  watch (topic: Topic, onWake: () => void): Watch
+  takeResult (requestId: string, reader?: AbortSignal): Promise<ResultState>
 
-  /** How many long-polls this process holds on the store now. */
-  heldPolls (): number
+  /** The key under which this store reports wake-ups for `topic`: a keyed hash, it names nobody. */
+  wakeKey (topic: Topic): string
 
-  /** Whether the store can serve calls now (readiness). */
+  /** How many requests the store holds now (pending, or answered and not yet delivered): the pending-requests gauge. */
+  countHeld (): Promise<number>
+
+  /** Whether the store can serve calls now and deliver wake-ups (readiness). */
   isReady (): boolean
 
-  /** How many requests the store holds, pending or answered and not yet delivered. */
-  size (): Promise<number>
-
-  /** Releases every watcher and frees resources. */
+  /** Frees resources; calls after it fail. */
   close (): Promise<void>
 }
 
@@ -61,4 +71,6 @@ export interface StoreLimits {
   ttlMs: number
   maxPendingPerTarget: number
   maxPendingTotal: number
+  /** How long an answer stays retrievable by a retried call (see docs/operations.md). */
+  retryGraceMs: number
 }

@@ -37,7 +37,7 @@ describe('?wait= is a finite decimal in 0..MAX_WAIT_SECONDS', () => {
       expect(detail[0]?.loc).toEqual(['query', 'wait'])
       expect(typeof detail[0]?.msg).toBe('string')
     }
-    expect(server.app.relay.store.heldPolls()).toBe(0)
+    expect(server.app.relay.heldPolls()).toBe(0)
     expect(warnings.map((w) => w.name)).not.toContain('TimeoutOverflowWarning')
   })
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
-import { build, type TestServer } from '../helper.js'
+import { build, ReplyGate, type TestServer } from '../helper.js'
 import { detailOf, rawRequest, requestText } from './raw-http.js'
 
 let server: TestServer
@@ -102,13 +102,10 @@ describe('malformed HTTP gets a {"detail"} answer with a true message', () => {
   })
 
   it('503 {"detail"} with Retry-After for a call that arrives while the server closes', async () => {
-    const closing = await build()
-    // The store stalls one call, as a slow Redis would: the server cannot finish closing while it is in flight.
-    const store = closing.app.relay.store
-    const pendingTasks = store.pendingTasks.bind(store)
-    let release = (): void => {}
-    const gate = new Promise<void>((resolve) => { release = resolve })
-    store.pendingTasks = async (userId) => { await gate; return pendingTasks(userId) }
+    // One reply is held in flight, as a slow Redis would hold it: the server cannot finish closing meanwhile.
+    const gate = new ReplyGate()
+    gate.armed = true
+    const closing = await build({}, { beforeListen: (app) => gate.install(app) })
 
     const path = '/getTasks/77'
     const signed = { 'x-signature': sign(closing.key, path), connection: 'keep-alive' }
@@ -123,7 +120,7 @@ describe('malformed HTTP gets a {"detail"} answer with a true message', () => {
     // A second call on the same connection, read after closing began.
     socket.write(requestText('GET', path, signed))
     await new Promise((resolve) => setTimeout(resolve, 100))
-    release()
+    gate.release()
     await closed
     await ended
     const second = received.slice(received.indexOf('HTTP/1.1', 1))

@@ -54,10 +54,12 @@ describe('v1 flow', () => {
     const requestId = await ask(user(), user())
     await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })
     for (const id of [requestId, '00000000-0000-4000-8000-000000000000']) {
-      const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'a.b' })
+      const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'c.d' })
       expect(res.status).toBe(404)
       expect(await field(res)).toEqual({ detail: 'Request not found or already processed.' })
     }
+    // The same answer again is a retry (its first reply may have been lost): it succeeds.
+    expect((await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })).status).toBe(200)
   })
 
   it('returns the same id for a repeated question while it is pending', async () => {

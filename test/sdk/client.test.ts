@@ -124,11 +124,11 @@ describe('WhatClient SDK', () => {
     const stop = new AbortController()
     const serving = client.answerTasks(user(), 'a.b', { signal: stop.signal })
     await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(server.app.relay.store.heldPolls()).toBeGreaterThanOrEqual(1)
+    expect(server.app.relay.heldPolls()).toBeGreaterThanOrEqual(1)
     stop.abort()
     await serving
-    for (let i = 0; i < 100 && server.app.relay.store.heldPolls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(server.app.relay.store.heldPolls()).toBe(0)
+    for (let i = 0; i < 100 && server.app.relay.heldPolls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(server.app.relay.heldPolls()).toBe(0)
   })
 })
 

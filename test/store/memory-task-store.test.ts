@@ -1,5 +1,7 @@
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
-import { Wakeups } from '../../src/store/wakeups.js'
 import { storeConformance } from './conformance.js'
 
-storeConformance('memory', async (limits) => new MemoryTaskStore({ ...limits, wakeups: new Wakeups(limits) }))
+storeConformance('memory', async (limits, listener) => {
+  const store = new MemoryTaskStore({ ...limits, listener })
+  return { store, counted: async () => store.size() }
+})

@@ -159,7 +159,7 @@ describe('Redis faults', () => {
     expect(await (await api.get('/getTasks/6?wait=1')).json()).toEqual({ tasks: [requestId] })
     // The same process served throughout.
     expect(server.child.process.exitCode).toBeNull()
-    await server.child.waitFor(/task store unavailable/)
+    await server.child.waitFor(/store unreachable/)
   })
 
   it('refuses to start when Redis cannot be reached, saying so', async () => {
