@@ -1,5 +1,5 @@
 /**
- * How long the SDK's sealing takes in this Node (src/sdk/sealing.ts): a key
+ * How long the SDK's sealing takes in this Node (packages/sdk/src/sealing.ts): a key
  * pair, and sealing and opening one 256-byte answer. Not part of `npm run
  * bench` (it needs no server). Run after `npm run build`:
  *   node dist/bench/sealing.js
@@ -8,7 +8,7 @@
  */
 import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { makeKeyPair, openAnswer, sealAnswer } from '../src/sdk/sealing.js'
+import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
 
 const ROUNDS = 15
 const CALLS = 50

@@ -71,7 +71,7 @@ export function pyJson (value: object): string {
   return '{' + Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ') + '}'
 }
 
-export { sleep } from '../src/sdk/backoff.js'
+export { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Holds replies in flight, as a slow store would, once armed: an onSend hook

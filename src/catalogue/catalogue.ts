@@ -3,7 +3,7 @@
  * An id that several apps share has a display name that says so; an id we do
  * not know is "Unknown Client", as the field server answered.
  */
-import { UNKNOWN_CLIENT } from '../sdk/protocol.js'
+import { UNKNOWN_CLIENT } from 'whatclient-sdk'
 import data from './clients.json' with { type: 'json' }
 
 export { UNKNOWN_CLIENT }

@@ -3,8 +3,7 @@
  * made from them (flags win over the environment), and how errors are told.
  */
 import { Option, type Command } from 'commander'
-import { WhatClient, type WhatClientOptions } from '../sdk/client.js'
-import { WhatClientError } from '../sdk/errors.js'
+import { WhatClient, WhatClientError, type WhatClientOptions } from 'whatclient-sdk'
 import { jsonLine, printable } from './output.js'
 
 export interface ConnectionFlags {

@@ -6,9 +6,9 @@
  * what it saw, or throws CheckFailed saying what went wrong.
  */
 import { randomBytes, randomInt } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { isDeepStrictEqual } from 'node:util'
-import { sign } from '../crypto/signature.js'
-import { sleep } from '../sdk/backoff.js'
+import { sign } from 'whatclient-sdk'
 import { networkReason } from './connection.js'
 
 export interface Check {

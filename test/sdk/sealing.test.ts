@@ -1,5 +1,5 @@
 /**
- * Sealed answers in the SDK (src/sdk/sealing.ts): the HPKE library as
+ * Sealed answers in the SDK (packages/sdk/src/sealing.ts): the HPKE library as
  * configured against RFC 9180, the wrapper's refusals (the same as
  * plugin/sealing.py's), and interop both ways with the plugin's stdlib-Python
  * implementation, run as a real python3 child (no server: that comes with the
@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest'
 import {
   ANSWER_PADDED_BYTES, ANSWER_SUITE, SealingError, makeKeyPair, openAnswer, sealAnswer,
   type SealedAnswer, type SealingErrorCode
-} from '../../src/sdk/sealing.js'
+} from '../../packages/sdk/src/sealing.js'
 
 const PEER = fileURLToPath(new URL('./sealing_peer.py', import.meta.url))
 const REQUEST_ID = '5f0c2a2e-3d0f-4e6b-9a43-2b1c8d7e6f50'

@@ -12,7 +12,7 @@
  * const result = await wc.waitForResult(id, { timeoutMs: 120_000 })
  * ```
  */
-import { sign } from '../crypto/signature.js'
+import { sign } from './signature.js'
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
 import { UNKNOWN_CLIENT } from './protocol.js'

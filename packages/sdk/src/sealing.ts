@@ -11,8 +11,9 @@
  * stdlib-Python implementation (plugin/sealing.py), so either side opens what
  * the other sealed and both refuse the same inputs.
  *
- * Self-contained on purpose: the SDK is to become its own package, so nothing
- * here imports server code.
+ * The hpke-js packages are the SDK's only runtime dependencies, a deliberate
+ * exception to "nothing beyond Node": issue #13 asks for a well-kept HPKE
+ * library rather than our own.
  */
 import { CipherSuite, HkdfSha256 } from '@hpke/core'
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305'
