@@ -75,7 +75,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     summaries.close()
     stdout?.close()
   })
-  const relay = await Relay.open((listener) => createStore(config, listener, app.log),
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log, metrics),
     { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
