@@ -56,3 +56,4 @@ export const WC_ERR_QUOTA_FULL = createError('WC_ERR_QUOTA_FULL', 'The server tr
 export const WC_ERR_UNVERIFIED_BUSY = createError('WC_ERR_UNVERIFIED_BUSY', 'Too many unverified (v1) questions pending for this user; try again after Retry-After seconds, or ask through v2.', 429)
 export const WC_ERR_ANSWER_NOT_SEALED = createError('WC_ERR_ANSWER_NOT_SEALED', 'This request is sealed: answer with "sealed": {"enc", "ciphertext"} (or "declined": true), not a package name.', 422)
 export const WC_ERR_ANSWER_NOT_PLAIN = createError('WC_ERR_ANSWER_NOT_PLAIN', 'This request is not sealed: answer with "package_name" (or "declined": true), not a sealed answer.', 422)
+export const WC_ERR_ANSWER_SHAPE = createError('WC_ERR_ANSWER_SHAPE', 'Send request_id and exactly one of "package_name", "sealed" or "declined": true.', 422)
