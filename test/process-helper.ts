@@ -5,8 +5,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+
+export { freePort } from '../bench/lib/free-port.js'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const CLI = fileURLToPath(new URL('../dist/src/cli/index.js', import.meta.url))
@@ -69,16 +70,4 @@ export async function serveProcess (env: Record<string, string> = {}, nodeArgs: 
   const child = runCli(['serve'], { PORT: '0', HOST: '127.0.0.1', ...env }, nodeArgs, cwd)
   const match = await child.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   return { child, url: match[1] as string }
-}
-
-/** A TCP port nothing listens on right now. */
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }

@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from './free-port.js'
 
 const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url))
 const CEILING = fileURLToPath(new URL('../ceiling-server.js', import.meta.url))
@@ -16,17 +16,6 @@ export interface RunningServer {
   url: string
   pid: number
   stop: () => Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 /** Starts a server process on a free port; ready once it answers HTTP (any status). */
