@@ -1,31 +1,42 @@
 /**
- * Starts a real app on a free loopback port, with captured logs, and gives
- * tests a signed HTTP client that sends exact bytes over a real socket.
+ * The test kit: `build()` starts a real app on a free loopback port, with
+ * captured logs and the kit's signed HTTP client, and closes it when the test
+ * (or, built in a beforeAll, the file) is done. The rest of the kit is
+ * exported from here too: raw sockets, the v2 client, fresh user ids, one
+ * bounded wait.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type BuildOptions } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { sign } from '../src/crypto/signature.js'
+import { eventually } from './kit/eventually.js'
+import { closeWhenDone } from './kit/lifetime.js'
+import { rawConnection, splitResponses, type RawResponse } from './kit/raw-http.js'
+import { signedClient, type SignedClient } from './kit/signed-client.js'
+
+export { eventually, heldPollsBecome } from './kit/eventually.js'
+export { closeWhenDone } from './kit/lifetime.js'
+export { detailOf, rawConnection, rawRequest, requestText, type RawConnection, type RawResponse } from './kit/raw-http.js'
+export { codeOf, refusal } from './kit/refusals.js'
+export { pyJson, signedClient, signedPath, type SignedClient } from './kit/signed-client.js'
+export { userIds } from './kit/user-ids.js'
+export { BOT_TOKEN, postSession, SIGN_IN, signInWith, V2User, type Reply, type Task } from './kit/v2.js'
+export { sleep }
 
 export const TEST_KEY = 'lainapi.gay'
 
-export interface TestServer {
+export interface TestServer extends SignedClient {
   app: FastifyInstance
-  url: string
-  key: string
   /** Every log line the server wrote, as text. */
   logs: string[]
-  /** POST `body` (sent byte for byte) signed over those bytes, unless `signature` is given. */
-  post (path: string, body: string | object, init?: { signature?: string | null, contentType?: string | null }): Promise<Response>
-  /** GET `path` signed over its path without the query, unless `signature` is given. */
-  get (path: string, init?: { signature?: string | null, signal?: AbortSignal }): Promise<Response>
-  close (): Promise<void>
+  /** Closes the app (once, however often it is called). */
+  close: () => Promise<void>
 }
 
 export interface TestBuildOptions extends BuildOptions {
-  /** Runs after the app is built and before it listens (to add hooks). */
-  beforeListen?: (app: FastifyInstance) => void
+  /** Runs after the app is built and before it listens (to add hooks or routes). */
+  beforeListen?: (app: FastifyInstance) => void | Promise<void>
 }
 
 export async function build (env: Record<string, string> = {}, { beforeListen, ...options }: TestBuildOptions = {}): Promise<TestServer> {
@@ -38,40 +49,15 @@ export async function build (env: Record<string, string> = {}, { beforeListen, .
     }
   })
   const app = await buildApp(config, { logStream, ...options })
-  beforeListen?.(app)
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => { await (closing ??= app.close()) }
+  closeWhenDone({ close })
+  await beforeListen?.(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  const url = `http://127.0.0.1:${address.port}`
-  const key = config.apiSecretKey
-  return {
-    app,
-    url,
-    key,
-    logs,
-    post (path, body, init = {}) {
-      const text = typeof body === 'string' ? body : pyJson(body)
-      const headers: Record<string, string> = {}
-      if (init.contentType !== null) headers['content-type'] = init.contentType ?? 'application/json'
-      if (init.signature !== null) headers['x-signature'] = init.signature ?? sign(key, text)
-      // Bytes, not a string: fetch would add its own text/plain content type to a string.
-      return fetch(url + path, { method: 'POST', body: Buffer.from(text), headers })
-    },
-    get (path, init = {}) {
-      const headers: Record<string, string> = {}
-      if (init.signature !== null) headers['x-signature'] = init.signature ?? sign(key, decodeURIComponent(path.split('?')[0] as string))
-      return fetch(url + path, { headers, signal: init.signal })
-    },
-    close: () => app.close()
-  }
+  return { ...signedClient(`http://127.0.0.1:${address.port}`, config.apiSecretKey), app, logs, close }
 }
-
-/** A flat object as Python's json.dumps writes it (", " and ": "), as field plugins sign it. */
-export function pyJson (value: object): string {
-  return '{' + Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ') + '}'
-}
-
-export { setTimeout as sleep } from 'node:timers/promises'
 
 /**
  * Holds replies in flight, as a slow store would, once armed: an onSend hook
@@ -96,4 +82,26 @@ export class ReplyGate {
   release (): void {
     this.#release()
   }
+}
+
+/**
+ * Sends `request` on a kept-alive connection and closes the server while
+ * `gate` holds its reply (so closing takes a while); sends `request` again on
+ * that connection once the server has stopped listening, then lets the first
+ * reply go. Returns both answers, and the whole text for failure messages.
+ */
+export async function callAgainWhileClosing (server: TestServer, gate: ReplyGate, request: string): Promise<{ first: RawResponse, second: RawResponse, received: string }> {
+  gate.armed = true
+  const connection = rawConnection(server.url)
+  connection.write(request)
+  await sleep(100)
+  const closed = server.close()
+  await eventually(() => !server.app.server.listening, { timeoutMs: 2000 })
+  connection.write(request)
+  await sleep(100)
+  gate.release()
+  await closed
+  const received = await connection.closed
+  const [first, second] = splitResponses(received)
+  return { first, second, received }
 }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { closeWhenDone } from './kit/lifetime.js'
 
 export { freePort } from '../bench/lib/free-port.js'
 
@@ -65,9 +66,19 @@ export function wrap (child: ChildProcessWithoutNullStreams): Child {
   }
 }
 
-/** Starts `whatclient serve` on a free port and returns its URL once it listens. */
+/**
+ * Starts `whatclient serve` on a free port and returns its URL once it listens.
+ * Killed (SIGKILL) when the test, or the file, is done, unless it has exited.
+ */
 export async function serveProcess (env: Record<string, string> = {}, nodeArgs: string[] = [], cwd = ROOT): Promise<{ child: Child, url: string }> {
   const child = runCli(['serve'], { PORT: '0', HOST: '127.0.0.1', ...env }, nodeArgs, cwd)
+  closeWhenDone({ close: async () => { await kill(child) } })
   const match = await child.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   return { child, url: match[1] as string }
+}
+
+/** Kills `child` (SIGKILL) unless it has exited, and waits until it has. */
+export async function kill (child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL')
+  await child.exited
 }

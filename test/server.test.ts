@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { connect, createServer, type Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
-import { build, ReplyGate, sleep, type TestServer } from './helper.js'
+import { build, eventually, heldPollsBecome, rawConnection, ReplyGate, requestText, signedClient, signedPath, sleep, type RawConnection, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
@@ -18,7 +18,7 @@ describe('the server process', () => {
       expect(child.stdout()).not.toMatch(/tsc|npm run build/)
       const res = await fetch(`http://127.0.0.1:${port}/healthz`)
       expect(res.status).toBe(200)
-      const tasks = await fetch(`http://127.0.0.1:${port}/getTasks/1`, { headers: { 'x-signature': sign('k1', '/getTasks/1') } })
+      const tasks = await signedClient(`http://127.0.0.1:${port}`, 'k1').get('/getTasks/1')
       expect(await tasks.json()).toEqual({ tasks: [] })
     } finally {
       process.kill(-(child.process.pid as number), 'SIGTERM')
@@ -60,7 +60,7 @@ describe('the server process', () => {
     try {
       const key = (await child.waitFor(/API_SECRET_KEY=(\S+)/))[1] as string
       expect(child.stderr()).toContain('To choose your own')
-      const res = await fetch(`${url}/getTasks/1`, { headers: { 'x-signature': sign(key, '/getTasks/1') } })
+      const res = await signedClient(url, key).get('/getTasks/1')
       expect(res.status).toBe(200)
       expect(child.stdout()).not.toContain(key)
     } finally {
@@ -93,8 +93,8 @@ describe('the server process', () => {
 
   it('on SIGTERM answers held polls at once and exits 0', async () => {
     const { child, url } = await serveProcess({ API_SECRET_KEY: 'k2' })
-    const held = fetch(`${url}/getTasks/42?wait=30`, { headers: { 'x-signature': sign('k2', '/getTasks/42') } })
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    const held = signedClient(url, 'k2').get('/getTasks/42?wait=30')
+    await sleep(300)
     const sent = Date.now()
     child.process.kill('SIGTERM')
     const res = await held
@@ -107,29 +107,20 @@ describe('the server process', () => {
 
   it('on SIGTERM closes idle and silent connections, cuts half-sent requests, logs what it waits for and the last summary, and exits 0', async () => {
     const { child, url } = await serveProcess({ API_SECRET_KEY: 'k3', LOG_SUMMARY_SECONDS: '3600' })
-    const { port } = new URL(url)
-    const open = (): { socket: Socket, received: () => string, closed: Promise<void> } => {
-      const socket = connect(Number(port), '127.0.0.1')
-      let received = ''
-      socket.on('data', (chunk) => { received += String(chunk) })
-      socket.on('error', () => {})
-      return { socket, received: () => received, closed: new Promise((resolve) => socket.on('close', () => resolve())) }
+    const answered = async (c: RawConnection): Promise<void> => {
+      await eventually(() => c.received().includes('{"status":"ok"}'), { timeoutMs: 5000, message: () => `{"status":"ok"} in ${JSON.stringify(c.received())}` })
     }
-    const answered = async (c: ReturnType<typeof open>): Promise<void> => {
-      for (let i = 0; i < 500 && !c.received().includes('{"status":"ok"}'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-      expect(c.received()).toContain('{"status":"ok"}')
-    }
-    const idle = open()
-    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    const idle = rawConnection(url)
+    idle.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
     await answered(idle)
-    const silent = open()
-    const halfBody = open()
-    halfBody.socket.write('POST /requestClient HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Signature: 00\r\n\r\n{"requester_id": 1')
-    const halfHeaders = open()
-    halfHeaders.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    const silent = rawConnection(url)
+    const halfBody = rawConnection(url)
+    halfBody.write('POST /requestClient HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Signature: 00\r\n\r\n{"requester_id": 1')
+    const halfHeaders = rawConnection(url)
+    halfHeaders.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
     await answered(halfHeaders)
-    halfHeaders.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    halfHeaders.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+    await sleep(300)
 
     child.process.kill('SIGTERM')
     // Within SHUTDOWN_TIMEOUT_SECONDS (10 s) or it exits 1.
@@ -140,28 +131,21 @@ describe('the server process', () => {
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'requests', method: 'GET', route: '/healthz', statusCode: 200, count: 2 }))
   })
 
-  it.each([
-    [{ PORT: 'abc' }, /PORT must be integer/],
-    [{ PORT: '70000' }, /PORT must be <= 65535/],
-    [{ REQUEST_TTL_SECONDS: '0' }, /REQUEST_TTL_SECONDS must be > 0/],
-    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
-    [{ STORE: 'redis' }, /STORE=redis needs STORE_KEY/],
-    [{ STORE: 'redis', STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/]
-  ])('refuses to start with %o, saying why', async (env, message) => {
-    const child = runCli(['serve'], env)
+  // Which settings are refused, and with what words, is test/config.test.ts's (in-process);
+  // this is what the process does with any of them.
+  it('refuses to start with a bad setting: exit code 1, the reason, no stack trace', async () => {
+    const child = runCli(['serve'], { STORE: 'redis', STORE_KEY: 'c2hvcnQ=' })
     expect(await child.exited).toBe(1)
-    expect(child.stderr()).toMatch(message)
+    expect(child.stderr()).toMatch(/STORE_KEY must be 32 bytes/)
     expect(child.stderr()).not.toMatch(/at .*\.js:\d+/)
   })
 })
 
 /** A keep-alive GET on its own connection; resolves with the response text once the server closes the connection. */
 function keepAliveGet (server: TestServer, path: string): { response: Promise<string> } {
-  const socket = connect(Number(new URL(server.url).port), '127.0.0.1')
-  let received = ''
-  socket.on('data', (chunk) => { received += String(chunk) })
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nX-Signature: ${sign(server.key, path.split('?')[0] as string)}\r\n\r\n`)
-  return { response: new Promise((resolve) => socket.on('close', () => resolve(received))) }
+  const connection = rawConnection(server.url)
+  connection.write(requestText('GET', path, { 'x-signature': sign(server.key, signedPath(path)), connection: 'keep-alive' }))
+  return { response: connection.closed }
 }
 
 describe('closing the app', () => {
@@ -170,9 +154,9 @@ describe('closing the app', () => {
     gate.armed = true
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
     const call = keepAliveGet(server, '/getTasks/31')
-    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
+    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
     const closed = server.close()
-    for (let i = 0; i < 300 && !server.logs.some((l) => l.includes('waiting for requests in flight')); i++) await sleep(10)
+    await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
     gate.release()
     await closed
     expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
@@ -186,10 +170,10 @@ describe('closing the app', () => {
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
     // A held poll whose reply is still on its way (a last store round trip) when the server stops listening.
     const poll = keepAliveGet(server, '/getTasks/32?wait=30')
-    for (let i = 0; i < 200 && server.app.relay.heldPolls() !== 1; i++) await sleep(10)
+    await heldPollsBecome(server.app.relay, 1, 2000)
     gate.armed = true
     const closed = server.close()
-    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
+    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
     gate.release()
     // Keep-alive is 72 s: a close that waits for it does not finish here.
     const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')])

@@ -1,6 +1,7 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { InitDataVerifier, parseInitData, signInitData, TELEGRAM_PUBLIC_KEYS, ed25519PublicKey } from '../../src/identity/init-data.js'
+import { codeOf } from '../kit/refusals.js'
 
 const BOT_ID = 7000000001
 const BOT_TOKEN = `${BOT_ID}:AAtest-bot-token_for_WhatClient_tests`
@@ -8,15 +9,6 @@ const NOW = 1_800_000_000
 const clock = (): number => NOW
 
 const hashVerifier = (maxAgeSeconds = 300): InitDataVerifier => new InitDataVerifier({ botToken: BOT_TOKEN, maxAgeSeconds, now: clock })
-
-function codeOf (fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-}
 
 describe('hash check (TELEGRAM_BOT_TOKEN)', () => {
   it('accepts init data signed with the bot token and returns its user', () => {

@@ -2,24 +2,15 @@
  * The one suite every quota adapter must pass (memory, and the Lua fragment
  * the Redis create step will carry).
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Quota, QuotaRate } from '../../src/identity/quota.js'
-import { sleep } from '../helper.js'
+import { closeWhenDone, sleep, userIds } from '../helper.js'
 
-let nextId = Math.floor(Math.random() * 1e9) * 1000
-const requester = (): number => ++nextId
+const requester = userIds()
 
 export function quotaConformance (name: string, factory: (rate: QuotaRate) => Promise<Quota>): void {
   describe(`Quota conformance: ${name}`, () => {
-    const open: Quota[] = []
-    const make = async (rate: QuotaRate): Promise<Quota> => {
-      const quota = await factory(rate)
-      open.push(quota)
-      return quota
-    }
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((q) => q.close()))
-    })
+    const make = async (rate: QuotaRate): Promise<Quota> => closeWhenDone(await factory(rate))
 
     it('allows `limit` asks at once, then says how long until the next fits', async () => {
       const quota = await make({ limit: 3, periodMs: 3_600_000 })

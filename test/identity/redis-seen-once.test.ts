@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type RedisClientType } from 'redis'
 import { connectRedisSeenOnce, RedisSeenOnce } from '../../src/identity/redis-seen-once.js'
-import { deleteKeys, dumpKeys, freePort, PrivateRedis, SHARED_REDIS, testPrefix } from '../store/redis-helper.js'
+import { closeWhenDone, eventually } from '../helper.js'
+import { deleteKeys, dumpKeys, SHARED_REDIS, startPrivateRedis, testPrefix } from '../store/redis-helper.js'
 import { seenOnceConformance } from './seen-once-conformance.js'
 
 const prefixes: string[] = []
@@ -51,22 +52,15 @@ describe('RedisSeenOnce', () => {
   })
 
   it('answers 503 while Redis is gone, and works again when it is back', async () => {
-    const redis = new PrivateRedis(await freePort())
+    const redis = await startPrivateRedis()
+    const memory = closeWhenDone(await connectRedisSeenOnce({ url: redis.url, secret: randomBytes(32), prefix: testPrefix(), commandTimeoutMs: 300 }))
+    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    await redis.stop()
+    await expect(memory.firstTime('b', 60_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
     await redis.start()
-    const memory = await connectRedisSeenOnce({ url: redis.url, secret: randomBytes(32), prefix: testPrefix(), commandTimeoutMs: 300 })
-    try {
-      expect(await memory.firstTime('a', 60_000)).toBe(true)
-      await redis.stop()
-      await expect(memory.firstTime('b', 60_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
-      await redis.start()
-      let back: boolean | undefined
-      for (let i = 0; i < 100 && back === undefined; i++) {
-        back = await memory.firstTime('b', 60_000).catch(async () => { await new Promise((resolve) => setTimeout(resolve, 50)); return undefined })
-      }
-      expect(back).toBe(true)
-    } finally {
-      await memory.close()
-      await redis.stop()
-    }
+    // The first answer once Redis is back: `b` was refused above, so it is new.
+    const back = await eventually(async () => memory.firstTime('b', 60_000).then((first) => ({ first }), () => undefined),
+      { timeoutMs: 10_000, intervalMs: 50, message: 'Redis to answer again' })
+    expect(back.first).toBe(true)
   })
 })

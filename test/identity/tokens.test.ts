@@ -4,18 +4,10 @@ import { Sealer } from '../../src/crypto/sealer.js'
 import type { StoreConfig } from '../../src/config.js'
 import { deriveKey, identitySecrets, SEEN_ONCE_KEY_LABEL, TOKEN_KEY_LABEL } from '../../src/identity/keys.js'
 import { SessionTokens } from '../../src/identity/tokens.js'
+import { codeOf } from '../kit/refusals.js'
 
 const NOW = 1_800_000_000
 const USER = 123_456_789_012
-
-function codeOf (fn: () => unknown): string | undefined {
-  try {
-    fn()
-    return undefined
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-}
 
 describe('SessionTokens', () => {
   const secret = randomBytes(32)

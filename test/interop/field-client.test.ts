@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { build, type TestServer } from '../helper.js'
 
 const run = promisify(execFile)
@@ -9,7 +9,6 @@ const SCRIPT = fileURLToPath(new URL('./field_client.py', import.meta.url))
 
 let server: TestServer
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 describe('a v1 field client in Python (stdlib, json.dumps signing)', () => {
   it('runs the whole Alice/Bob flow', async () => {

@@ -4,11 +4,10 @@
  * routes by pattern, naming nobody.
  */
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { signInitData } from '../../src/identity/init-data.js'
-import { build, sleep, type TestServer } from '../helper.js'
-import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
-import { freePort, PrivateRedis } from '../store/redis-helper.js'
+import { BOT_TOKEN, build, SIGN_IN, signInWith, sleep, V2User, type TestServer } from '../helper.js'
+import { startPrivateRedis } from '../store/redis-helper.js'
 
 const ALICE = 7_161_803_398
 const BOB = 7_141_421_356
@@ -26,13 +25,12 @@ function value (text: string, series: string): number {
 }
 
 async function signIn (server: TestServer, initData: string): Promise<number> {
-  return (await fetch(`${server.url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) })).status
+  return (await signInWith(server.url, initData)).status
 }
 
 describe('metrics of v2', () => {
   let server: TestServer
   beforeAll(async () => { server = await build({ ...SIGN_IN, METRICS_PORT: '0' }) })
-  afterAll(async () => server.close())
 
   it('count sign-ins by outcome', async () => {
     const before = await scrape(server)
@@ -63,19 +61,9 @@ describe('metrics of v2', () => {
 })
 
 describe('store failures', () => {
-  let redis: PrivateRedis
-  let server: TestServer | undefined
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await server?.close()
-    await redis.stop()
-  })
-
   it('are counted when Redis is gone', async () => {
-    server = await build({ ...SIGN_IN, METRICS_PORT: '0', STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64') })
+    const redis = await startPrivateRedis()
+    const server = await build({ ...SIGN_IN, METRICS_PORT: '0', STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64') })
     const alice = await V2User.signIn(server.url, ALICE)
     const series = 'whatclient_store_failures_total{kind="error"}'
     const before = value(await scrape(server), series)

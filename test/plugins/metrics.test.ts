@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { Metrics } from '../../src/metrics/metrics.js'
-import { build, sleep, type TestServer } from '../helper.js'
+import { build, eventually, type TestServer } from '../helper.js'
 
 let server: TestServer
 let metricsUrl: string
@@ -16,7 +16,6 @@ beforeAll(async () => {
   if (address === null) throw new Error('metrics not listening')
   metricsUrl = `http://127.0.0.1:${address.port}/metrics`
 })
-afterAll(async () => server.close())
 
 async function scrape (): Promise<string> {
   const res = await fetch(metricsUrl)
@@ -72,13 +71,7 @@ describe('metrics', () => {
   it('read the long-polls held now', async () => {
     const stop = new AbortController()
     const held = server.get(`/getTasks/${TARGET + 1}?wait=20`, { signal: stop.signal }).catch(() => undefined)
-    let text = ''
-    for (let i = 0; i < 200; i++) {
-      text = await scrape()
-      if (value(text, 'whatclient_held_polls') === 1) break
-      await sleep(10)
-    }
-    expect(value(text, 'whatclient_held_polls')).toBe(1)
+    await eventually(async () => value(await scrape(), 'whatclient_held_polls') === 1, { message: 'whatclient_held_polls 1' })
     stop.abort()
     await held
   })
@@ -117,12 +110,8 @@ describe('metrics', () => {
 describe('the metrics listener', () => {
   it('is off by default', async () => {
     const plain = await build()
-    try {
-      expect(plain.app.metricsAddress()).toBeNull()
-      expect((await fetch(`${plain.url}/metrics`)).status).toBe(404)
-    } finally {
-      await plain.close()
-    }
+    expect(plain.app.metricsAddress()).toBeNull()
+    expect((await fetch(`${plain.url}/metrics`)).status).toBe(404)
   })
 
   it('listens on METRICS_HOST, loopback by default, and closes with the app', async () => {

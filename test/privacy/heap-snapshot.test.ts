@@ -4,29 +4,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
-import { sign } from '../../src/crypto/signature.js'
-import { pyJson, sleep } from '../helper.js'
+import { eventually, SIGN_IN, signedClient, V2User } from '../helper.js'
 import { serveProcess, type Child } from '../process-helper.js'
-import { SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
 
 const KEY = 'heap-test-key'
 const dir = mkdtempSync(join(tmpdir(), 'wc-heap-'))
-let server: Child | undefined
-let v2Server: Child | undefined
 
 afterAll(() => {
-  server?.process.kill('SIGKILL')
-  v2Server?.process.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function call (url: string, method: 'GET' | 'POST', path: string, body?: object): Promise<Record<string, unknown>> {
-  const text = body === undefined ? undefined : pyJson(body)
-  const res = await fetch(url + path, {
-    method,
-    body: text === undefined ? undefined : Buffer.from(text),
-    headers: { 'content-type': 'application/json', 'x-signature': sign(KEY, text ?? path), connection: 'close' }
-  })
+/** A v1 call on a connection of its own, closed after it, and its answer. */
+async function call (url: string, method: 'GET' | 'POST', path: string, body: object = {}): Promise<Record<string, unknown>> {
+  const api = signedClient(url, KEY, { connection: 'close' })
+  const res = method === 'GET' ? await api.get(path) : await api.post(path, body)
   return res.json() as Promise<Record<string, unknown>>
 }
 
@@ -35,9 +26,7 @@ async function snapshot (child: Child, url: string): Promise<string> {
   const before = new Set(readdirSync(dir))
   child.process.kill('SIGUSR2')
   const fresh = (): string | undefined => readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f))
-  for (let i = 0; i < 200 && fresh() === undefined; i++) await sleep(50)
-  const file = fresh()
-  if (file === undefined) throw new Error('no heap snapshot written')
+  const file = await eventually(fresh, { timeoutMs: 10_000, intervalMs: 50, message: 'a heap snapshot to be written' })
   // Writing the snapshot blocks the server's event loop: once it answers again, the file is complete.
   await fetch(`${url}/healthz`)
   return readFileSync(join(dir, file), 'utf8')
@@ -46,7 +35,7 @@ async function snapshot (child: Child, url: string): Promise<string> {
 describe('at-rest protection', () => {
   it('holds no plaintext answer, user id or request id in the heap while a result waits', async () => {
     const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info' }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
-    server = started.child
+    const server = started.child
     const { url } = started
     // Made up at run time and not in the catalogue, so only our request can put it in the server's heap.
     const secretPackage = `org.canary.p${randomBytes(8).toString('hex')}`
@@ -71,7 +60,7 @@ describe('at-rest protection', () => {
 
   it('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow', async () => {
     const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
-    v2Server = started.child
+    const v2Server = started.child
     const { url } = started
     const sealedPackage = `org.canary.sealed${randomBytes(8).toString('hex')}`
     const plainPackage = `org.canary.plain${randomBytes(8).toString('hex')}`

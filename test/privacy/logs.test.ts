@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { makeKeyPair, sealAnswer } from 'whatclient-sdk'
 import { sign } from '../../src/crypto/signature.js'
 import { signInitData } from '../../src/identity/init-data.js'
-import { build, type TestServer } from '../helper.js'
-import { rawRequest, requestText } from '../routes/raw-http.js'
-import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
+import { BOT_TOKEN, build, eventually, rawRequest, requestText, SIGN_IN, signInWith, V2User, type TestServer } from '../helper.js'
 
 // Ids with digits that appear nowhere else in a log line (not as a port, pid or time).
 const ALICE = 777_111_222_333
@@ -39,9 +37,8 @@ const SEALED_PACKAGE = 'org.privacy.sealed.canary'
 /** A v2 flow, plain and sealed, with its error paths (bad tokens, refused answers, replayed init data, 405s). */
 async function trafficV2 (server: TestServer): Promise<string[]> {
   const initData = signInitData({ botToken: BOT_TOKEN, user: CAROL, fields: { query_id: 'privacy' } })
-  const signInBody = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) }
-  const carolSession = await (await fetch(`${server.url}/v2/session`, signInBody)).json() as { token: string }
-  await fetch(`${server.url}/v2/session`, signInBody)
+  const carolSession = (await signInWith(server.url, initData)).body as { token: string }
+  await signInWith(server.url, initData)
   const carol = new V2User(server.url, CAROL, carolSession.token)
   const alice = await V2User.signIn(server.url, ALICE)
   const bob = await V2User.signIn(server.url, BOB)
@@ -119,12 +116,8 @@ describe('logs', () => {
 
   it('summarises every LOG_SUMMARY_SECONDS while running', async () => {
     const server = await build({ LOG_LEVEL: 'info', LOG_SUMMARY_SECONDS: '0.2' })
-    try {
-      await server.get('/getTasks/5')
-      for (let i = 0; i < 50 && !server.logs.some((l) => l.includes('"msg":"requests"')); i++) await new Promise((resolve) => setTimeout(resolve, 20))
-      expect(server.logs.some((l) => l.includes('"route":"/getTasks/:user_id"') && l.includes('"msg":"requests"'))).toBe(true)
-    } finally {
-      await server.close()
-    }
+    await server.get('/getTasks/5')
+    await eventually(() => server.logs.some((l) => l.includes('"msg":"requests"')), { timeoutMs: 1000 })
+    expect(server.logs.some((l) => l.includes('"route":"/getTasks/:user_id"') && l.includes('"msg":"requests"'))).toBe(true)
   })
 })

@@ -1,48 +1,36 @@
 import { describe, expect, it, vi } from 'vitest'
 import { Relay } from '../../src/relay/relay.js'
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
-import { sleep } from '../helper.js'
+import { closeWhenDone, heldPollsBecome, sleep } from '../helper.js'
 
 const LIMITS = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 
+/** A relay over a memory store, closed when the test is done. */
 async function memoryRelay (): Promise<Relay> {
-  return Relay.open((listener) => new MemoryTaskStore({ ...LIMITS, listener }), { maxPerKey: 4, maxTotal: 100 })
-}
-
-async function heldPollsBecome (relay: Relay, n: number): Promise<void> {
-  for (let i = 0; i < 200 && relay.heldPolls() !== n; i++) await sleep(5)
-  expect(relay.heldPolls()).toBe(n)
+  return closeWhenDone(await Relay.open((listener) => new MemoryTaskStore({ ...LIMITS, listener }), { maxPerKey: 4, maxTotal: 100 }))
 }
 
 describe('the relay holding polls', () => {
   it('does not take an answer for a reader that has left', async () => {
     const relay = await memoryRelay()
-    try {
-      const { requestId } = await relay.createRequest(1, 2)
-      const reader = new AbortController()
-      const held = relay.resultOf(requestId, 10_000, reader.signal)
-      await heldPollsBecome(relay, 1)
-      // The reader leaves just as the answer lands: both wake the hold.
-      reader.abort()
-      await relay.submitAnswer(requestId, 'com.exteragram.messenger')
-      await held
-      expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
-    } finally {
-      await relay.close()
-    }
+    const { requestId } = await relay.createRequest(1, 2)
+    const reader = new AbortController()
+    const held = relay.resultOf(requestId, 10_000, reader.signal)
+    await heldPollsBecome(relay, 1)
+    // The reader leaves just as the answer lands: both wake the hold.
+    reader.abort()
+    await relay.submitAnswer(requestId, 'com.exteragram.messenger')
+    await held
+    expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
   })
 
   it('answers at once, without looking, for a reader that left before the hold began', async () => {
     const relay = await memoryRelay()
-    try {
-      const { requestId } = await relay.createRequest(1, 2)
-      await relay.submitAnswer(requestId, 'a.b')
-      const gone = AbortSignal.abort()
-      expect((await relay.resultOf(requestId, 10_000, gone)).status).toBe('pending')
-      expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'a.b' })
-    } finally {
-      await relay.close()
-    }
+    const { requestId } = await relay.createRequest(1, 2)
+    await relay.submitAnswer(requestId, 'a.b')
+    const gone = AbortSignal.abort()
+    expect((await relay.resultOf(requestId, 10_000, gone)).status).toBe('pending')
+    expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'a.b' })
   })
 
   it('ends a hold when its wait is over, though the wall clock stepped back meanwhile', async () => {
@@ -56,7 +44,6 @@ describe('the relay holding polls', () => {
       expect(ended).toBe('answered')
     } finally {
       vi.restoreAllMocks()
-      await relay.close()
     }
   })
 

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { createContext, runInContext } from 'node:vm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
-import { build, type TestServer } from '../helper.js'
+import { build, userIds, type TestServer } from '../helper.js'
 
 let server: TestServer
-let nextUser = 8_400_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 
 beforeAll(async () => {
   server = await build()
 })
-afterAll(async () => server.close())
 
 interface PageRequest { url: string, method: string, headers: Record<string, string>, body?: unknown }
 type Interceptor = (request: PageRequest) => Promise<PageRequest>

@@ -1,36 +1,23 @@
-import { request as httpRequest } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sign } from '../../src/crypto/signature.js'
-import { build, sleep, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, heldPollsBecome, userIds, type TestServer } from '../helper.js'
 
 let server: TestServer
-let nextUser = 6_000_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 
 beforeAll(async () => {
   server = await build({ MAX_HELD_POLLS_PER_USER: '2', MAX_HELD_POLLS_TOTAL: '5' })
 })
-afterAll(async () => server.close())
 
 async function ask (s: TestServer, requester: number, target: number): Promise<string> {
   const res = await s.post('/requestClient', { requester_id: requester, target_id: target })
   return ((await res.json()) as { request_id: string }).request_id
 }
 
-async function heldPollsBecome (s: TestServer, n: number): Promise<void> {
-  for (let i = 0; i < 200 && s.app.relay.heldPolls() !== n; i++) await sleep(10)
-  expect(s.app.relay.heldPolls()).toBe(n)
-}
-
-/** A GET over a raw socket that the test can cut, as a client that goes away. */
-function rawHeldGet (s: TestServer, path: string): { cut: () => void, done: Promise<void> } {
-  const req = httpRequest(`${s.url}${path}`, { headers: { 'x-signature': sign(s.key, path.split('?')[0] as string) } })
-  const done = new Promise<void>((resolve) => {
-    req.on('error', () => resolve())
-    req.on('response', (res) => { res.resume(); res.on('end', resolve) })
-  })
-  req.end()
-  return { cut: () => req.destroy(), done }
+/** A GET that the test can cut (its connection dropped), as a client that goes away. */
+function heldGet (s: TestServer, path: string): { cut: () => void, done: Promise<void> } {
+  const leave = new AbortController()
+  const done = s.get(path, { signal: leave.signal }).then(async (res) => { await res.arrayBuffer() }, () => {})
+  return { cut: () => leave.abort(), done }
 }
 
 describe('long-poll on getTasks', () => {
@@ -38,13 +25,13 @@ describe('long-poll on getTasks', () => {
     const [alice, bob] = [user(), user()]
     let createdAt = 0
     const held = server.get(`/getTasks/${bob}?wait=10`).then(async (res) => ({ at: Date.now(), body: await res.json() }))
-    await heldPollsBecome(server, 1)
+    await heldPollsBecome(server.app.relay, 1)
     createdAt = Date.now()
     const requestId = await ask(server, alice, bob)
     const { at, body } = await held
     expect(body).toEqual({ tasks: [requestId] })
     expect(at).toBeGreaterThanOrEqual(createdAt)
-    await heldPollsBecome(server, 0)
+    await heldPollsBecome(server.app.relay, 0)
   })
 
   it('returns at once when tasks are already waiting', async () => {
@@ -56,12 +43,12 @@ describe('long-poll on getTasks', () => {
   it('is not woken by tasks for someone else, and answers empty when the wait passes', async () => {
     const [bob, carol] = [user(), user()]
     const held = server.get(`/getTasks/${bob}?wait=0.5`)
-    await heldPollsBecome(server, 1)
+    await heldPollsBecome(server.app.relay, 1)
     await ask(server, user(), carol)
     const res = await held
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ tasks: [] })
-    await heldPollsBecome(server, 0)
+    await heldPollsBecome(server.app.relay, 0)
   })
 
   it('accepts 0 <= wait <= 30 only', async () => {
@@ -79,7 +66,7 @@ describe('long-poll on getRequestResult', () => {
     const [alice, bob] = [user(), user()]
     const requestId = await ask(server, alice, bob)
     const held = server.get(`/getRequestResult/${requestId}?wait=10`).then((res) => res.json())
-    await heldPollsBecome(server, 1)
+    await heldPollsBecome(server.app.relay, 1)
     await server.post('/submitTaskResult', { request_id: requestId, client_name: 'com.exteragram.messenger' })
     expect(await held).toEqual({ status: 'completed', client_name: 'exteraGram', package_name: 'com.exteragram.messenger' })
     expect(await (await server.get(`/getRequestResult/${requestId}?wait=1`)).json()).toEqual({ status: 'expired' })
@@ -89,7 +76,7 @@ describe('long-poll on getRequestResult', () => {
     const requestId = await ask(server, user(), user())
     const a = server.get(`/getRequestResult/${requestId}?wait=10`).then((res) => res.json())
     const b = server.get(`/getRequestResult/${requestId}?wait=10`).then((res) => res.json())
-    await heldPollsBecome(server, 2)
+    await heldPollsBecome(server.app.relay, 2)
     await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })
     const results = (await Promise.all([a, b])) as Array<{ status: string }>
     expect(results.map((r) => r.status).sort()).toEqual(['completed', 'expired'])
@@ -97,26 +84,22 @@ describe('long-poll on getRequestResult', () => {
 
   it('answers "expired" when the request expires during the hold, not at the end of the wait', async () => {
     const short = await build({ REQUEST_TTL_SECONDS: '0.5' })
-    try {
-      const requestId = await ask(short, user(), user())
-      const started = Date.now()
-      const res = await short.get(`/getRequestResult/${requestId}?wait=30`)
-      expect(await res.json()).toEqual({ status: 'expired' })
-      expect(Date.now() - started).toBeLessThan(30_000)
-    } finally {
-      await short.close()
-    }
+    const requestId = await ask(short, user(), user())
+    const started = Date.now()
+    const res = await short.get(`/getRequestResult/${requestId}?wait=30`)
+    expect(await res.json()).toEqual({ status: 'expired' })
+    expect(Date.now() - started).toBeLessThan(30_000)
   })
 })
 
 describe('held polls are bounded and always released', () => {
   it('removes the waiter when the client disconnects', async () => {
     const bob = user()
-    const polls = [rawHeldGet(server, `/getTasks/${bob}?wait=30`), rawHeldGet(server, `/getTasks/${user()}?wait=30`)]
-    await heldPollsBecome(server, 2)
+    const polls = [heldGet(server, `/getTasks/${bob}?wait=30`), heldGet(server, `/getTasks/${user()}?wait=30`)]
+    await heldPollsBecome(server.app.relay, 2)
     for (const p of polls) p.cut()
     await Promise.all(polls.map((p) => p.done))
-    await heldPollsBecome(server, 0)
+    await heldPollsBecome(server.app.relay, 0)
     // The server still serves that user normally.
     const requestId = await ask(server, user(), bob)
     expect(await (await server.get(`/getTasks/${bob}?wait=1`)).json()).toEqual({ tasks: [requestId] })
@@ -124,21 +107,21 @@ describe('held polls are bounded and always released', () => {
 
   it('429 past the per-user cap, 503 past the total cap', async () => {
     const bob = user()
-    const held = [rawHeldGet(server, `/getTasks/${bob}?wait=30`), rawHeldGet(server, `/getTasks/${bob}?wait=30`)]
-    await heldPollsBecome(server, 2)
+    const held = [heldGet(server, `/getTasks/${bob}?wait=30`), heldGet(server, `/getTasks/${bob}?wait=30`)]
+    await heldPollsBecome(server.app.relay, 2)
     const third = await server.get(`/getTasks/${bob}?wait=30`)
     expect(third.status).toBe(429)
     expect(await third.json()).toEqual({ detail: 'Too many waiting polls for this id; close one before opening another.' })
     // A plain v1 poll is never refused for that.
     expect((await server.get(`/getTasks/${bob}`)).status).toBe(200)
 
-    held.push(rawHeldGet(server, `/getTasks/${user()}?wait=30`), rawHeldGet(server, `/getTasks/${user()}?wait=30`), rawHeldGet(server, `/getTasks/${user()}?wait=30`))
-    await heldPollsBecome(server, 5)
+    held.push(heldGet(server, `/getTasks/${user()}?wait=30`), heldGet(server, `/getTasks/${user()}?wait=30`), heldGet(server, `/getTasks/${user()}?wait=30`))
+    await heldPollsBecome(server.app.relay, 5)
     const over = await server.get(`/getTasks/${user()}?wait=30`)
     expect(over.status).toBe(503)
     expect(await over.json()).toEqual({ detail: 'The server holds too many waiting polls; try again later.' })
     for (const p of held) p.cut()
-    await heldPollsBecome(server, 0)
+    await heldPollsBecome(server.app.relay, 0)
   })
 
   it('answers every held poll at once when the server closes', async () => {
@@ -149,7 +132,7 @@ describe('held polls are bounded and always released', () => {
       closing.get(`/getTasks/${user()}?wait=30`).then((res) => res.json()),
       closing.get(`/getRequestResult/${requestId}?wait=30`).then((res) => res.json())
     ]
-    await heldPollsBecome(closing, 2)
+    await heldPollsBecome(closing.app.relay, 2)
     const started = Date.now()
     await closing.close()
     expect(await Promise.all(polls)).toEqual([{ tasks: [] }, { status: 'pending' }])

@@ -1,13 +1,10 @@
 import { METHODS } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
-import { build, type TestServer } from '../helper.js'
-import { detailOf, rawRequest, requestText } from './raw-http.js'
-import { SIGN_IN, V2User } from './v2/v2-helper.js'
+import { build, detailOf, rawRequest, requestText, SIGN_IN, userIds, V2User, type TestServer } from '../helper.js'
 
 let server: TestServer
-let nextUser = 8_300_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 /** A signed-in user whose token goes with every request below, and one of their answered v2 requests. */
 let asker: V2User
 let v2RequestId: string
@@ -19,7 +16,6 @@ beforeAll(async () => {
   v2RequestId = await asker.ask(target.userId)
   expect((await target.answer(v2RequestId, { package_name: 'com.exteragram.messenger' })).status).toBe(200)
 })
-afterAll(async () => server.close())
 
 /** The signature of an empty body: what Fastify's automatic HEAD routes used to accept on every path. */
 const EMPTY_BODY_SIGNATURE = sign('lainapi.gay', '')

@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
-import { build, type TestServer } from '../helper.js'
-import { detailOf, rawRequest, requestText } from './raw-http.js'
+import { build, detailOf, rawRequest, requestText, signedPath, type RawResponse, type TestServer } from '../helper.js'
 
 let server: TestServer
 const warnings: Error[] = []
@@ -10,7 +9,6 @@ const onWarning = (warning: Error): void => { warnings.push(warning) }
 beforeAll(async () => {
   server = await build()
 })
-afterAll(async () => server.close())
 beforeEach(() => {
   warnings.length = 0
   process.on('warning', onWarning)
@@ -20,8 +18,8 @@ afterEach(() => {
 })
 
 /** A signed GET over a raw socket: the query goes on the wire exactly as given. */
-function signedGet (path: string, query = ''): Promise<ReturnType<typeof rawRequest> extends Promise<infer R> ? R : never> {
-  const signature = sign(server.key, decodeURIComponent(path))
+function signedGet (path: string, query = ''): Promise<RawResponse> {
+  const signature = sign(server.key, signedPath(path))
   // Bounded: a poll that is held instead of refused fails here rather than hanging the suite.
   return rawRequest(server.url, requestText('GET', path + query, { 'x-signature': signature }), 5000)
 }
@@ -49,15 +47,11 @@ describe('?wait= is a finite decimal in 0..MAX_WAIT_SECONDS', () => {
 
   it('accepts MAX_WAIT_SECONDS itself', async () => {
     const small = await build({ MAX_WAIT_SECONDS: '0.5' })
-    try {
-      const res = await rawRequest(small.url, requestText('GET', '/getTasks/5?wait=0.5', { 'x-signature': sign(small.key, '/getTasks/5') }))
-      expect(res.status).toBe(200)
-      const over = await rawRequest(small.url, requestText('GET', '/getTasks/5?wait=0.6', { 'x-signature': sign(small.key, '/getTasks/5') }))
-      expect(over.status).toBe(422)
-      expect(detailOf(over)).toEqual([{ type: 'maximum', loc: ['query', 'wait'], msg: 'must be <= 0.5' }])
-    } finally {
-      await small.close()
-    }
+    const res = await rawRequest(small.url, requestText('GET', '/getTasks/5?wait=0.5', { 'x-signature': sign(small.key, '/getTasks/5') }))
+    expect(res.status).toBe(200)
+    const over = await rawRequest(small.url, requestText('GET', '/getTasks/5?wait=0.6', { 'x-signature': sign(small.key, '/getTasks/5') }))
+    expect(over.status).toBe(422)
+    expect(detailOf(over)).toEqual([{ type: 'maximum', loc: ['query', 'wait'], msg: 'must be <= 0.5' }])
   })
 })
 

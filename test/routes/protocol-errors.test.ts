@@ -1,15 +1,12 @@
-import { connect } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
-import { build, ReplyGate, type TestServer } from '../helper.js'
-import { detailOf, rawRequest, requestText } from './raw-http.js'
+import { build, callAgainWhileClosing, detailOf, rawRequest, ReplyGate, requestText, type TestServer } from '../helper.js'
 
 let server: TestServer
 
 beforeAll(async () => {
   server = await build({}, { requestTimeoutMs: 1000 })
 })
-afterAll(async () => server.close())
 
 /** Sends `bytes`, expects `status` and a {"detail"} string matching `detail`. */
 async function refused (bytes: string | Buffer, status: number, detail: RegExp): Promise<void> {
@@ -104,29 +101,14 @@ describe('malformed HTTP gets a {"detail"} answer with a true message', () => {
   it('503 {"detail"} with Retry-After for a call that arrives while the server closes', async () => {
     // One reply is held in flight, as a slow Redis would hold it: the server cannot finish closing meanwhile.
     const gate = new ReplyGate()
-    gate.armed = true
     const closing = await build({}, { beforeListen: (app) => gate.install(app) })
-
     const path = '/getTasks/77'
-    const signed = { 'x-signature': sign(closing.key, path), connection: 'keep-alive' }
-    const socket = connect(Number(new URL(closing.url).port), '127.0.0.1')
-    let received = ''
-    socket.on('data', (chunk) => { received += String(chunk) })
-    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()))
-    socket.write(requestText('GET', path, signed))
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    const closed = closing.close()
-    for (let i = 0; i < 200 && closing.app.server.listening; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    // A second call on the same connection, read after closing began.
-    socket.write(requestText('GET', path, signed))
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    gate.release()
-    await closed
-    await ended
-    const second = received.slice(received.indexOf('HTTP/1.1', 1))
-    expect(received.startsWith('HTTP/1.1 200'), received).toBe(true)
-    expect(second, received).toMatch(/^HTTP\/1\.1 503 /)
-    expect(second.toLowerCase()).toContain('retry-after: 1')
-    expect(JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4))).toEqual({ detail: 'The server is shutting down; try again later.' })
+    const request = requestText('GET', path, { 'x-signature': sign(closing.key, path), connection: 'keep-alive' })
+    // The second call on the connection is read after closing began.
+    const { first, second, received } = await callAgainWhileClosing(closing, gate, request)
+    expect(first.status, received).toBe(200)
+    expect(second.status, received).toBe(503)
+    expect(second.headers['retry-after']).toBe('1')
+    expect(JSON.parse(second.body)).toEqual({ detail: 'The server is shutting down; try again later.' })
   })
 })

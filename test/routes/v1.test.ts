@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, sleep, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, sleep, userIds, type TestServer } from '../helper.js'
 
 let server: TestServer
-let nextUser = 5_000_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 
 beforeAll(async () => {
   server = await build({ MAX_PENDING_PER_TARGET: '3', MAX_PENDING_TOTAL: '50', REQUEST_TTL_SECONDS: '60' })
 })
-afterAll(async () => server.close())
 
 async function ask (requester: number, target: number): Promise<string> {
   const res = await server.post('/requestClient', { requester_id: requester, target_id: target })
@@ -288,31 +286,23 @@ describe('caps', () => {
 describe('expiry', () => {
   it('forgets a request after REQUEST_TTL_SECONDS', async () => {
     const short = await build({ REQUEST_TTL_SECONDS: '0.4' })
-    try {
-      const [alice, bob] = [user(), user()]
-      const res = await short.post('/requestClient', { requester_id: alice, target_id: bob })
-      const { request_id: requestId } = (await res.json()) as { request_id: string }
-      expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [requestId] })
-      await sleep(600)
-      expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [] })
-      expect(await (await short.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'expired' })
-      expect((await short.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })).status).toBe(404)
-    } finally {
-      await short.close()
-    }
+    const [alice, bob] = [user(), user()]
+    const res = await short.post('/requestClient', { requester_id: alice, target_id: bob })
+    const { request_id: requestId } = (await res.json()) as { request_id: string }
+    expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [requestId] })
+    await sleep(600)
+    expect(await (await short.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [] })
+    expect(await (await short.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'expired' })
+    expect((await short.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })).status).toBe(404)
   })
 
   it('503 when the server holds too many requests in total', async () => {
     const full = await build({ MAX_PENDING_TOTAL: '2' })
-    try {
-      for (let i = 0; i < 2; i++) expect((await full.post('/requestClient', { requester_id: user(), target_id: user() })).status).toBe(200)
-      const res = await full.post('/requestClient', { requester_id: user(), target_id: user() })
-      expect(res.status).toBe(503)
-      expect(res.headers.get('retry-after')).toBe('1')
-      expect(await field(res)).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
-    } finally {
-      await full.close()
-    }
+    for (let i = 0; i < 2; i++) expect((await full.post('/requestClient', { requester_id: user(), target_id: user() })).status).toBe(200)
+    const res = await full.post('/requestClient', { requester_id: user(), target_id: user() })
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('1')
+    expect(await field(res)).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
   })
 })
 

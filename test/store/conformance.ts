@@ -5,9 +5,9 @@
  * (verified asks, who sees, answers and reads what, sealed and plain,
  * declines, the quota, the unverified cap and the signed-in shield).
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { StoreLimits, StoreListener, TaskStore } from '../../src/store/task-store.js'
-import { sleep } from '../helper.js'
+import { closeWhenDone, eventually, refusal, sleep, userIds } from '../helper.js'
 
 /** A store under test, and how many requests it counts towards MAX_PENDING_TOTAL now (adapter-specific test code). */
 export interface StoreUnderTest {
@@ -20,9 +20,8 @@ export type StoreFactory = (limits: StoreLimits, listener: StoreListener) => Pro
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const DEFAULTS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 100_000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 
-let nextId = Math.floor(Math.random() * 1e9) * 1000
 /** Fresh user ids per test, so adapters sharing a backend do not see each other's data. */
-const userId = (): number => ++nextId
+const userId = userIds()
 
 /** A listener that records the wake keys it is told. */
 function recorder (): StoreListener & { woken: string[], wokeAll: number } {
@@ -33,17 +32,31 @@ function recorder (): StoreListener & { woken: string[], wokeAll: number } {
   })
 }
 
+/** Runs `n` calls at once: how many succeeded, and how many were refused, by error code. */
+async function atOnce (n: number, call: () => Promise<unknown>): Promise<{ made: number, refused: Record<string, number> }> {
+  const outcomes = await Promise.allSettled(Array.from({ length: n }, call))
+  const refused: Record<string, number> = {}
+  for (const outcome of outcomes) {
+    if (outcome.status === 'rejected') {
+      const code = String((outcome.reason as { code?: string }).code)
+      refused[code] = (refused[code] ?? 0) + 1
+    }
+  }
+  return { made: outcomes.filter((o) => o.status === 'fulfilled').length, refused }
+}
+
+/** Makes stores with `factory` (limits over the defaults), each closed when its test is done. */
+function maker (factory: StoreFactory): (limits?: Partial<StoreLimits>, listener?: StoreListener) => Promise<StoreUnderTest> {
+  return async (limits: Partial<StoreLimits> = {}, listener: StoreListener = recorder()): Promise<StoreUnderTest> => {
+    const made = await factory({ ...DEFAULTS, ...limits }, listener)
+    closeWhenDone(made.store)
+    return made
+  }
+}
+
 export function storeConformance (name: string, factory: StoreFactory): void {
   describe(`TaskStore conformance: ${name}`, () => {
-    const open: TaskStore[] = []
-    const make = async (limits: Partial<StoreLimits> = {}, listener: StoreListener = recorder()): Promise<StoreUnderTest> => {
-      const made = await factory({ ...DEFAULTS, ...limits }, listener)
-      open.push(made.store)
-      return made
-    }
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((s) => s.close()))
-    })
+    const make = maker(factory)
 
     it('creates requests and lists them for their target only, oldest first', async () => {
       const { store } = await make()
@@ -204,15 +217,11 @@ export function storeConformance (name: string, factory: StoreFactory): void {
     it('keeps both caps exact under 100 parallel creates', async () => {
       const perTarget = await make({ maxPendingPerTarget: 10 })
       const bob = userId()
-      const toBob = await Promise.allSettled(Array.from({ length: 100 }, () => perTarget.store.createRequest(userId(), bob)))
-      expect(toBob.filter((r) => r.status === 'fulfilled')).toHaveLength(10)
-      expect(toBob.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'WC_ERR_TARGET_BUSY')).toHaveLength(90)
+      expect(await atOnce(100, () => perTarget.store.createRequest(userId(), bob))).toEqual({ made: 10, refused: { WC_ERR_TARGET_BUSY: 90 } })
       expect(await perTarget.store.pendingTasks(bob)).toHaveLength(10)
 
       const total = await make({ maxPendingTotal: 10 })
-      const anyone = await Promise.allSettled(Array.from({ length: 100 }, () => total.store.createRequest(userId(), userId())))
-      expect(anyone.filter((r) => r.status === 'fulfilled')).toHaveLength(10)
-      expect(anyone.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'WC_ERR_STORE_FULL')).toHaveLength(90)
+      expect(await atOnce(100, () => total.store.createRequest(userId(), userId()))).toEqual({ made: 10, refused: { WC_ERR_STORE_FULL: 90 } })
       expect(await total.counted()).toBe(10)
     })
 
@@ -221,7 +230,7 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       for (let i = 0; i < 3; i++) await store.createRequest(userId(), userId())
       await expect(store.createRequest(userId(), userId())).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL', statusCode: 503 })
       // A request counts until at most a second after it expires.
-      await eventually(() => store.createRequest(userId(), userId()).then((r) => r.created, () => false), 3000)
+      await eventually(() => store.createRequest(userId(), userId()).then((r) => r.created, () => false), { timeoutMs: 3000 })
     })
 
     it('counts what it holds, and stops counting a delivered result', async () => {
@@ -246,7 +255,7 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       }
       expect(await counted()).toBeGreaterThan(0)
       // Every one has expired: the count comes back to exactly nothing, and stays there.
-      await eventually(async () => (await counted()) === 0, 10_000)
+      await eventually(async () => (await counted()) === 0, { timeoutMs: 10_000 })
       await sleep(1100)
       expect(await counted()).toBe(0)
       const fresh = await store.createRequest(userId(), userId())
@@ -280,27 +289,9 @@ const KEY_2 = Buffer.alloc(32, 2).toString('base64url')
 const SEALED = { enc: Buffer.alloc(32, 3).toString('base64url'), ciphertext: Buffer.alloc(272, 4).toString('base64url') }
 const ANON = { named: false }
 
-/** The error a rejected call threw, for its code and `retryAfterMs`. */
-async function refusal (call: Promise<unknown>): Promise<{ code?: string, statusCode?: number, retryAfterMs?: number }> {
-  try {
-    await call
-  } catch (err) {
-    return err as { code?: string, statusCode?: number, retryAfterMs?: number }
-  }
-  throw new Error('expected the call to be refused')
-}
-
 export function storeConformanceV2 (name: string, factory: StoreFactory): void {
   describe(`TaskStore conformance, v2 beside v1: ${name}`, () => {
-    const open: TaskStore[] = []
-    const make = async (limits: Partial<StoreLimits> = {}, listener: StoreListener = recorder()): Promise<StoreUnderTest> => {
-      const made = await factory({ ...DEFAULTS, ...limits }, listener)
-      open.push(made.store)
-      return made
-    }
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((s) => s.close()))
-    })
+    const make = maker(factory)
 
     it('lists v1 and v2 questions to their target, naming only a v2 asker who chose it; v1 sees no sealed one', async () => {
       const { store } = await make()
@@ -471,7 +462,7 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
       await sleep(200)
       expect(await store.pendingTasks(bob)).toEqual([])
       // Once the session would have ended, v1 sees Bob's questions again.
-      await eventually(async () => (await store.pendingTasks(bob)).length === 2, 5000)
+      await eventually(async () => (await store.pendingTasks(bob)).length === 2, { timeoutMs: 5000 })
       expect(await store.submitAnswer(after.requestId, 'c.d')).toBe(true)
     })
 
@@ -538,9 +529,7 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
     it('keeps the unverified cap exact under 50 parallel creates, and has none when not set', async () => {
       const capped = await make({ maxUnverifiedPerTarget: 3 })
       const bob = userId()
-      const made = await Promise.allSettled(Array.from({ length: 50 }, () => capped.store.createRequest(userId(), bob)))
-      expect(made.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
-      expect(made.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'WC_ERR_UNVERIFIED_BUSY')).toHaveLength(47)
+      expect(await atOnce(50, () => capped.store.createRequest(userId(), bob))).toEqual({ made: 3, refused: { WC_ERR_UNVERIFIED_BUSY: 47 } })
       const open = await make({ maxPendingPerTarget: 6 })
       const carol = userId()
       for (let i = 0; i < 6; i++) expect((await open.store.createRequest(userId(), carol)).created).toBe(true)
@@ -583,13 +572,4 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
       }
     })
   })
-}
-
-/** Resolves once `condition` holds; fails after `timeoutMs`. */
-export async function eventually (condition: () => Promise<boolean>, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await sleep(10)
-  }
 }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
 import { luaSource } from '../../src/store/redis/scripts.js'
-import { sleep } from '../helper.js'
+import { closeWhenDone, sleep } from '../helper.js'
 import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 
 const BUCKET_MS = 1000
@@ -88,28 +88,24 @@ describe('the expiry-bucket count', () => {
     const span = Math.ceil(ttlMs / width) + 1
     const prefix = testPrefix()
     prefixes.push(prefix)
-    const store = await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
-    try {
-      const redisNow = async (): Promise<number> => {
-        const [seconds, micros] = await client.time() as unknown as [string, string]
-        return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
-      }
-      const until = async (at: number): Promise<void> => {
-        for (let left = at - await redisNow(); left > 0; left = at - await redisNow()) await sleep(Math.min(200, Math.max(1, left - 5)))
-      }
-      const created = await redisNow()
-      await store.createRequest(1, 2)
-      const bucket = Math.floor((created + ttlMs) / width)
-      // A create refused while the first request still lives, in the bucket where it expires...
-      await until(bucket * width + 5)
-      await expect(store.createRequest(3, 4)).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL' })
-      // ...then idle into the window where that bucket's counter was gone when swept.
-      const gapStart = bucket * width + 2 * width + ttlMs
-      await until(gapStart + Math.floor(((bucket + span + 1) * width - gapStart) / 2))
-      expect((await store.createRequest(5, 6)).created).toBe(true)
-    } finally {
-      await store.close()
+    const store = closeWhenDone(await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
+    const redisNow = async (): Promise<number> => {
+      const [seconds, micros] = await client.time() as unknown as [string, string]
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
     }
+    const until = async (at: number): Promise<void> => {
+      for (let left = at - await redisNow(); left > 0; left = at - await redisNow()) await sleep(Math.min(200, Math.max(1, left - 5)))
+    }
+    const created = await redisNow()
+    await store.createRequest(1, 2)
+    const bucket = Math.floor((created + ttlMs) / width)
+    // A create refused while the first request still lives, in the bucket where it expires...
+    await until(bucket * width + 5)
+    await expect(store.createRequest(3, 4)).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL' })
+    // ...then idle into the window where that bucket's counter was gone when swept.
+    const gapStart = bucket * width + 2 * width + ttlMs
+    await until(gapStart + Math.floor(((bucket + span + 1) * width - gapStart) / 2))
+    expect((await store.createRequest(5, 6)).created).toBe(true)
   })
 })
 

@@ -5,44 +5,33 @@
  * every call that may have taken effect unseen gives the same result when
  * retried: nothing lost, nothing delivered twice.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
 import { Relay } from '../../src/relay/relay.js'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
 import { SCRIPTS } from '../../src/store/redis/scripts.js'
 import type { StoreLimits, StoreListener, TaskStore } from '../../src/store/task-store.js'
-import { sleep } from '../helper.js'
-import { eventually } from './conformance.js'
-import { freePort, PrivateRedis, TEST_STORE_KEY } from './redis-helper.js'
+import { closeWhenDone, eventually, heldPollsBecome, sleep, userIds } from '../helper.js'
+import { PrivateRedis, startPrivateRedis, TEST_STORE_KEY } from './redis-helper.js'
 import { TcpProxy } from './tcp-proxy.js'
 
 const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 const NO_LISTENER: StoreListener = { wake: () => {}, wakeAll: () => {} }
 
 let redis: PrivateRedis
-const closing: Array<{ close: () => Promise<void> }> = []
-let nextUser = 1000
+const user = userIds()
 
 beforeAll(async () => {
-  redis = new PrivateRedis(await freePort(), ['--enable-debug-command', 'local'])
-  await redis.start()
+  redis = await startPrivateRedis(['--enable-debug-command', 'local'])
 })
-afterEach(async () => {
-  redis.thaw()
-  await Promise.all(closing.splice(0).map((c) => c.close()))
-})
-afterAll(async () => { await redis.stop() })
+afterEach(() => { redis.thaw() })
 
 async function store (url = redis.url, listener = NO_LISTENER): Promise<RedisTaskStore> {
-  const made = await RedisTaskStore.connect({ ...LIMITS, listener, url, storeKey: TEST_STORE_KEY, prefix: 'faults:' })
-  closing.push(made)
-  return made
+  return closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener, url, storeKey: TEST_STORE_KEY, prefix: 'faults:' }))
 }
 
 async function proxy (): Promise<TcpProxy> {
-  const made = await TcpProxy.start(redis.port)
-  closing.push(made)
-  return made
+  return closeWhenDone(await TcpProxy.start(redis.port))
 }
 
 /** Runs `call` and says how it ended and after how long. */
@@ -58,20 +47,29 @@ async function timed<T> (call: Promise<T>): Promise<{ ms: number, value?: T, err
 
 /** Retries `call` until it stops answering 503, as a client would. */
 async function retried<T> (call: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
+  const answer = await eventually(async () => {
     try {
-      return await call()
+      return { value: await call() }
     } catch (err) {
-      if ((err as { code?: string }).code !== 'WC_ERR_STORE_UNAVAILABLE' || i > 100) throw err
-      await sleep(50)
+      if ((err as { code?: string }).code !== 'WC_ERR_STORE_UNAVAILABLE') throw err
+      return undefined
     }
-  }
+  }, { timeoutMs: 5000, intervalMs: 50, message: 'the store to answer again' })
+  return answer.value
+}
+
+/** Takes the result of `requestId` until it is no longer pending, as a reader looks again after a hand-out it did not hear. */
+async function settledResult (s: RedisTaskStore, requestId: string): Promise<Awaited<ReturnType<RedisTaskStore['takeResult']>>> {
+  return eventually(async () => {
+    const result = await retried(() => s.takeResult(requestId))
+    return result.status === 'pending' ? undefined : result
+  }, { timeoutMs: 10_000, intervalMs: 100, message: 'the result to settle' })
 }
 
 describe('a Redis that stops answering', () => {
   it('answers 503 within about a second while Redis sleeps, then serves again', async () => {
     const s = await store()
-    const { requestId } = await s.createRequest(++nextUser, ++nextUser)
+    const { requestId } = await s.createRequest(user(), user())
     const sleeper = createClient({ url: redis.url })
     await sleeper.connect()
     const sleeping = sleeper.sendCommand(['DEBUG', 'SLEEP', '4'])
@@ -84,14 +82,14 @@ describe('a Redis that stops answering', () => {
     expect((await timed(s.pendingTasks(1))).error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
     await sleeping
     sleeper.destroy()
-    await eventually(async () => s.isReady(), 3000)
+    await eventually(() => s.isReady(), { timeoutMs: 3000 })
     expect(await s.takeResult(requestId)).toMatchObject({ status: 'pending' })
   })
 
   it('makes a call that timed out and landed later harmless: the retry finds what it did', async () => {
     const s = await store()
-    const [alice, bob] = [++nextUser, ++nextUser]
-    await s.createRequest(++nextUser, ++nextUser) // scripts loaded before the freeze
+    const [alice, bob] = [user(), user()]
+    await s.createRequest(user(), user()) // scripts loaded before the freeze
     redis.freeze()
     const create = await timed(s.createRequest(alice, bob))
     expect(create.error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
@@ -110,11 +108,7 @@ describe('a Redis that stops answering', () => {
     expect((await timed(s.takeResult(again.requestId))).error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
     redis.thaw()
     // The take landed and handed the answer out to nobody: the retry gets it once the hand-out settles.
-    let result = await retried(() => s.takeResult(again.requestId))
-    for (let i = 0; i < 100 && result.status === 'pending'; i++) {
-      await sleep(100)
-      result = await retried(() => s.takeResult(again.requestId))
-    }
+    const result = await settledResult(s, again.requestId)
     expect(result).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
     expect(await s.takeResult(again.requestId)).toEqual({ status: 'expired' })
   })
@@ -125,17 +119,13 @@ describe('a reply cut in the middle', () => {
     const writer = await store()
     const cut = await proxy()
     const reader = await store(cut.url)
-    const { requestId } = await writer.createRequest(++nextUser, ++nextUser)
+    const { requestId } = await writer.createRequest(user(), user())
     await reader.takeResult(requestId) // the take script is loaded: the next one goes by its SHA1
     expect(await writer.submitAnswer(requestId, 'com.radolyn.ayugram')).toBe(true)
     cut.cutReplyTo(SCRIPTS.wcTake.SHA1)
     await expect(reader.takeResult(requestId)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE' })
-    let result = await retried(() => reader.takeResult(requestId))
     // Until the first hand-out settles, another reader only hears to look again.
-    for (let i = 0; i < 100 && result.status === 'pending'; i++) {
-      await sleep(100)
-      result = await retried(() => reader.takeResult(requestId))
-    }
+    const result = await settledResult(reader, requestId)
     expect(result).toEqual({ status: 'completed', packageName: 'com.radolyn.ayugram' })
     expect(await writer.takeResult(requestId)).toEqual({ status: 'expired' })
   })
@@ -143,7 +133,7 @@ describe('a reply cut in the middle', () => {
   it('lets a retried submit succeed after its reply was cut', async () => {
     const cut = await proxy()
     const s = await store(cut.url)
-    const { requestId } = await s.createRequest(++nextUser, ++nextUser)
+    const { requestId } = await s.createRequest(user(), user())
     await s.submitAnswer('00000000-0000-4000-8000-000000000000', 'x')
     cut.cutReplyTo(SCRIPTS.wcSubmit.SHA1)
     await expect(s.submitAnswer(requestId, 'tw.nekomimi.nekogram')).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE' })
@@ -154,8 +144,8 @@ describe('a reply cut in the middle', () => {
   it('gives a retried create the request the first one made', async () => {
     const cut = await proxy()
     const s = await store(cut.url)
-    const [alice, bob] = [++nextUser, ++nextUser]
-    await s.createRequest(++nextUser, ++nextUser)
+    const [alice, bob] = [user(), user()]
+    await s.createRequest(user(), user())
     cut.cutReplyTo(SCRIPTS.wcCreate.SHA1)
     await expect(s.createRequest(alice, bob)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE' })
     const again = await retried(() => s.createRequest(alice, bob))
@@ -169,13 +159,13 @@ describe('the pub/sub connection going away', () => {
     const cut = await proxy()
     const writer = await store()
     const relay = await Relay.open((listener) => store(cut.url, listener), { maxPerKey: 4, maxTotal: 100 })
-    const bob = ++nextUser
+    const bob = user()
     const held = timed(relay.tasksFor(bob, 8000))
-    await eventually(async () => relay.heldPolls() === 1)
+    await heldPollsBecome(relay, 1)
     // Wake-ups published while the subscriber reconnects are lost.
     cut.cutSubscriber(600)
     await sleep(300)
-    const { requestId } = await writer.createRequest(++nextUser, bob)
+    const { requestId } = await writer.createRequest(user(), bob)
     const released = await held
     expect(released.value).toEqual([requestId])
     expect(released.ms).toBeLessThan(6000)

@@ -7,8 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { luaSource } from '../../src/store/redis/scripts.js'
+import { eventually } from '../kit/eventually.js'
+import { closeWhenDone } from '../kit/lifetime.js'
+import { freePort } from '../process-helper.js'
 
-export { freePort } from '../process-helper.js'
+const clientOf = (url: string) => createClient({ url })
+type Client = ReturnType<typeof clientOf>
 
 export const SHARED_REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const TEST_STORE_KEY = randomBytes(32)
@@ -17,11 +21,20 @@ export function testPrefix (): string {
   return `wc-test:${randomUUID()}:`
 }
 
-/** Every key and value under `prefix`, for leak checks and clean-up. */
-export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Array<{ key: string, value: string }>> {
-  const client = createClient({ url })
+/** Runs `use` with a client of its own, connected to `url`. */
+async function withClient<T> (url: string, use: (client: Client) => Promise<T>): Promise<T> {
+  const client = clientOf(url)
   await client.connect()
   try {
+    return await use(client)
+  } finally {
+    client.destroy()
+  }
+}
+
+/** Every key and value under `prefix`, for leak checks and clean-up. */
+export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Array<{ key: string, value: string }>> {
+  return withClient(url, async (client) => {
     const out: Array<{ key: string, value: string }> = []
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
       for (const key of keys) {
@@ -33,9 +46,7 @@ export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Arr
       }
     }
     return out
-  } finally {
-    client.destroy()
-  }
+  })
 }
 
 /**
@@ -44,41 +55,37 @@ export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Arr
  * the server needs no such call).
  */
 export async function countedInRedis (prefix: string, url = SHARED_REDIS): Promise<number> {
-  const client = createClient({ url })
-  await client.connect()
-  try {
-    const source = `${luaSource('includes/time')}\n${luaSource('includes/count')}\nreturn closeBuckets(ARGV[1], nowMs())`
-    return Number(await client.eval(source, { keys: [], arguments: [prefix] }))
-  } finally {
-    client.destroy()
-  }
+  const source = `${luaSource('includes/time')}\n${luaSource('includes/count')}\nreturn closeBuckets(ARGV[1], nowMs())`
+  return withClient(url, async (client) => Number(await client.eval(source, { keys: [], arguments: [prefix] })))
 }
 
 export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<void> {
-  const client = createClient({ url })
-  await client.connect()
-  try {
+  await withClient(url, async (client) => {
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
       if (keys.length > 0) await client.del(keys)
     }
-  } finally {
-    client.destroy()
-  }
+  })
 }
 
 /**
- * A redis-server of the test's own, persisting nothing: start() and stop()
- * (SIGKILL) it at will, or freeze() and thaw() it (SIGSTOP, SIGCONT) to play
- * a Redis that hangs without closing its connections.
+ * A redis-server of the test's own, persisting nothing, on a free port (the
+ * same one across restarts): stop() (SIGKILL) and start() it again at will, or
+ * freeze() and thaw() it (SIGSTOP, SIGCONT) to play a Redis that hangs without
+ * closing its connections. startPrivateRedis() gives one that is stopped when
+ * the test (or, started in a beforeAll, the file) is done.
  */
 export class PrivateRedis {
-  readonly port: number
   readonly #args: string[]
+  #port: number | undefined
   #process: ChildProcess | undefined
 
-  constructor (port: number, args: string[] = []) {
-    this.port = port
+  constructor (args: string[] = []) {
     this.#args = args
+  }
+
+  get port (): number {
+    if (this.#port === undefined) throw new Error('start the private Redis first')
+    return this.#port
   }
 
   get url (): string {
@@ -86,22 +93,24 @@ export class PrivateRedis {
   }
 
   async start (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#args], { stdio: 'ignore' })
+    this.#port ??= await freePort()
+    const child = spawn('redis-server', ['--port', String(this.#port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#args], { stdio: 'ignore' })
     this.#process = child
-    for (let i = 0; i < 100; i++) {
-      const client = createClient({ url: this.url, socket: { reconnectStrategy: false } })
-      client.on('error', () => {})
-      try {
-        await client.connect()
-        await client.ping()
-        client.destroy()
-        return
-      } catch {
-        client.destroy()
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
+    await eventually(async () => this.#answers(), { timeoutMs: 5000, intervalMs: 50, message: 'redis-server to start' })
+  }
+
+  async #answers (): Promise<boolean> {
+    const client = createClient({ url: this.url, socket: { reconnectStrategy: false } })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.ping()
+      return true
+    } catch {
+      return false
+    } finally {
+      client.destroy()
     }
-    throw new Error('redis-server did not start')
   }
 
   freeze (): void {
@@ -120,4 +129,12 @@ export class PrivateRedis {
     await exited
     this.#process = undefined
   }
+}
+
+/** A started PrivateRedis (with `args` for redis-server), stopped when the test or the file is done. */
+export async function startPrivateRedis (args: string[] = []): Promise<PrivateRedis> {
+  const redis = new PrivateRedis(args)
+  closeWhenDone({ close: async () => { redis.thaw(); await redis.stop() } })
+  await redis.start()
+  return redis
 }

@@ -1,28 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
-import { sign } from '../../src/crypto/signature.js'
 import { signInitData } from '../../src/identity/init-data.js'
-import { pyJson, sleep } from '../helper.js'
-import { serveProcess, type Child } from '../process-helper.js'
-import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
-import { deleteKeys, dumpKeys, freePort, PrivateRedis, SHARED_REDIS, testPrefix } from './redis-helper.js'
+import { BOT_TOKEN, eventually, SIGN_IN, signedClient, signInWith, sleep, userIds, V2User, type SignedClient } from '../helper.js'
+import { freePort, runCli, serveProcess, type Child } from '../process-helper.js'
+import { deleteKeys, dumpKeys, SHARED_REDIS, startPrivateRedis, testPrefix } from './redis-helper.js'
 
 const KEY = 'multi-instance-key'
 
 interface Instance { child: Child, url: string }
 
-function caller (url: string) {
-  return {
-    async post (path: string, body: object): Promise<Response> {
-      const text = pyJson(body)
-      return fetch(url + path, { method: 'POST', body: Buffer.from(text), headers: { 'content-type': 'application/json', 'x-signature': sign(KEY, text) } })
-    },
-    async get (path: string): Promise<Response> {
-      return fetch(url + path, { headers: { 'x-signature': sign(KEY, path.split('?')[0] as string) } })
-    }
-  }
-}
+const caller = (url: string): SignedClient => signedClient(url, KEY)
 
 async function startInstance (env: Record<string, string>): Promise<Instance> {
   return serveProcess({ API_SECRET_KEY: KEY, STORE: 'redis', LOG_LEVEL: 'info', ...env })
@@ -122,8 +110,7 @@ describe('two instances, one Redis: v2', () => {
   const storeKey = randomBytes(32).toString('base64')
   let a: Instance | undefined
   let b: Instance | undefined
-  let nextUser = 9_400_000_000_000
-  const user = (): number => ++nextUser
+  const user = userIds()
 
   beforeAll(async () => {
     const env = { REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: prefix, STORE_KEY: storeKey, ...SIGN_IN, ASK_LIMIT_PER_HOUR: '2' }
@@ -142,9 +129,8 @@ describe('two instances, one Redis: v2', () => {
     const requestId = await alice.on(urlB).ask(bob.userId)
     expect((await bob.on(urlA).tasks()).map((t) => t.request_id)).toEqual([requestId])
     const initData = signInitData({ botToken: BOT_TOKEN, user: user() })
-    const post = async (url: string): Promise<number> => (await fetch(`${url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) })).status
-    expect(await post(urlA)).toBe(200)
-    expect(await post(urlB)).toBe(401)
+    expect((await signInWith(urlA, initData)).status).toBe(200)
+    expect((await signInWith(urlB, initData)).status).toBe(401)
   })
 
   it('keeps one quota per asker across instances', async () => {
@@ -228,20 +214,9 @@ describe('two instances, one Redis: v2', () => {
 })
 
 describe('Redis faults', () => {
-  let redis: PrivateRedis
-  let server: Instance | undefined
-
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    await stopInstance(server)
-    await redis.stop()
-  })
-
   it('answers 503 while Redis is down, releases held polls, and serves again when it is back', async () => {
-    server = await startInstance({ REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('hex') })
+    const redis = await startPrivateRedis()
+    const server = await startInstance({ REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('hex') })
     const api = caller(server.url)
     const ok = await api.post('/requestClient', { requester_id: 1, target_id: 2 })
     expect(ok.status).toBe(200)
@@ -267,12 +242,7 @@ describe('Redis faults', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
 
     await redis.start()
-    let status = 0
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      await sleep(100)
-      status = (await fetch(`${server.url}/readyz`)).status
-    }
-    expect(status).toBe(200)
+    await eventually(async () => (await fetch(`${server.url}/readyz`)).status === 200, { timeoutMs: 10_000, intervalMs: 100, message: '/readyz to answer 200' })
     const again = await api.post('/requestClient', { requester_id: 5, target_id: 6 })
     expect(again.status).toBe(200)
     const { request_id: requestId } = (await again.json()) as { request_id: string }
@@ -284,7 +254,7 @@ describe('Redis faults', () => {
 
   it('refuses to start when Redis cannot be reached, saying so', async () => {
     const port = await freePort()
-    const child = (await import('../process-helper.js')).runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, STORE_KEY: randomBytes(32).toString('base64') })
+    const child = runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, STORE_KEY: randomBytes(32).toString('base64') })
     expect(await child.exited).toBe(1)
     expect(child.stderr()).toMatch(/cannot start: cannot reach Redis/)
   })

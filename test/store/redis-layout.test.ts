@@ -4,14 +4,14 @@
  * expire cleanly (a rolling upgrade meets them), and instances that differ in
  * their TTL do not cut each other's lists short.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
 import { Sealer } from '../../src/crypto/sealer.js'
 import { StoreKeys } from '../../src/store/keys.js'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
 import { luaSource, SCRIPTS } from '../../src/store/redis/scripts.js'
 import type { StoreLimits } from '../../src/store/task-store.js'
-import { sleep } from '../helper.js'
+import { closeWhenDone, sleep } from '../helper.js'
 import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 
 const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
@@ -37,9 +37,7 @@ describe('records from earlier layouts', () => {
   const keys = new StoreKeys(new Sealer(TEST_STORE_KEY))
   const sealer = new Sealer(TEST_STORE_KEY)
   const prefixes: string[] = []
-  const stores: RedisTaskStore[] = []
   beforeAll(async () => { await redis.connect() })
-  afterEach(async () => { await Promise.all(stores.splice(0).map((s) => s.close())) })
   afterAll(async () => {
     redis.destroy()
     for (const prefix of prefixes) await deleteKeys(prefix)
@@ -47,8 +45,7 @@ describe('records from earlier layouts', () => {
 
   async function open (limits: Partial<StoreLimits> = {}, prefix = testPrefix()): Promise<{ store: RedisTaskStore, prefix: string }> {
     prefixes.push(prefix)
-    const store = await RedisTaskStore.connect({ ...LIMITS, ...limits, listener: NO_LISTENER, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
-    stores.push(store)
+    const store = closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, ...limits, listener: NO_LISTENER, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
     return { store, prefix }
   }
 
@@ -157,17 +154,11 @@ describe('records from earlier layouts', () => {
 
 describe('instances with different TTLs', () => {
   const prefix = testPrefix()
-  const stores: RedisTaskStore[] = []
-  afterAll(async () => {
-    await Promise.all(stores.map((s) => s.close()))
-    await deleteKeys(prefix)
-  })
+  afterAll(async () => { await deleteKeys(prefix) })
 
   it('never shorten a target list: a short request does not hide a long one', async () => {
     const open = async (ttlMs: number): Promise<RedisTaskStore> => {
-      const store = await RedisTaskStore.connect({ ...LIMITS, ttlMs, listener: NO_LISTENER, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
-      stores.push(store)
-      return store
+      return closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, ttlMs, listener: NO_LISTENER, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
     }
     const [long, short] = [await open(10_000), await open(1000)]
     const [alice, bob, carol] = [41, 42, 43]

@@ -5,26 +5,21 @@
  * held poll exits 0 at once; a Redis that evicts keys is refused at start.
  */
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sign } from '../../src/crypto/signature.js'
-import { pyJson, sleep } from '../helper.js'
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest'
+import { eventually, signedClient, sleep } from '../helper.js'
 import { runCli, serveProcess, type Child } from '../process-helper.js'
-import { freePort, PrivateRedis } from './redis-helper.js'
+import { PrivateRedis, startPrivateRedis } from './redis-helper.js'
 
 const KEY = 'redis-process-key'
 
 interface Instance { child: Child, url: string }
 
 /** A signed call that gives up after `limitMs`, so that a hang fails the test instead of holding it. */
-async function call (url: string, method: 'GET' | 'POST', path: string, body?: object, limitMs = 10_000): Promise<{ status: number, body: unknown, ms: number }> {
-  const text = body === undefined ? undefined : pyJson(body)
+async function call (url: string, method: 'GET' | 'POST', path: string, body: object = {}, limitMs = 10_000): Promise<{ status: number, body: unknown, ms: number }> {
+  const api = signedClient(url, KEY)
+  const signal = AbortSignal.timeout(limitMs)
   const started = Date.now()
-  const res = await fetch(url + path, {
-    method,
-    body: text === undefined ? undefined : Buffer.from(text),
-    headers: { 'content-type': 'application/json', 'x-signature': sign(KEY, text ?? path.split('?')[0] as string) },
-    signal: AbortSignal.timeout(limitMs)
-  })
+  const res = method === 'GET' ? await api.get(path, { signal }) : await api.post(path, body, { signal })
   return { status: res.status, body: await res.json(), ms: Date.now() - started }
 }
 
@@ -32,31 +27,13 @@ function start (redis: PrivateRedis, env: Record<string, string> = {}): Promise<
   return serveProcess({ API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64'), LOG_LEVEL: 'info', ...env })
 }
 
-async function stop (instance: Instance | undefined): Promise<void> {
-  if (instance === undefined || instance.child.process.exitCode !== null) return
-  instance.child.process.kill('SIGKILL')
-  await instance.child.exited
-}
-
 const count = (text: string, pattern: RegExp): number => text.match(new RegExp(pattern, 'g'))?.length ?? 0
 
 describe('a frozen Redis', () => {
-  let redis: PrivateRedis
-  const instances: Instance[] = []
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    redis.thaw()
-    await Promise.all(instances.map(stop))
-    await redis.stop()
-  })
-
   it('gets 503 within about a second from both instances, held polls too, and both recover after SIGCONT', async () => {
+    const redis = await startPrivateRedis()
     const storeKey = randomBytes(32).toString('base64')
     const [a, b] = await Promise.all([start(redis, { STORE_KEY: storeKey }), start(redis, { STORE_KEY: storeKey })]) as [Instance, Instance]
-    instances.push(a, b)
     const made = await call(a.url, 'POST', '/requestClient', { requester_id: 1, target_id: 2 })
     const requestId = (made.body as { request_id: string }).request_id
     const held = call(b.url, 'GET', '/getTasks/99?wait=30')
@@ -84,12 +61,7 @@ describe('a frozen Redis', () => {
 
     redis.thaw()
     for (const instance of [a, b]) {
-      let status = 0
-      for (let i = 0; i < 100 && status !== 200; i++) {
-        await sleep(100)
-        status = (await fetch(`${instance.url}/readyz`)).status
-      }
-      expect(status).toBe(200)
+      await eventually(async () => (await fetch(`${instance.url}/readyz`)).status === 200, { timeoutMs: 10_000, intervalMs: 100, message: '/readyz to answer 200' })
       await instance.child.waitFor(/store back/)
       expect(count(instance.child.stdout(), /store unreachable/)).toBe(1)
       expect(count(instance.child.stdout(), /store back/)).toBe(1)
@@ -104,58 +76,35 @@ describe('a frozen Redis', () => {
 
 describe('shutting down in Redis mode', () => {
   let redis: PrivateRedis
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort())
-    await redis.start()
-  })
-  afterAll(async () => {
-    redis.thaw()
-    await redis.stop()
-  })
+  beforeAll(async () => { redis = await startPrivateRedis() })
 
   it.each([['answering', false], ['frozen', true]])('answers a held poll and exits 0 at once with Redis %s', async (_state, frozen) => {
     const instance = await start(redis, { SHUTDOWN_TIMEOUT_SECONDS: '20' })
-    try {
-      const held = call(instance.url, 'GET', '/getTasks/42?wait=30')
-      await sleep(300)
-      if (frozen) redis.freeze()
-      const sent = Date.now()
-      instance.child.process.kill('SIGTERM')
-      expect((await held).status).toBe(frozen ? 503 : 200)
-      expect(await instance.child.exited).toBe(0)
-      // Far below the 20 s the process may take: nothing waited for a timeout.
-      expect(Date.now() - sent).toBeLessThan(10_000)
-    } finally {
-      redis.thaw()
-      await stop(instance)
-    }
+    onTestFinished(() => { redis.thaw() })
+    const held = call(instance.url, 'GET', '/getTasks/42?wait=30')
+    await sleep(300)
+    if (frozen) redis.freeze()
+    const sent = Date.now()
+    instance.child.process.kill('SIGTERM')
+    expect((await held).status).toBe(frozen ? 503 : 200)
+    expect(await instance.child.exited).toBe(0)
+    // Far below the 20 s the process may take: nothing waited for a timeout.
+    expect(Date.now() - sent).toBeLessThan(10_000)
   })
 })
 
 describe('a Redis that evicts keys', () => {
   it('is refused at start when it has a memory limit, with the setting to change', async () => {
-    const redis = new PrivateRedis(await freePort(), ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
-    await redis.start()
-    try {
-      const child = runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64') })
-      expect(await child.exited).toBe(1)
-      expect(child.stderr()).toMatch(/cannot start: Redis evicts keys \(maxmemory-policy allkeys-lru\).*set maxmemory-policy noeviction/)
-    } finally {
-      await redis.stop()
-    }
+    const redis = await startPrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
+    const child = runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64') })
+    expect(await child.exited).toBe(1)
+    expect(child.stderr()).toMatch(/cannot start: Redis evicts keys \(maxmemory-policy allkeys-lru\).*set maxmemory-policy noeviction/)
   })
 
   it('is only warned about without a memory limit', async () => {
-    const redis = new PrivateRedis(await freePort(), ['--maxmemory-policy', 'volatile-lru'])
-    await redis.start()
-    let instance: Instance | undefined
-    try {
-      instance = await start(redis)
-      await instance.child.waitFor(/maxmemory-policy volatile-lru: harmless while maxmemory is 0/)
-      expect((await call(instance.url, 'POST', '/requestClient', { requester_id: 1, target_id: 2 })).status).toBe(200)
-    } finally {
-      await stop(instance)
-      await redis.stop()
-    }
+    const redis = await startPrivateRedis(['--maxmemory-policy', 'volatile-lru'])
+    const instance = await start(redis)
+    await instance.child.waitFor(/maxmemory-policy volatile-lru: harmless while maxmemory is 0/)
+    expect((await call(instance.url, 'POST', '/requestClient', { requester_id: 1, target_id: 2 })).status).toBe(200)
   })
 })

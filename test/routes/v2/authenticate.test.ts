@@ -1,46 +1,34 @@
 /**
- * The Bearer check that every v2 call acting as a user sits behind. No such
- * call exists yet, so these servers carry one probe route inside a
- * requireSession scope; everything else is the real app on a real socket.
+ * The Bearer check that every v2 call acting as a user sits behind, on a
+ * probe route inside a requireSession scope (so that what it checks is seen
+ * apart from any call's own work); everything else is the real app on a real
+ * socket.
  */
-import { Writable } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../../../src/app.js'
-import { loadConfig } from '../../../src/config.js'
 import { signInitData } from '../../../src/identity/init-data.js'
 import { deriveKey, TOKEN_KEY_LABEL } from '../../../src/identity/keys.js'
 import { SessionTokens } from '../../../src/identity/tokens.js'
 import { callerOf, requireSession } from '../../../src/routes/v2/authenticate.js'
-import { sign } from '../../../src/crypto/signature.js'
+import { BOT_TOKEN, build, SIGN_IN, signInWith, userIds, type TestServer } from '../../helper.js'
 import { deleteKeys, SHARED_REDIS, testPrefix } from '../../store/redis-helper.js'
 
-const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
-let nextUser = 6_200_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 
-interface ProbeServer { app: FastifyInstance, url: string, logs: string[], close: () => Promise<void> }
-
-async function buildWithProbe (env: Record<string, string> = {}): Promise<ProbeServer> {
-  const logs: string[] = []
-  const logStream = new Writable({ write (chunk, _encoding, done) { logs.push(String(chunk)); done() } })
-  const app = await buildApp(loadConfig({ API_SECRET_KEY: 'lainapi.gay', TELEGRAM_BOT_TOKEN: BOT_TOKEN, ...env }), { logStream })
-  await app.register(async (scope) => {
-    requireSession(scope, app.identity.tokens)
-    scope.get('/v2/probe', async (request) => callerOf(request))
+async function buildWithProbe (env: Record<string, string> = {}): Promise<TestServer> {
+  return build({ ...SIGN_IN, ...env }, {
+    beforeListen: async (app) => {
+      await app.register(async (scope) => {
+        requireSession(scope, app.identity.tokens)
+        scope.get('/v2/probe', async (request) => callerOf(request))
+      })
+    }
   })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return { app, url: `http://127.0.0.1:${address.port}`, logs, close: () => app.close() }
 }
 
 async function signIn (url: string, id = user()): Promise<{ token: string, user_id: number, expires_at: number }> {
-  const res = await fetch(`${url}/v2/session`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: signInitData({ botToken: BOT_TOKEN, user: id }) })
-  })
+  const res = await signInWith(url, signInitData({ botToken: BOT_TOKEN, user: id }))
   expect(res.status).toBe(200)
-  return await res.json() as { token: string, user_id: number, expires_at: number }
+  return res.body as { token: string, user_id: number, expires_at: number }
 }
 
 async function probe (url: string, authorization?: string): Promise<{ status: number, body: Record<string, unknown>, challenge: string | null }> {
@@ -49,9 +37,8 @@ async function probe (url: string, authorization?: string): Promise<{ status: nu
 }
 
 describe('Authorization: Bearer', () => {
-  let server: ProbeServer
+  let server: TestServer
   beforeAll(async () => { server = await buildWithProbe() })
-  afterAll(async () => server.close())
 
   it('makes the token\'s user the caller', async () => {
     const session = await signIn(server.url)
@@ -81,41 +68,32 @@ describe('Authorization: Bearer', () => {
   it('is not asked of the open v2 calls, nor of v1 (whose signature hook stays its own)', async () => {
     expect((await fetch(`${server.url}/v2/info`)).status).toBe(200)
     expect((await fetch(`${server.url}/v2/catalogue`)).status).toBe(200)
-    expect((await fetch(`${server.url}/getTasks/5`, { headers: { 'x-signature': sign('lainapi.gay', '/getTasks/5') } })).status).toBe(200)
+    expect((await server.get('/getTasks/5')).status).toBe(200)
     // And the v1 key opens no v2 call.
-    expect((await fetch(`${server.url}/v2/probe`, { headers: { 'x-signature': sign('lainapi.gay', '/v2/probe') } })).status).toBe(401)
+    expect((await server.get('/v2/probe')).status).toBe(401)
   })
 
   it('does not accept tokens of another deployment (memory mode: a key per process)', async () => {
     const other = await buildWithProbe()
-    try {
-      const session = await signIn(other.url)
-      expect((await probe(other.url, `Bearer ${session.token}`)).status).toBe(200)
-      expect((await probe(server.url, `Bearer ${session.token}`)).status).toBe(401)
-    } finally {
-      await other.close()
-    }
+    const session = await signIn(other.url)
+    expect((await probe(other.url, `Bearer ${session.token}`)).status).toBe(200)
+    expect((await probe(server.url, `Bearer ${session.token}`)).status).toBe(401)
   })
 
   it('logs no init data, token or user id, even at debug', async () => {
     const quiet = await buildWithProbe({ LOG_LEVEL: 'debug' })
-    try {
-      const id = user()
-      const initData = signInitData({ botToken: BOT_TOKEN, user: id })
-      const res = await fetch(`${quiet.url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) })
-      const { token } = await res.json() as { token: string }
-      await fetch(`${quiet.url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) })
-      await probe(quiet.url, `Bearer ${token}`)
-      await probe(quiet.url, `Bearer ${token}x`)
-      await probe(quiet.url)
-      await quiet.close()
-      const logs = quiet.logs.join('')
-      expect(logs).toContain('/v2/session')
-      for (const secret of [String(id), token, initData, encodeURIComponent(initData), /hash=([0-9a-f]+)/.exec(initData)?.[1] as string]) {
-        expect(logs).not.toContain(secret)
-      }
-    } finally {
-      await quiet.close()
+    const id = user()
+    const initData = signInitData({ botToken: BOT_TOKEN, user: id })
+    const { token } = (await signInWith(quiet.url, initData)).body as { token: string }
+    await signInWith(quiet.url, initData)
+    await probe(quiet.url, `Bearer ${token}`)
+    await probe(quiet.url, `Bearer ${token}x`)
+    await probe(quiet.url)
+    await quiet.close()
+    const logs = quiet.logs.join('')
+    expect(logs).toContain('/v2/session')
+    for (const secret of [String(id), token, initData, encodeURIComponent(initData), /hash=([0-9a-f]+)/.exec(initData)?.[1] as string]) {
+      expect(logs).not.toContain(secret)
     }
   })
 })
@@ -124,15 +102,14 @@ describe('tokens across instances (Redis mode)', () => {
   const prefix = testPrefix()
   const storeKey = Buffer.alloc(32, 9)
   const env = { STORE: 'redis', REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: prefix, STORE_KEY: storeKey.toString('base64') }
-  let one: ProbeServer
-  let two: ProbeServer
+  let one: TestServer
+  let two: TestServer
   beforeAll(async () => {
     one = await buildWithProbe(env)
     two = await buildWithProbe(env)
   })
   afterAll(async () => {
-    await one.close()
-    await two.close()
+    await Promise.all([one.close(), two.close()])
     await deleteKeys(prefix)
   })
 
@@ -143,11 +120,8 @@ describe('tokens across instances (Redis mode)', () => {
 
   it('init data accepted by one instance is refused by the other', async () => {
     const initData = signInitData({ botToken: BOT_TOKEN, user: user() })
-    const post = async (url: string): Promise<number> => (await fetch(`${url}/v2/session`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData })
-    })).status
-    expect(await post(one.url)).toBe(200)
-    expect(await post(two.url)).toBe(401)
+    expect((await signInWith(one.url, initData)).status).toBe(200)
+    expect((await signInWith(two.url, initData)).status).toBe(401)
   })
 
   it('answers 401 to an expired token, with its own message', async () => {

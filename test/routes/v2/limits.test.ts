@@ -3,12 +3,10 @@
  * (ASK_LIMIT_PER_HOUR), the per-target cap, and the cap on unverified (v1)
  * questions, each a 429 with Retry-After saying when asking again can work.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../../helper.js'
-import { SIGN_IN, V2User } from './v2-helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, SIGN_IN, userIds, V2User, type TestServer } from '../../helper.js'
 
-let nextUser = 6_600_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 
 function retryAfterSeconds (res: { headers: Headers }): number {
   const header = res.headers.get('retry-after')
@@ -19,7 +17,6 @@ function retryAfterSeconds (res: { headers: Headers }): number {
 describe('ASK_LIMIT_PER_HOUR', () => {
   let server: TestServer
   beforeAll(async () => { server = await build({ ...SIGN_IN, ASK_LIMIT_PER_HOUR: '2' }) })
-  afterAll(async () => server.close())
 
   it('answers 429 with Retry-After (seconds until the next ask fits) past the quota; asking again for a pending request is free', async () => {
     const alice = await V2User.signIn(server.url, user())
@@ -48,7 +45,6 @@ describe('the caps per target', () => {
   beforeAll(async () => {
     server = await build({ ...SIGN_IN, MAX_PENDING_PER_TARGET: '4', MAX_UNVERIFIED_PER_TARGET: '2', REQUEST_TTL_SECONDS: '100' })
   })
-  afterAll(async () => server.close())
 
   it('keeps room for verified questions: at most MAX_UNVERIFIED_PER_TARGET v1 ones, inside the whole cap', async () => {
     const bob = await V2User.signIn(server.url, user())
@@ -82,12 +78,8 @@ describe('the caps per target', () => {
 
   it('has no unverified cap where nobody can sign in: a v1-only server keeps the whole cap for v1', async () => {
     const v1Only = await build({ MAX_PENDING_PER_TARGET: '4', MAX_UNVERIFIED_PER_TARGET: '2' })
-    try {
-      const bob = user()
-      for (let i = 0; i < 4; i++) expect((await v1Only.post('/requestClient', { requester_id: user(), target_id: bob })).status).toBe(200)
-      expect((await v1Only.post('/requestClient', { requester_id: user(), target_id: bob })).status).toBe(429)
-    } finally {
-      await v1Only.close()
-    }
+    const bob = user()
+    for (let i = 0; i < 4; i++) expect((await v1Only.post('/requestClient', { requester_id: user(), target_id: bob })).status).toBe(200)
+    expect((await v1Only.post('/requestClient', { requester_id: user(), target_id: bob })).status).toBe(429)
   })
 })

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { build, type TestServer } from '../../helper.js'
 
 describe('GET /v2/info', () => {
@@ -35,7 +35,6 @@ describe('GET /v2/info', () => {
 describe('GET /v2/catalogue', () => {
   let server: TestServer
   beforeAll(async () => { server = await build() })
-  afterAll(async () => server.close())
 
   it('answers the catalogue with a strong ETag', async () => {
     const res = await fetch(`${server.url}/v2/catalogue`)
@@ -74,7 +73,6 @@ describe('GET /v2/catalogue', () => {
 describe('GET /v2/webapp', () => {
   let server: TestServer
   beforeAll(async () => { server = await build() })
-  afterAll(async () => server.close())
 
   it('is a static page saying what WhatClient is, with no script and a strict CSP', async () => {
     const res = await fetch(`${server.url}/v2/webapp?tgWebAppStartParam=x`)

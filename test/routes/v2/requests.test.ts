@@ -3,17 +3,14 @@
  * results, each row and status of the contract, and who may see, answer or
  * read what.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../../helper.js'
-import { SIGN_IN, V2User } from './v2-helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, heldPollsBecome, SIGN_IN, userIds, V2User, type TestServer } from '../../helper.js'
 
 let server: TestServer
-let nextUser = 6_400_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 const signIn = async (): Promise<V2User> => V2User.signIn(server.url, user())
 
 beforeAll(async () => { server = await build({ ...SIGN_IN, REQUEST_TTL_SECONDS: '120' }) })
-afterAll(async () => server.close())
 
 describe('ask, list, answer, read', () => {
   it('relays a plain answer from Bob to Alice, delivered once, anonymous by default', async () => {
@@ -57,7 +54,7 @@ describe('ask, list, answer, read', () => {
     const [alice, bob] = [await signIn(), await signIn()]
     const requestId = await alice.ask(bob.userId)
     const held = alice.result(requestId, 10)
-    await heldPollsBecome(1)
+    await heldPollsBecome(server.app.relay, 1)
     expect(await bob.answer(requestId, { declined: true })).toMatchObject({ status: 200, body: { status: 'success' } })
     expect(await held).toEqual({ status: 'declined' })
     expect(await alice.result(requestId)).toEqual({ status: 'expired' })
@@ -177,8 +174,3 @@ describe('what the calls refuse', () => {
     expect(server.app.relay.heldPolls()).toBe(0)
   })
 })
-
-async function heldPollsBecome (n: number): Promise<void> {
-  for (let i = 0; i < 300 && server.app.relay.heldPolls() !== n; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  expect(server.app.relay.heldPolls()).toBe(n)
-}

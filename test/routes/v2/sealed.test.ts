@@ -5,18 +5,15 @@
  * answers are checked for their exact sizes and spelling; sealed and plain
  * never mix.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
-import { build, type TestServer } from '../../helper.js'
-import { SIGN_IN, V2User } from './v2-helper.js'
+import { build, SIGN_IN, userIds, V2User, type TestServer } from '../../helper.js'
 
 let server: TestServer
-let nextUser = 6_700_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 const signIn = async (): Promise<V2User> => V2User.signIn(server.url, user())
 
 beforeAll(async () => { server = await build(SIGN_IN) })
-afterAll(async () => server.close())
 
 /** base64url of `bytes` bytes, with the last character changed so that unused bits are set (a second spelling of almost the same value). */
 function nonCanonical (bytes: number): string {

@@ -4,18 +4,15 @@
  * reach v1, and questions and answers cross between the versions marked for
  * what they are.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../../helper.js'
-import { SIGN_IN, V2User } from './v2-helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, SIGN_IN, userIds, V2User, type TestServer } from '../../helper.js'
 
 let server: TestServer
-let nextUser = 6_500_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 const signIn = async (id = user()): Promise<V2User> => V2User.signIn(server.url, id)
 const KEY = Buffer.alloc(32, 7).toString('base64url')
 
 beforeAll(async () => { server = await build(SIGN_IN) })
-afterAll(async () => server.close())
 
 async function v1Ask (requester: number, target: number): Promise<string> {
   const res = await server.post('/requestClient', { requester_id: requester, target_id: target })

@@ -1,8 +1,9 @@
 /**
  * HTTP over a bare TCP socket, for what fetch will not send: hostile request
- * lines, methods, framing and header sizes. Each call sends exactly the given
- * bytes on a fresh connection and reads until the server closes it or a
- * response is complete.
+ * lines, methods, framing and header sizes, several calls on one kept-alive
+ * connection. `rawRequest` sends exactly the given bytes on a fresh
+ * connection and reads until the server closes it or a response is complete;
+ * `rawConnection` keeps a connection for the test to write on at will.
  */
 import { connect } from 'node:net'
 
@@ -26,7 +27,7 @@ export function rawRequest (url: string, bytes: string | Buffer, timeoutMs = 10_
       settled = true
       clearTimeout(timer)
       socket.destroy()
-      resolve(parse(received))
+      resolve(parseResponse(String(received)))
     }
     const timer = setTimeout(() => {
       settled = true
@@ -53,8 +54,8 @@ function complete (bytes: Buffer): boolean {
   return /^HTTP\/1\.1 (204|304)/.test(head)
 }
 
-function parse (bytes: Buffer): RawResponse {
-  const text = String(bytes)
+/** One response as received (status 0 when it holds no complete head). */
+export function parseResponse (text: string): RawResponse {
   const end = text.indexOf('\r\n\r\n')
   if (end === -1) return { status: 0, headers: {}, body: '', text }
   const [statusLine = '', ...lines] = text.slice(0, end).split('\r\n')
@@ -64,6 +65,36 @@ function parse (bytes: Buffer): RawResponse {
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
   }
   return { status: Number(statusLine.split(' ')[1]), headers, body: text.slice(end + 4), text }
+}
+
+/** Two responses one after the other on one connection, as received. */
+export function splitResponses (text: string): [RawResponse, RawResponse] {
+  const second = text.indexOf('HTTP/1.1', 1)
+  if (second === -1) return [parseResponse(text), parseResponse('')]
+  return [parseResponse(text.slice(0, second)), parseResponse(text.slice(second))]
+}
+
+export interface RawConnection {
+  /** Writes `bytes` as they are. */
+  write: (bytes: string | Buffer) => void
+  /** What the server has sent so far, as text. */
+  received: () => string
+  /** Resolves with all the server sent once the connection is closed. */
+  closed: Promise<string>
+  /** Drops the connection from this side. */
+  destroy: () => void
+}
+
+/** A connection to the server at `url` that the test writes on and reads from. */
+export function rawConnection (url: string): RawConnection {
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  let received = ''
+  socket.on('data', (chunk) => { received += String(chunk) })
+  // A reset connection also closes: the test reads what arrived before it.
+  socket.on('error', () => {})
+  const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)))
+  return { write: (bytes) => { socket.write(bytes) }, received: () => received, closed, destroy: () => socket.destroy() }
 }
 
 /** A request line and headers, CRLF-terminated, with `Connection: close` unless told otherwise. */

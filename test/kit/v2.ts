@@ -1,11 +1,12 @@
 /**
- * A v2 client for tests over real sockets: signs users in with init data the
- * test signs (the server checks it with the same TELEGRAM_BOT_TOKEN), and
- * calls the v2 routes with their tokens, exactly as a plugin would.
+ * The v2 client of the tests, over real sockets: signs users in with init
+ * data the test signs (the server checks it with the same
+ * TELEGRAM_BOT_TOKEN), and calls the v2 routes with their tokens, exactly as
+ * a plugin would.
  */
 import { randomBytes } from 'node:crypto'
 import { expect } from 'vitest'
-import { signInitData } from '../../../src/identity/init-data.js'
+import { signInitData } from '../../src/identity/init-data.js'
 
 export const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
 /** The settings a server needs to sign anyone in. */
@@ -24,20 +25,26 @@ async function reply<T> (res: Response): Promise<Reply<T>> {
   return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T, headers: res.headers }
 }
 
+/** POST /v2/session with `body`: a string sent as it is, anything else as JSON. */
+export async function postSession (url: string, body: unknown, contentType = 'application/json'): Promise<Reply> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body)
+  return reply(await fetch(`${url}/v2/session`, { method: 'POST', headers: { 'content-type': contentType }, body: text }))
+}
+
+/** Signs in with `initData` as given, whatever the answer. */
+export async function signInWith (url: string, initData: unknown): Promise<Reply> {
+  return postSession(url, { init_data: initData })
+}
+
 /** One signed-in user on one server. */
 export class V2User {
   constructor (readonly url: string, readonly userId: number, readonly token: string) {}
 
   static async signIn (url: string, userId: number): Promise<V2User> {
-    const res = await fetch(`${url}/v2/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      // A query_id of its own, as Telegram gives: two sign-ins in one second are two init data.
-      body: JSON.stringify({ init_data: signInitData({ botToken: BOT_TOKEN, user: userId, fields: { query_id: randomBytes(8).toString('hex') } }) })
-    })
-    const body = await res.json() as { token: string, user_id: number }
-    expect(res.status, JSON.stringify(body)).toBe(200)
-    return new V2User(url, body.user_id, body.token)
+    // A query_id of its own, as Telegram gives: two sign-ins in one second are two init data.
+    const res = await signInWith(url, signInitData({ botToken: BOT_TOKEN, user: userId, fields: { query_id: randomBytes(8).toString('hex') } }))
+    expect(res.status, JSON.stringify(res.body)).toBe(200)
+    return new V2User(url, res.body.user_id as number, res.body.token as string)
   }
 
   /** The same user's token on another server (instance). */
