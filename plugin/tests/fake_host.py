@@ -386,6 +386,14 @@ class FakeHost:
 
     # ---- the plugin engine
 
+    def change_setting(self, plugin, key, value):
+        """What the settings screen does when the user changes one
+        (PluginsController.setPluginSettingAndTriggerOnChange): store, then on_change."""
+        plugin.set_setting(key, value)
+        for item in plugin.create_settings():
+            if getattr(item, "key", None) == key and getattr(item, "on_change", None) is not None:
+                item.on_change(value)
+
     def send_message(self, plugin, account, params):
         """What the app does when the user sends `params` from `account`: runs
         the send hook as PythonPluginsEngine.executeHook does. Returns "sent"
@@ -563,6 +571,7 @@ class FakeHost:
 
             @staticmethod
             def getInstance(account):
+                host._check("ContactsController")
                 return ContactsController(account)
 
         class ConnectionsManager:

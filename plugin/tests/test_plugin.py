@@ -61,7 +61,8 @@ class PluginCase(unittest.TestCase):
         for name, value in (module_settings or {}).items():
             setattr(module, name, value)
         plugin = module.WhatClientPlugin()
-        for key, value in dict({"server_url": servers[server].url, "api_key": KEY}, **settings).items():
+        defaults = {} if "server_url" in settings else {"server_url": servers[server].url, "api_key": KEY}
+        for key, value in dict(defaults, **settings).items():
             plugin.set_setting(key, value)
         plugin.on_plugin_load()
         self.plugins.append(plugin)
@@ -260,7 +261,7 @@ class FlowTest(PluginCase):
         self.send(plugin, unset, ".wc 5")
         kind, message = unset.wait_for_bulletins(1)[0]
         self.assertEqual(kind, "error", message)
-        self.assertIn("set the server URL", message)
+        self.assertEqual(message, "WhatClient: enter the server URL in the plugin settings")
 
     def test_check_connection_setting(self):
         host = FakeHost(new_user())
@@ -268,7 +269,7 @@ class FlowTest(PluginCase):
         check = [s for s in plugin.create_settings() if s.kind == "Text"][0]
         check.on_click(None)
         self.assertEqual(host.wait_for_bulletins(1)[0], ("success", "WhatClient: connected, the server accepts your key"))
-        plugin.set_setting("api_key", "wrong")
+        host.change_setting(plugin, "api_key", "wrong")
         check.on_click(None)
         self.assertEqual(host.wait_for_bulletins(2)[1][0], "error")
 
@@ -293,18 +294,24 @@ class FlowTest(PluginCase):
             self.assertFalse(thread.is_alive())
         self.assertEqual(bob._wc_threads(), [])
 
-    def test_switching_answers_off_stops_answering(self):
+    def test_choosing_nobody_stops_answering_on_a_v1_server(self):
         host = FakeHost(new_user())
         plugin, _ = self.start(host)
         eventually(lambda: len(plugin._wc_threads()) == 2)
         old = plugin._wc_threads()
-        plugin.set_setting("answer_requests", False)
-        switch = [s for s in plugin.create_settings() if s.kind == "Switch"][0]
-        switch.on_change(False)
-        self.assertEqual(plugin._wc_threads(), [])
+        host.change_setting(plugin, "answer_policy", 2)  # Nobody
         for thread in old:
             thread.join(timeout=3)
             self.assertFalse(thread.is_alive())
+        # v1 questions come from strangers: only the account watcher is left.
+        eventually(lambda: len(plugin._wc_threads()) == 1)
+
+    def test_the_old_answer_switch_still_counts_until_a_choice_is_made(self):
+        host = FakeHost(new_user())
+        plugin, module = self.start(host, answer_requests=False)
+        self.assertEqual(plugin._wc_policy(), module.NOBODY)
+        plugin.set_setting("answer_policy", module.CONTACTS)
+        self.assertEqual(plugin._wc_policy(), module.CONTACTS)
 
 
 class PhoneCaseTest(PluginCase):
