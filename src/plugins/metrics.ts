@@ -1,0 +1,54 @@
+/**
+ * Prometheus metrics for the app: counts every answered request by method,
+ * route pattern (never the URL, which carries user and request ids) and
+ * status, with its latency, reads the store's gauges at each scrape, and serves
+ * the exposition on a listener of its own (src/metrics/listener.ts), started and
+ * closed with the app. Nothing is served on the public port. With no metrics
+ * port set, nothing is recorded or served.
+ */
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { MetricsListener } from '../metrics/listener.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { TaskStore } from '../store/task-store.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where /metrics is served, or null when metrics are off (or not started yet). */
+    metricsAddress (): AddressInfo | null
+  }
+}
+
+export interface MetricsPluginOptions {
+  metrics: Metrics
+  store: TaskStore
+  host: string
+  /** undefined: metrics off. 0 picks a free port. */
+  port: number | undefined
+}
+
+async function metricsPlugin (app: FastifyInstance, { metrics, store, host, port }: MetricsPluginOptions): Promise<void> {
+  const listener = port === undefined ? undefined : new MetricsListener(metrics)
+  app.decorate('metricsAddress', () => listener?.address() ?? null)
+  if (listener === undefined || port === undefined) return
+
+  metrics.collectProcessMetrics()
+  metrics.readPendingRequests(() => store.size())
+  metrics.readHeldPolls(() => store.heldPolls())
+
+  // A callback hook, not an async one: it runs on every poll, and a promise per call shows.
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    metrics.recordRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000)
+    done()
+  })
+
+  // onReady, not onListen: a metrics port that cannot be bound must stop the start.
+  app.addHook('onReady', async () => {
+    const address = await listener.listen(host, port)
+    app.log.info({ metrics: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics` }, 'metrics listening')
+  })
+  app.addHook('onClose', async () => { await listener.close() })
+}
+
+export default fp(metricsPlugin, { name: 'metrics' })

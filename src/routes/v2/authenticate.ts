@@ -1,0 +1,48 @@
+/**
+ * `Authorization: Bearer <token>` for the v2 calls that act as a user: the
+ * caller is the token's user, always (no v2 body or path names the caller).
+ * Missing, malformed, forged, altered or expired tokens answer 401
+ * `{"detail"}` with `WWW-Authenticate: Bearer`. A callback hook at onRequest:
+ * it runs on every poll, before the body is even parsed.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { WC_ERR_TOKEN_INVALID, WC_ERR_TOKEN_MISSING } from '../../errors.js'
+import type { Session, SessionTokens } from '../../identity/tokens.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The token's session, on routes behind requireSession; null elsewhere. */
+    caller: Session | null
+  }
+}
+
+const BEARER = /^Bearer +(\S+)$/i
+
+/** Every route registered in `scope` (and its children) after this call needs a valid token. */
+export function requireSession (scope: FastifyInstance, tokens: SessionTokens): void {
+  if (!scope.hasRequestDecorator('caller')) scope.decorateRequest('caller', null)
+  scope.addHook('onRequest', (request: FastifyRequest, reply, done) => {
+    const header = request.headers.authorization
+    let failure: Error
+    if (header === undefined || header === '') {
+      failure = new WC_ERR_TOKEN_MISSING()
+    } else {
+      const match = BEARER.exec(header)
+      try {
+        if (match === null) throw new WC_ERR_TOKEN_INVALID()
+        request.caller = tokens.verify(match[1] as string)
+        return done()
+      } catch (err) {
+        failure = err as Error
+      }
+    }
+    void reply.header('www-authenticate', 'Bearer')
+    done(failure)
+  })
+}
+
+/** The caller of a route behind requireSession. */
+export function callerOf (request: FastifyRequest): Session {
+  if (request.caller === null) throw new WC_ERR_TOKEN_MISSING()
+  return request.caller
+}

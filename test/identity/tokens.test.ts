@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { Sealer } from '../../src/crypto/sealer.js'
+import { deriveKey, identitySecrets, SEEN_ONCE_KEY_LABEL, TOKEN_KEY_LABEL } from '../../src/identity/keys.js'
+import { SessionTokens } from '../../src/identity/tokens.js'
+
+const NOW = 1_800_000_000
+const USER = 123_456_789_012
+
+function codeOf (fn: () => unknown): string | undefined {
+  try {
+    fn()
+    return undefined
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+}
+
+describe('SessionTokens', () => {
+  const secret = randomBytes(32)
+  let now = NOW
+  const tokens = new SessionTokens({ secret, ttlSeconds: 86_400, now: () => now })
+
+  it('issues a small token bound to the user, expiring after SESSION_TTL_SECONDS', () => {
+    now = NOW
+    const issued = tokens.issue(USER)
+    expect(issued.userId).toBe(USER)
+    expect(issued.expiresAt).toBe(NOW + 86_400)
+    expect(issued.token).toMatch(/^[A-Za-z0-9_-]+$/)
+    expect(issued.token.length).toBeLessThanOrEqual(80)
+    expect(tokens.verify(issued.token)).toEqual({ userId: USER, expiresAt: NOW + 86_400 })
+    expect(tokens.verify(tokens.issue(Number.MAX_SAFE_INTEGER).token).userId).toBe(Number.MAX_SAFE_INTEGER)
+  })
+
+  it('names nobody: sealed, and different every time', () => {
+    now = NOW
+    const a = tokens.issue(USER).token
+    const b = tokens.issue(USER).token
+    expect(a).not.toBe(b)
+    for (const token of [a, b]) {
+      const bytes = Buffer.from(token, 'base64url')
+      expect(token).not.toContain(String(USER))
+      expect(bytes.toString('latin1')).not.toContain(String(USER))
+      expect(bytes.toString('latin1')).not.toContain(String(NOW + 86_400))
+    }
+  })
+
+  it('is accepted by another instance with the same secret, and by no other', () => {
+    now = NOW
+    const { token } = tokens.issue(USER)
+    expect(new SessionTokens({ secret, ttlSeconds: 60, now: () => now }).verify(token).userId).toBe(USER)
+    expect(codeOf(() => new SessionTokens({ secret: randomBytes(32), ttlSeconds: 60, now: () => now }).verify(token))).toBe('WC_ERR_TOKEN_INVALID')
+  })
+
+  it('refuses every altered spelling', () => {
+    now = NOW
+    for (const user of [1, 12345, USER, Number.MAX_SAFE_INTEGER]) {
+      const { token } = tokens.issue(user)
+      for (let i = 0; i < token.length; i++) {
+        const c = token[i] as string
+        const altered = token.slice(0, i) + (c === 'A' ? 'B' : 'A') + token.slice(i + 1)
+        expect(codeOf(() => tokens.verify(altered)), `position ${i} of ${token.length}`).toBe('WC_ERR_TOKEN_INVALID')
+      }
+      expect(codeOf(() => tokens.verify(token.slice(0, -1)))).toBe('WC_ERR_TOKEN_INVALID')
+      expect(codeOf(() => tokens.verify(`${token}A`))).toBe('WC_ERR_TOKEN_INVALID')
+      expect(codeOf(() => tokens.verify(`${token}=`))).toBe('WC_ERR_TOKEN_INVALID')
+    }
+  })
+
+  it('refuses forgeries: garbage, and values sealed with the same secret for another purpose', () => {
+    for (const token of ['', 'abc', 'A'.repeat(60), 'A'.repeat(500), '!'.repeat(60)]) {
+      expect(codeOf(() => tokens.verify(token)), token).toBe('WC_ERR_TOKEN_INVALID')
+    }
+    const other = Buffer.from(new Sealer(secret).seal(`${USER}.${NOW + 1000}`, 'something else'), 'latin1').toString('base64url')
+    expect(codeOf(() => tokens.verify(other))).toBe('WC_ERR_TOKEN_INVALID')
+  })
+
+  it('expires at expires_at', () => {
+    now = NOW
+    const { token, expiresAt } = tokens.issue(USER)
+    now = expiresAt - 1
+    expect(tokens.verify(token).userId).toBe(USER)
+    now = expiresAt
+    expect(codeOf(() => tokens.verify(token))).toBe('WC_ERR_TOKEN_EXPIRED')
+    now = NOW
+  })
+})
+
+describe('identity secrets', () => {
+  it('derive from STORE_KEY in Redis mode, each with its own label', () => {
+    const storeKey = randomBytes(32)
+    const a = identitySecrets({ store: 'redis', storeKey })
+    const b = identitySecrets({ store: 'redis', storeKey })
+    expect(a.token.equals(b.token)).toBe(true)
+    expect(a.seenOnce.equals(b.seenOnce)).toBe(true)
+    expect(a.token.equals(a.seenOnce)).toBe(false)
+    expect(a.token.equals(storeKey)).toBe(false)
+    expect(a.token.equals(deriveKey(storeKey, TOKEN_KEY_LABEL))).toBe(true)
+    expect(a.seenOnce.equals(deriveKey(storeKey, SEEN_ONCE_KEY_LABEL))).toBe(true)
+    expect(identitySecrets({ store: 'redis', storeKey: randomBytes(32) }).token.equals(a.token)).toBe(false)
+  })
+
+  it('are random per process in memory mode', () => {
+    const storeKey = randomBytes(32)
+    expect(identitySecrets({ store: 'memory', storeKey }).token.equals(identitySecrets({ store: 'memory', storeKey }).token)).toBe(false)
+    expect(identitySecrets({ store: 'memory', storeKey: undefined }).token).toHaveLength(32)
+  })
+})
