@@ -43,7 +43,12 @@ repository abova8382993/extera-decomp, paths under sources/):
   says (HMAC-SHA256 keyed with HMAC("WebAppData", bot token)).
 - forum topics: with no reply chosen, the message's replyToMsg is the topic's
   first message, the same one as replyToTopMsg (SendMessageParams in
-  org/telegram/messenger/SendMessagesHelper.java carries both).
+  org/telegram/messenger/SendMessagesHelper.java carries both; forks that
+  rewrite replies set replyToMsg = replyToTopMsg for "no reply" the same way).
+Published plugins call the same things the same way, e.g.
+AlexeiCrystal/extera-plugins plugins/participants_channels_4.4.plugin
+(MessagesController.getInstance(account), getUser(java.lang.Long(id)),
+send_request(request, callback(response, error)), error.text).
 """
 import hashlib
 import hmac
