@@ -4,88 +4,106 @@
  * (settings, listen, signals) live in server.ts.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Ajv } from 'ajv'
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { bufferedStdout, loggingOptions, requestLine, summariseRequests } from './logging.js'
+import { bufferedStdout, loggingOptions, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
 import { Metrics } from './metrics/metrics.js'
 import errors from './plugins/errors.js'
 import gracefulClose from './plugins/graceful-close.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapi from './plugins/openapi.js'
+import protocolErrors, { clientErrorHandler, frameworkErrorHandler } from './plugins/protocol-errors.js'
 import signedBody from './plugins/signed-body.js'
+import { validatorCompiler } from './plugins/validators.js'
 import { Relay } from './relay/relay.js'
 import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
 import v2 from './routes/v2/index.js'
 import { createStore } from './store/create-store.js'
-import type { TaskStore } from './store/task-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     relay: Relay
+    /** Writes the last request summary and every buffered log line now (the process may be about to exit). */
+    flushLogs: () => void
   }
 }
 
 export interface BuildOptions {
-  /** A store to use instead of the one the settings name (tests). */
-  store?: TaskStore
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: NodeJS.WritableStream
+  /** How long a client may take to send a whole request (tests shorten it); see below. */
+  requestTimeoutMs?: number
 }
-
-// Bodies are validated as sent (no "1" for 1, no true for 1); path and query
-// strings are coerced, since they can only be strings.
-const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
-const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false })
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const stdout = options.logStream === undefined ? bufferedStdout() : undefined
   const stats = new RequestStats()
   const metrics = new Metrics()
+  // Time to receive a whole request, headers and body (then 408): slow-loris clients are cut.
+  // A held long-poll is not affected: its request was complete when the hold began.
+  const requestTimeout = options.requestTimeoutMs ?? (config.maxWaitSeconds + 30) * 1000
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
-    // A held long-poll must outlive its wait; slow-loris bodies must not.
-    requestTimeout: (config.maxWaitSeconds + 30) * 1000,
+    requestTimeout,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
-    // Errors raised before routing (a path that is not valid percent-encoding): same shape as
-    // the rest, and no echo of the URL.
-    frameworkErrors: (error, request, reply: FastifyReply) => {
-      reply.code(error.statusCode ?? 400)
-      // Fastify's request-completed hook never sees these requests: count them here.
-      stats.record(requestLine(request, reply, '(malformed)'))
-      void reply.send({ detail: error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL.' : 'Bad Request' })
-    }
+    http: {
+      // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
+      requireHostHeader: false,
+      // Node enforces no request timeout at all while its headers timeout (60 s by default)
+      // is longer than the request timeout.
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // How often Node looks for requests past their timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(30_000, requestTimeout)
+    },
+    // Requests that never reach a route (unparseable HTTP, unreadable URLs): the same
+    // {detail} shape as the rest, and no echo of the request.
+    clientErrorHandler: clientErrorHandler(stats),
+    frameworkErrors: frameworkErrorHandler(stats)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema))
+  app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
-  const store = options.store ?? await createStore(config, app.log)
-  const relay = new Relay(store)
-  app.decorate('relay', relay)
-
-  // Held polls answer at once when the server closes, instead of at their deadline.
-  app.addHook('preClose', async () => { relay.close() })
-  app.addHook('onClose', async () => {
-    if (options.store === undefined) await store.close()
+  app.decorate('flushLogs', () => {
     summaries.close()
     stdout?.close()
+  })
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log, metrics),
+    { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
+  app.decorate('relay', relay)
+
+  // Held polls answer at once when the server closes, instead of at their deadline. Their
+  // replies can leave after Node has closed the idle connections (a last store call takes a
+  // Redis round trip): those connections must not stay open for keep-alive.
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+    relay.releaseHolds()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+  app.addHook('onClose', async () => {
+    await relay.close()
+    app.flushLogs()
   })
 
   await app.register(gracefulClose)
   await app.register(signedBody)
   await app.register(errors)
+  await app.register(protocolErrors)
   await app.register(openapi)
-  await app.register(metricsPlugin, { metrics, store, host: config.metricsHost, port: config.metricsPort })
-  await app.register(operations, { store })
+  await app.register(metricsPlugin, { metrics, relay, host: config.metricsHost, port: config.metricsPort })
+  await app.register(operations, { relay })
   if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
-  await app.register(v2, { config })
+  await app.register(v2, { config, metrics })
   return app
 }

@@ -22,6 +22,7 @@ const EnvSchema = Type.Object({
   MAX_HELD_POLLS_PER_USER: Type.Integer({ minimum: 1, maximum: 10000, default: 4 }),
   MAX_HELD_POLLS_TOTAL: Type.Integer({ minimum: 1, maximum: 10000000, default: 100000 }),
   SHUTDOWN_TIMEOUT_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
+  RETRY_GRACE_SECONDS: Type.Number({ minimum: 1, maximum: 600, default: 30 }),
   STORE: Type.Enum(['memory', 'redis'], { default: 'memory' }),
   REDIS_URL: Type.String({ minLength: 1, default: 'redis://127.0.0.1:6379' }),
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'wc:' }),
@@ -50,15 +51,25 @@ export interface Config {
   maxHeldPollsPerUser: number
   maxHeldPollsTotal: number
   shutdownTimeoutMs: number
-  store: Env['STORE']
-  redisUrl: string
-  redisKeyPrefix: string
-  /** 32 bytes shared by all instances in Redis mode; undefined in memory mode. */
-  storeKey: Buffer | undefined
+  /** How long an answer stays retrievable by a retried call (a lost reply must not lose it). */
+  retryGraceMs: number
+  store: StoreConfig
   /** Where /metrics is served; metricsPort undefined: metrics off, 0: a free port. */
   metricsHost: string
   metricsPort: number | undefined
 }
+
+/** Where requests live: in this process, or in a Redis shared by every instance. */
+export type StoreConfig =
+  | { kind: 'memory' }
+  | {
+    kind: 'redis'
+    url: string
+    /** Prefix of every key and channel. */
+    prefix: string
+    /** 32 bytes shared by all instances: seals what Redis holds, never sent there. */
+    key: Buffer
+  }
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
 
@@ -68,11 +79,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   try {
     parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false })
   } catch (err) {
-    throw new WC_ERR_CONFIG((err as Error).message.replaceAll('env/', ''))
-  }
-  const storeKey = parsed.STORE_KEY === undefined ? undefined : decodeStoreKey(parsed.STORE_KEY)
-  if (parsed.STORE === 'redis' && storeKey === undefined) {
-    throw new WC_ERR_CONFIG(`STORE=redis needs STORE_KEY, a secret shared by all instances and never stored in Redis (32 bytes, base64 or hex); ${STORE_KEY_HINT}`)
+    throw new WC_ERR_CONFIG(String(err instanceof Error ? err.message : err).replaceAll('env/', ''))
   }
   return {
     apiSecretKey: parsed.API_SECRET_KEY ?? randomBytes(24).toString('base64url'),
@@ -89,13 +96,21 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxHeldPollsPerUser: parsed.MAX_HELD_POLLS_PER_USER,
     maxHeldPollsTotal: parsed.MAX_HELD_POLLS_TOTAL,
     shutdownTimeoutMs: Math.round(parsed.SHUTDOWN_TIMEOUT_SECONDS * 1000),
-    store: parsed.STORE,
-    redisUrl: parsed.REDIS_URL,
-    redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
-    storeKey,
+    retryGraceMs: Math.round(parsed.RETRY_GRACE_SECONDS * 1000),
+    store: storeConfig(parsed),
     ...metricsSettings(parsed),
     ...loadIdentitySettings(env)
   }
+}
+
+function storeConfig (parsed: Env): StoreConfig {
+  // A bad STORE_KEY stops the start even in memory mode, where it is unused: it says the settings are off.
+  const key = parsed.STORE_KEY === undefined ? undefined : decodeStoreKey(parsed.STORE_KEY)
+  if (parsed.STORE === 'memory') return { kind: 'memory' }
+  if (key === undefined) {
+    throw new WC_ERR_CONFIG(`STORE=redis needs STORE_KEY, a secret shared by all instances and never stored in Redis (32 bytes, base64 or hex); ${STORE_KEY_HINT}`)
+  }
+  return { kind: 'redis', url: parsed.REDIS_URL, prefix: parsed.REDIS_KEY_PREFIX, key }
 }
 
 function decodeStoreKey (text: string): Buffer {
@@ -125,7 +140,8 @@ const IdentityEnvSchema = Type.Object({
   ASK_LIMIT_PER_HOUR: Type.Integer({ minimum: 1, maximum: 1000000, default: 60 }),
   V1_ENABLED: Type.Boolean({ default: true }),
   MAX_UNVERIFIED_PER_TARGET: Type.Integer({ minimum: 1, maximum: 100000, default: 4 }),
-  MAX_REMEMBERED_SIGN_INS: Type.Integer({ minimum: 1, maximum: 100000000, default: 100000 })
+  MAX_REMEMBERED_SIGN_INS: Type.Integer({ minimum: 1, maximum: 100000000, default: 100000 }),
+  MAX_SIGNED_IN_USERS: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000 })
 })
 
 type IdentityEnv = Static<typeof IdentityEnvSchema>
@@ -152,6 +168,8 @@ export interface IdentitySettings {
   maxUnverifiedPerTarget: number
   /** Bound of the in-memory single-use memory of init data (memory mode). */
   maxRememberedSignIns: number
+  /** Memory mode: most users marked signed in (shielded from v1), and most askers with a quota in use, at once. */
+  maxSignedInUsers: number
 }
 
 const BOT_TOKEN = /^([1-9][0-9]{0,15}):[A-Za-z0-9_-]{20,128}$/
@@ -200,7 +218,8 @@ export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): Ide
     askLimitPerHour: parsed.ASK_LIMIT_PER_HOUR,
     v1Enabled: parsed.V1_ENABLED,
     maxUnverifiedPerTarget: parsed.MAX_UNVERIFIED_PER_TARGET,
-    maxRememberedSignIns: parsed.MAX_REMEMBERED_SIGN_INS
+    maxRememberedSignIns: parsed.MAX_REMEMBERED_SIGN_INS,
+    maxSignedInUsers: parsed.MAX_SIGNED_IN_USERS
   }
 }
 

@@ -9,6 +9,11 @@ export const WC_ERR_SIGNATURE_MISSING = createError('WC_ERR_SIGNATURE_MISSING', 
 export const WC_ERR_SIGNATURE_INVALID = createError('WC_ERR_SIGNATURE_INVALID', 'Invalid signature.', 403)
 export const WC_ERR_REQUEST_NOT_FOUND = createError('WC_ERR_REQUEST_NOT_FOUND', 'Request not found or already processed.', 404)
 export const WC_ERR_NOT_FOUND = createError('WC_ERR_NOT_FOUND', 'Not Found', 404)
+export const WC_ERR_METHOD_NOT_ALLOWED = createError<[string]>('WC_ERR_METHOD_NOT_ALLOWED', 'Method not allowed: this path answers %s.', 405)
+export const WC_ERR_BAD_JSON = createError('WC_ERR_BAD_JSON', 'The body is not valid JSON.', 400)
+export const WC_ERR_EMPTY_JSON = createError('WC_ERR_EMPTY_JSON', 'The body is empty: send a JSON object.', 400)
+export const WC_ERR_POISONED_JSON = createError('WC_ERR_POISONED_JSON', 'The body has a __proto__ or constructor.prototype key, which is refused.', 400)
+export const WC_ERR_MISSING_HOST = createError('WC_ERR_MISSING_HOST', 'An HTTP/1.1 request needs a Host header.', 400)
 export const WC_ERR_UNSUPPORTED_MEDIA_TYPE = createError('WC_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: send Content-Type: application/json.', 415)
 export const WC_ERR_TARGET_BUSY = createError('WC_ERR_TARGET_BUSY', 'Too many pending requests for this user; try again later.', 429)
 export const WC_ERR_STORE_FULL = createError('WC_ERR_STORE_FULL', 'The server holds too many pending requests; try again later.', 503)
@@ -17,6 +22,14 @@ export const WC_ERR_POLLS_FULL = createError('WC_ERR_POLLS_FULL', 'The server ho
 export const WC_ERR_STORE_UNAVAILABLE = createError('WC_ERR_STORE_UNAVAILABLE', 'The task store is unavailable; try again later.', 503)
 export const WC_ERR_SHUTTING_DOWN = createError('WC_ERR_SHUTTING_DOWN', 'The server is shutting down; try again later.', 503)
 export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid configuration: %s')
+
+/**
+ * Marks an error so that its answer carries Retry-After: `ms` in whole
+ * seconds, rounded up, at least 1 (the error handler sets the header).
+ */
+export function retryAfter<E extends Error> (error: E, ms: number): E & { retryAfterMs: number } {
+  return Object.assign(error, { retryAfterMs: ms })
+}
 
 /** Codes whose 5xx message is safe and useful to show to clients. */
 export const EXPOSED_SERVER_ERRORS: ReadonlySet<string> = new Set([
@@ -40,3 +53,7 @@ export const WC_ERR_TOKEN_INVALID = createError('WC_ERR_TOKEN_INVALID', 'Invalid
 export const WC_ERR_TOKEN_EXPIRED = createError('WC_ERR_TOKEN_EXPIRED', 'Token expired; sign in again.', 401)
 export const WC_ERR_QUOTA_EXCEEDED = createError('WC_ERR_QUOTA_EXCEEDED', 'You have asked too many questions this hour; try again after Retry-After seconds.', 429)
 export const WC_ERR_QUOTA_FULL = createError('WC_ERR_QUOTA_FULL', 'The server tracks too many askers to accept a new one; try again later.', 503)
+export const WC_ERR_UNVERIFIED_BUSY = createError('WC_ERR_UNVERIFIED_BUSY', 'Too many unverified (v1) questions pending for this user; try again after Retry-After seconds, or ask through v2.', 429)
+export const WC_ERR_ANSWER_NOT_SEALED = createError('WC_ERR_ANSWER_NOT_SEALED', 'This request is sealed: answer with "sealed": {"enc", "ciphertext"} (or "declined": true), not a package name.', 422)
+export const WC_ERR_ANSWER_NOT_PLAIN = createError('WC_ERR_ANSWER_NOT_PLAIN', 'This request is not sealed: answer with "package_name" (or "declined": true), not a sealed answer.', 422)
+export const WC_ERR_ANSWER_SHAPE = createError('WC_ERR_ANSWER_SHAPE', 'Send request_id and exactly one of "package_name", "sealed" or "declined": true.', 422)

@@ -24,7 +24,11 @@ export interface RequestSummary {
   route: string
   statusCode: number
   count: number
-  /** Upper bound of the bucket that holds the median / the 99th percentile, in ms. */
+  /**
+   * The median / the 99th percentile, in ms, as an upper bound: the bound of the bucket that
+   * holds it, or the slowest request when that was faster (a bucket bound above every request
+   * measured would say more than was seen).
+   */
   p50Ms: number
   p99Ms: number
   maxMs: number
@@ -65,10 +69,11 @@ export class RequestStats {
 
 function quantile (group: Group, q: number): number {
   const rank = Math.ceil(q * group.count)
+  const max = Math.round(group.maxMs * 100) / 100
   let seen = 0
   for (let i = 0; i < group.buckets.length; i++) {
     seen += group.buckets[i] as number
-    if (seen >= rank) return BUCKETS_MS[i] ?? Math.round(group.maxMs)
+    if (seen >= rank) return Math.min(BUCKETS_MS[i] ?? max, max)
   }
-  return Math.round(group.maxMs)
+  return max
 }

@@ -9,6 +9,22 @@ import { loadConfig, type Config } from './config.js'
 
 export async function startServer (config: Config = loadConfig()): Promise<void> {
   const app = await buildApp(config)
+  // SIGUSR2 stays Node's (heap snapshots on demand with --heapsnapshot-signal), not a shutdown.
+  closeWithGrace({
+    delay: config.shutdownTimeoutMs,
+    logger: false,
+    skip: ['SIGUSR2'],
+    onTimeout: () => {
+      app.log.error({ shutdownTimeoutSeconds: config.shutdownTimeoutMs / 1000 }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_SECONDS: exiting anyway')
+      // The process exits right after this: write the last summary and buffered lines now.
+      app.flushLogs()
+    }
+  }, async ({ err }) => {
+    if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
+    await app.close()
+  })
+  await app.listen({ host: config.host, port: config.port })
+  // Only now is there a server that signs with this key.
   if (config.apiSecretKeyGenerated) {
     process.stderr.write([
       'WhatClient: API_SECRET_KEY is not set, so this run signs with a random key:',
@@ -18,10 +34,4 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
       ''
     ].join('\n'))
   }
-  // SIGUSR2 stays Node's (heap snapshots on demand with --heapsnapshot-signal), not a shutdown.
-  closeWithGrace({ delay: config.shutdownTimeoutMs, logger: false, skip: ['SIGUSR2'] }, async ({ err }) => {
-    if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
-    await app.close()
-  })
-  await app.listen({ host: config.host, port: config.port })
 }

@@ -23,7 +23,12 @@ export interface TestServer {
   close (): Promise<void>
 }
 
-export async function build (env: Record<string, string> = {}, options: BuildOptions = {}): Promise<TestServer> {
+export interface TestBuildOptions extends BuildOptions {
+  /** Runs after the app is built and before it listens (to add hooks). */
+  beforeListen?: (app: FastifyInstance) => void
+}
+
+export async function build (env: Record<string, string> = {}, { beforeListen, ...options }: TestBuildOptions = {}): Promise<TestServer> {
   const config = loadConfig({ API_SECRET_KEY: TEST_KEY, LOG_LEVEL: 'info', ...env })
   const logs: string[] = []
   const logStream = new Writable({
@@ -33,6 +38,7 @@ export async function build (env: Record<string, string> = {}, options: BuildOpt
     }
   })
   const app = await buildApp(config, { logStream, ...options })
+  beforeListen?.(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
@@ -65,4 +71,29 @@ export function pyJson (value: object): string {
   return '{' + Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ') + '}'
 }
 
-export { sleep } from '../src/sdk/backoff.js'
+export { setTimeout as sleep } from 'node:timers/promises'
+
+/**
+ * Holds replies in flight, as a slow store would, once armed: an onSend hook
+ * (install it with `build(env, { beforeListen: (app) => gate.install(app) })`)
+ * that waits until `release()`. `held` counts the replies it has held.
+ */
+export class ReplyGate {
+  armed = false
+  held = 0
+  #release = (): void => {}
+  readonly #open = new Promise<void>((resolve) => { this.#release = resolve })
+
+  install (app: FastifyInstance): void {
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      if (!this.armed) return payload
+      this.held++
+      await this.#open
+      return payload
+    })
+  }
+
+  release (): void {
+    this.#release()
+  }
+}

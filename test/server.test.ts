@@ -1,16 +1,21 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { connect, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
+import { build, ReplyGate, sleep, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
-  it('`PORT=... API_SECRET_KEY=... npm start` serves on that port', async () => {
+  it('`PORT=... API_SECRET_KEY=... npm start` serves on that port, from the build, without compiling', async () => {
     const port = await freePort()
-    // --ignore-scripts skips only the prestart build, which npm test has done: rebuilding
-    // dist/ here would race the other test files that run it.
-    const child = wrap(spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k1' }, detached: true }))
+    const child = wrap(spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k1' }, detached: true }))
     try {
       await child.waitFor(/Server listening/, 60_000)
+      expect(child.stdout()).not.toMatch(/tsc|npm run build/)
       const res = await fetch(`http://127.0.0.1:${port}/healthz`)
       expect(res.status).toBe(200)
       const tasks = await fetch(`http://127.0.0.1:${port}/getTasks/1`, { headers: { 'x-signature': sign('k1', '/getTasks/1') } })
@@ -20,6 +25,35 @@ describe('the server process', () => {
       await child.exited
     }
   })
+
+  it('in a fresh clone, `npm ci` builds once, and then `npx whatclient` and `npm start` run the build', async () => {
+    const clone = mkdtempSync(join(tmpdir(), 'whatclient-clone-'))
+    try {
+      // What a clone holds: the tracked files, without node_modules or dist.
+      const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f !== '')
+      for (const file of tracked) {
+        mkdirSync(dirname(join(clone, file)), { recursive: true })
+        cpSync(join(ROOT, file), join(clone, file))
+      }
+      // --offline: from the npm cache that installing this checkout filled; nothing is fetched.
+      execFileSync('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: clone, stdio: 'pipe' })
+      // --no-install: run this clone's own bin or fail, never fetch a package of that name.
+      const help = execFileSync('npx', ['--no-install', 'whatclient', '--help'], { cwd: clone, encoding: 'utf8' })
+      expect(help).toMatch(/^Usage: whatclient/)
+      const port = await freePort()
+      const child = wrap(spawn('npm', ['start'], { cwd: clone, env: { ...process.env, PORT: String(port), API_SECRET_KEY: 'k4' }, detached: true }))
+      try {
+        await child.waitFor(/Server listening/, 60_000)
+        expect(child.stdout()).not.toMatch(/tsc|npm run build/)
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200)
+      } finally {
+        process.kill(-(child.process.pid as number), 'SIGTERM')
+        await child.exited
+      }
+    } finally {
+      rmSync(clone, { recursive: true, force: true })
+    }
+  }, 240_000)
 
   it('without API_SECRET_KEY, starts with a random key and says how to read and set it', async () => {
     const { child, url } = await serveProcess()
@@ -33,6 +67,28 @@ describe('the server process', () => {
       child.process.kill('SIGTERM')
       await child.exited
     }
+  })
+
+  it('prints the random-key banner only once it listens', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const child = runCli(['serve'], { PORT: String((taken.address() as { port: number }).port), HOST: '127.0.0.1' })
+      expect(await child.exited).toBe(1)
+      expect(child.stderr()).toMatch(/cannot start: listen EADDRINUSE/)
+      expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
+    } finally {
+      taken.close()
+    }
+  })
+
+  it('with Redis down at start, says only that it cannot reach Redis', async () => {
+    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+    expect(await child.exited).toBe(1)
+    const said = child.stderr() + child.stdout()
+    expect(said).toMatch(/cannot start: cannot reach Redis/)
+    // It never served: nothing about calls answering 503, no key to use.
+    expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)
   })
 
   it('on SIGTERM answers held polls at once and exits 0', async () => {
@@ -49,6 +105,41 @@ describe('the server process', () => {
     expect(Date.now() - sent).toBeLessThan(10_000)
   })
 
+  it('on SIGTERM closes idle and silent connections, cuts half-sent requests, logs what it waits for and the last summary, and exits 0', async () => {
+    const { child, url } = await serveProcess({ API_SECRET_KEY: 'k3', LOG_SUMMARY_SECONDS: '3600' })
+    const { port } = new URL(url)
+    const open = (): { socket: Socket, received: () => string, closed: Promise<void> } => {
+      const socket = connect(Number(port), '127.0.0.1')
+      let received = ''
+      socket.on('data', (chunk) => { received += String(chunk) })
+      socket.on('error', () => {})
+      return { socket, received: () => received, closed: new Promise((resolve) => socket.on('close', () => resolve())) }
+    }
+    const answered = async (c: ReturnType<typeof open>): Promise<void> => {
+      for (let i = 0; i < 500 && !c.received().includes('{"status":"ok"}'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(c.received()).toContain('{"status":"ok"}')
+    }
+    const idle = open()
+    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    await answered(idle)
+    const silent = open()
+    const halfBody = open()
+    halfBody.socket.write('POST /requestClient HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Signature: 00\r\n\r\n{"requester_id": 1')
+    const halfHeaders = open()
+    halfHeaders.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    await answered(halfHeaders)
+    halfHeaders.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+
+    child.process.kill('SIGTERM')
+    // Within SHUTDOWN_TIMEOUT_SECONDS (10 s) or it exits 1.
+    expect(await child.exited).toBe(0)
+    await Promise.all([idle.closed, silent.closed, halfBody.closed, halfHeaders.closed])
+    const lines = child.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 0, requestsCut: 1, connectionsClosed: 3 }))
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'requests', method: 'GET', route: '/healthz', statusCode: 200, count: 2 }))
+  })
+
   it.each([
     [{ PORT: 'abc' }, /PORT must be integer/],
     [{ PORT: '70000' }, /PORT must be <= 65535/],
@@ -63,3 +154,47 @@ describe('the server process', () => {
     expect(child.stderr()).not.toMatch(/at .*\.js:\d+/)
   })
 })
+
+/** A keep-alive GET on its own connection; resolves with the response text once the server closes the connection. */
+function keepAliveGet (server: TestServer, path: string): { response: Promise<string> } {
+  const socket = connect(Number(new URL(server.url).port), '127.0.0.1')
+  let received = ''
+  socket.on('data', (chunk) => { received += String(chunk) })
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nX-Signature: ${sign(server.key, path.split('?')[0] as string)}\r\n\r\n`)
+  return { response: new Promise((resolve) => socket.on('close', () => resolve(received))) }
+}
+
+describe('closing the app', () => {
+  it('logs what it waits for while a call is in flight, and finishes it', async () => {
+    const gate = new ReplyGate()
+    gate.armed = true
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    const call = keepAliveGet(server, '/getTasks/31')
+    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
+    const closed = server.close()
+    for (let i = 0; i < 300 && !server.logs.some((l) => l.includes('waiting for requests in flight')); i++) await sleep(10)
+    gate.release()
+    await closed
+    expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 0 }))
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down: waiting for requests in flight', inFlight: 1 }))
+  })
+
+  it('closes a keep-alive connection once its last response is out, instead of waiting out keep-alive', async () => {
+    const gate = new ReplyGate()
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    // A held poll whose reply is still on its way (a last store round trip) when the server stops listening.
+    const poll = keepAliveGet(server, '/getTasks/32?wait=30')
+    for (let i = 0; i < 200 && server.app.relay.heldPolls() !== 1; i++) await sleep(10)
+    gate.armed = true
+    const closed = server.close()
+    for (let i = 0; i < 200 && gate.held === 0; i++) await sleep(10)
+    gate.release()
+    // Keep-alive is 72 s: a close that waits for it does not finish here.
+    const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')])
+    expect(outcome).toBe('closed')
+    expect(await poll.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+  })
+})
+

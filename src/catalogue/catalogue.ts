@@ -3,9 +3,10 @@
  * An id that several apps share has a display name that says so; an id we do
  * not know is "Unknown Client", as the field server answered.
  */
+import { UNKNOWN_CLIENT } from 'whatclient-sdk'
 import data from './clients.json' with { type: 'json' }
 
-export const UNKNOWN_CLIENT = 'Unknown Client'
+export { UNKNOWN_CLIENT }
 
 const byPackage = new Map<string, string>(data.clients.map((c) => [c.package, c.display]))
 
@@ -13,6 +14,7 @@ export function displayName (packageName: string): string {
   return byPackage.get(packageName) ?? UNKNOWN_CLIENT
 }
 
-export function knownPackages (): string[] {
-  return [...byPackage.keys()]
+/** Every package the catalogue knows, with its display name (GET /v2/catalogue serves them). */
+export function displayNames (): ReadonlyMap<string, string> {
+  return byPackage
 }

@@ -1,54 +1,113 @@
 /**
  * `whatclient ask <target> --as <me>`: asks which client a user runs, shows
- * progress while it waits, prints the answer. Exit 0 answered, 2 no answer
- * before expiry (or --timeout), 1 error.
+ * at once that it is asking and then when the request expires (a live countdown
+ * on a terminal, a line now and then otherwise), prints the answer.
+ * Exit 0 answered; 2 no answer, either because the request expired (JSON
+ * status "expired") or because --timeout came first ("timeout"); 1 error.
+ *
+ * The server keeps one request per requester and target, so two asks for the
+ * same pair share it, and only the first to read hears the answer: the other
+ * hears "expired", before the request's lifetime is over. A v1 server does not
+ * say which, so an early end is told as what it most likely is.
  */
 import { Command, Option } from 'commander'
-import { clientFrom, parseUserId, reportError, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { clientFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { jsonLine, printable } from './output.js'
+import { clock, startProgress, timeOfDay } from './progress.js'
 
 interface AskFlags extends ConnectionFlags {
   as: string
   json?: boolean
   timeout?: number
+  ttl: number
 }
+
+/** The server's REQUEST_TTL_SECONDS by default: a v1 server does not say how long a request lives. */
+const DEFAULT_TTL_SECONDS = 120
+/** A request that ends more than this before its lifetime is over did not simply expire. */
+const EARLY_MARGIN_MS = 1000
 
 export function askCommand (): Command {
   return withConnection(new Command('ask'))
     .description('Ask which Telegram client a user runs')
     .argument('<target>', "the target's Telegram user id")
     .requiredOption('--as <me>', 'your own Telegram user id (the requester)')
-    .addOption(new Option('--timeout <seconds>', 'give up after this long (default: until the request expires)').argParser(Number))
+    .addOption(new Option('--timeout <seconds>', 'stop waiting after this long (default: until the request expires)').argParser(Number))
+    .addOption(new Option('--ttl <seconds>', "how long the server keeps a request (its REQUEST_TTL_SECONDS), for the countdown").default(DEFAULT_TTL_SECONDS).argParser(Number))
     .option('--json', 'print one JSON object on stdout, nothing else')
     .action(async (target: string, flags: AskFlags) => {
-      const progress = flags.json === true ? () => {} : (text: string) => process.stderr.write(text)
-      const print = (text: string, json: object): void => {
-        process.stdout.write(flags.json === true ? JSON.stringify(json) + '\n' : text + '\n')
+      const json = flags.json === true
+      const print = (text: string, value: object): void => {
+        process.stdout.write(json ? jsonLine(value) : text + '\n')
       }
       try {
         const me = parseUserId(flags.as, '--as')
         const targetId = parseUserId(target, 'target')
-        if (flags.timeout !== undefined && !(flags.timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds')
-        const client = clientFrom(flags)
-        const controller = new AbortController()
-        process.once('SIGINT', () => controller.abort())
-        const requestId = await client.requestClient(me, targetId, controller.signal)
-        progress(`Asked; waiting for ${targetId} to answer`)
-        const started = Date.now()
-        const outcome = await client.waitForResult(requestId, {
-          timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000,
-          signal: controller.signal,
-          onPending: () => progress(` .. ${Math.round((Date.now() - started) / 1000)}s`)
+        positiveSeconds(flags.timeout, '--timeout')
+        positiveSeconds(flags.ttl, '--ttl')
+        const ttlMs = flags.ttl * 1000
+        const giveUpAt = flags.timeout === undefined ? undefined : Date.now() + flags.timeout * 1000
+        // Set once the server has the request: it expires by then at the latest
+        // (sooner when it was made earlier by another ask for the same pair).
+        let expiresBy: number | undefined
+        const progress = startProgress(json ? null : process.stderr, {
+          status: () => {
+            if (expiresBy === undefined) return `Asking ${flags.server} which app ${targetId} uses...`
+            const left = expiresBy - Date.now()
+            const expiry = left > 0 ? `the request expires in ${clock(left)}` : `the request should have expired by now (--ttl ${flags.ttl})`
+            return `Waiting for ${targetId} to answer: ${expiry}` + (giveUpAt === undefined ? '' : `; giving up in ${clock(giveUpAt - Date.now())}`)
+          },
+          // About eight lines over a request's life, at most one every 15 s.
+          plainEveryMs: Math.min(15_000, Math.max(1000, ttlMs / 8))
         })
-        progress('\n')
-        if (outcome.status === 'completed') {
-          print(`${targetId} uses ${outcome.clientName}${outcome.packageName === undefined ? '' : ` (${outcome.packageName})`}`,
-            { status: 'completed', target: targetId, client_name: outcome.clientName, package_name: outcome.packageName ?? null })
-          return
+        try {
+          const client = clientFrom(flags, {
+            onRetry: (err, delayMs) => progress.note(`${describeFailure(err)}; retrying in ${(delayMs / 1000).toFixed(1)} s`)
+          })
+          const controller = new AbortController()
+          stopOnSignals(controller)
+          // The request was made after this, or earlier by another ask for the same pair:
+          // either way it cannot expire before sentAt + ttl unless it was shared.
+          const sentAt = performance.now()
+          const requestId = await client.requestClient(me, targetId, controller.signal)
+          expiresBy = Date.now() + ttlMs
+          progress.note(`Asked ${targetId}; the request expires in ${clock(ttlMs)}, by ${timeOfDay(expiresBy)} at the latest`)
+          const outcome = await client.waitForResult(requestId, {
+            timeoutMs: giveUpAt === undefined ? undefined : Math.max(1, giveUpAt - Date.now()),
+            signal: controller.signal
+          })
+          progress.stop()
+          if (outcome.status === 'completed') {
+            // The names come from the server: shown escaped, never obeyed.
+            print(`${targetId} uses ${printable(outcome.clientName)}${outcome.packageName === undefined ? '' : ` (${printable(outcome.packageName)})`}`,
+              { status: 'completed', target: targetId, client_name: outcome.clientName, package_name: outcome.packageName ?? null })
+            return
+          }
+          process.exitCode = 2
+          if (outcome.status === 'timeout') {
+            print(`No answer from ${targetId} within ${flags.timeout} s (--timeout). The request stays open until ${timeOfDay(expiresBy)} at the latest: ` +
+              'asking again before then waits for the same request.', { status: 'timeout', target: targetId })
+            return
+          }
+          const lived = performance.now() - sentAt
+          if (lived < ttlMs - EARLY_MARGIN_MS) {
+            print(`No answer for this ask: the request ended after ${clock(lived)}, before its ${clock(ttlMs)} were up.\n` +
+              `Asks by ${me} about ${targetId} share one request: another ask most likely received the answer, or had made the request ` +
+              `earlier and it expired (unless the server keeps requests less than --ttl ${flags.ttl} s). Ask again for a fresh answer.`,
+            { status: 'expired', target: targetId, ended_early: true })
+            return
+          }
+          print(`No answer from ${targetId} before the request expired: they are offline, have no WhatClient, or do not answer.`,
+            { status: 'expired', target: targetId, ended_early: false })
+        } finally {
+          progress.stop()
         }
-        print(`No answer from ${targetId}: offline, without WhatClient, or not answering.`, { status: outcome.status, target: targetId })
-        process.exitCode = 2
       } catch (err) {
-        reportError(err, flags.json === true)
+        reportError(err, json)
       }
     })
+}
+
+function positiveSeconds (value: number | undefined, what: string): void {
+  if (value !== undefined && !(value > 0 && Number.isFinite(value))) throw new UsageError(`${what} must be a positive number of seconds`)
 }

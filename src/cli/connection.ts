@@ -3,8 +3,8 @@
  * made from them (flags win over the environment), and how errors are told.
  */
 import { Option, type Command } from 'commander'
-import { WhatClient } from '../sdk/client.js'
-import { WhatClientError } from '../sdk/errors.js'
+import { WhatClient, WhatClientError, type WhatClientOptions } from 'whatclient-sdk'
+import { jsonLine, printable } from './output.js'
 
 export interface ConnectionFlags {
   server: string
@@ -17,7 +17,14 @@ export function withConnection (command: Command): Command {
     .addOption(new Option('--key <key>', 'the shared API_SECRET_KEY').env('WHATCLIENT_KEY'))
 }
 
-export function clientFrom (flags: ConnectionFlags): WhatClient {
+/** The SDK client for the flags; `options` adds hooks such as `onRetry`. */
+export function clientFrom (flags: ConnectionFlags, options: Partial<WhatClientOptions> = {}): WhatClient {
+  const { server, key } = connectionFrom(flags)
+  return new WhatClient({ ...options, baseUrl: server, apiKey: key })
+}
+
+/** The server URL and key the flags (or the environment) name, checked. */
+export function connectionFrom (flags: ConnectionFlags): { server: string, key: string } {
   const key = flags.key ?? process.env.API_SECRET_KEY
   if (key === undefined || key === '') {
     throw new UsageError('no key: pass --key, or set WHATCLIENT_KEY (or API_SECRET_KEY)')
@@ -27,7 +34,7 @@ export function clientFrom (flags: ConnectionFlags): WhatClient {
   } catch {
     throw new UsageError(`--server is not a URL: ${flags.server}`)
   }
-  return new WhatClient({ baseUrl: flags.server, apiKey: key })
+  return { server: flags.server.replace(/\/+$/, ''), key }
 }
 
 /** A mistake in how the command was called: exit 1 with the message, no stack. */
@@ -39,17 +46,39 @@ export function parseUserId (value: string, what: string): number {
   return n
 }
 
-/** Says what went wrong in words (no stack) and sets exit code 1. */
+/** Says what went wrong in words (no stack) and sets exit code 1. A server's words are shown escaped. */
 export function reportError (err: unknown, json: boolean): void {
-  const message = err instanceof UsageError || err instanceof WhatClientError
-    ? err.message
-    : err instanceof Error && err.name === 'AbortError' ? 'interrupted' : `cannot reach the server (${describe(err)})`
-  if (json) process.stdout.write(JSON.stringify({ status: 'error', error: message }) + '\n')
-  process.stderr.write(`whatclient: ${message}\n`)
+  const message = describeFailure(err)
+  if (json) process.stdout.write(jsonLine({ status: 'error', error: message }))
+  process.stderr.write(`whatclient: ${printable(message)}\n`)
   process.exitCode = 1
 }
 
-function describe (err: unknown): string {
+/** Why a command stopped early: Ctrl-C, or a service manager's SIGTERM. */
+export class Interrupted extends Error {
+  constructor (signal: NodeJS.Signals) {
+    super(`interrupted (${signal})`)
+    this.name = 'AbortError'
+  }
+}
+
+/** Aborts `controller` on SIGINT or SIGTERM, so that a command stops cleanly and says why. */
+export function stopOnSignals (controller: AbortController): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => controller.abort(new Interrupted(signal)))
+}
+
+/** What went wrong, in words: a refusal with the server's detail, or why the server could not be reached. */
+export function describeFailure (err: unknown): string {
+  if (err instanceof WhatClientError && err.status === 403) {
+    return `${err.message} Check the key: --key or WHATCLIENT_KEY must be the server's API_SECRET_KEY.`
+  }
+  if (err instanceof UsageError || err instanceof WhatClientError || err instanceof Interrupted) return err.message
+  if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
+  return `cannot reach the server (${networkReason(err)})`
+}
+
+/** The low-level reason a call failed (ECONNREFUSED, a timeout), without the stack. */
+export function networkReason (err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const cause = (err as { cause?: { code?: string, message?: string } }).cause
   return cause?.code ?? cause?.message ?? err.message

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `whatclient` command: `serve` runs the server; `ask` and `answer` try the
- * service from a terminal through the SDK.
+ * service from a terminal through the SDK; `selftest` checks a deployment.
  */
 import { Command } from 'commander'
 import { answerCommand } from './answer.js'
 import { askCommand } from './ask.js'
+import { selftestCommand } from './selftest.js'
 import { serveCommand } from './serve.js'
 
 const program = new Command()
@@ -16,5 +17,6 @@ const program = new Command()
 program.addCommand(serveCommand())
 program.addCommand(askCommand())
 program.addCommand(answerCommand())
+program.addCommand(selftestCommand())
 
 await program.parseAsync()

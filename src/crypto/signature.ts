@@ -1,15 +1,14 @@
 /**
  * v1 request signatures: lowercase hex HMAC-SHA256 keyed with the shared
  * API_SECRET_KEY over the raw POST body, or over the percent-decoded GET path.
+ * Signing is the SDK's (one definition for clients and server); checking is here.
  */
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
 
+export { sign } from 'whatclient-sdk'
+
 const SIGNATURE_BYTES = 32
 const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
-
-export function sign (key: string | Buffer | KeyObject, material: string | Buffer): string {
-  return createHmac('sha256', key).update(material).digest('hex')
-}
 
 /**
  * Constant-time check of a hex signature. A signature of the wrong length or

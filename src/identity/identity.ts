@@ -28,9 +28,10 @@ export function createVerifier (config: Config): InitDataVerifier | undefined {
 }
 
 export async function createIdentity (config: Config): Promise<Identity> {
-  const secrets = identitySecrets(config)
-  const seenOnce = config.store === 'redis'
-    ? await connectRedisSeenOnce({ url: config.redisUrl, secret: secrets.seenOnce, prefix: config.redisKeyPrefix })
+  const store = config.store
+  const secrets = identitySecrets(store)
+  const seenOnce = store.kind === 'redis'
+    ? await connectRedisSeenOnce({ url: store.url, secret: secrets.seenOnce, prefix: store.prefix })
     : new MemorySeenOnce({ secret: secrets.seenOnce, maxEntries: config.maxRememberedSignIns })
   return {
     verifier: createVerifier(config),

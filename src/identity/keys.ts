@@ -5,6 +5,7 @@
  * memory mode they are random per process, like everything else it holds.
  */
 import { hkdfSync, randomBytes } from 'node:crypto'
+import type { StoreConfig } from '../config.js'
 
 export const TOKEN_KEY_LABEL = 'whatclient v2 session token key'
 export const SEEN_ONCE_KEY_LABEL = 'whatclient v2 init data seen-once key'
@@ -21,10 +22,9 @@ export function deriveKey (secret: Buffer, label: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), label, 32))
 }
 
-export function identitySecrets (settings: { store: 'memory' | 'redis', storeKey: Buffer | undefined }): IdentitySecrets {
-  if (settings.store === 'redis') {
-    if (settings.storeKey === undefined) throw new RangeError('Redis mode needs STORE_KEY')
-    return { token: deriveKey(settings.storeKey, TOKEN_KEY_LABEL), seenOnce: deriveKey(settings.storeKey, SEEN_ONCE_KEY_LABEL) }
+export function identitySecrets (store: StoreConfig): IdentitySecrets {
+  if (store.kind === 'redis') {
+    return { token: deriveKey(store.key, TOKEN_KEY_LABEL), seenOnce: deriveKey(store.key, SEEN_ONCE_KEY_LABEL) }
   }
   return { token: randomBytes(32), seenOnce: randomBytes(32) }
 }

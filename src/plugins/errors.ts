@@ -1,12 +1,15 @@
 /**
  * Every error answers in the v1 field shape `{"detail": ...}`: a message for
  * 4xx (422 carries a FastAPI-like list of what failed), a fixed text for
- * unexpected 5xx. Unknown routes answer 404 without logging their URL, which
- * would carry user and request ids.
+ * unexpected 5xx. Unknown paths answer 404 and known paths asked with another
+ * method 405 (with `Allow`), without logging their URL, which would carry user
+ * and request ids.
  */
+import { METHODS } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { EXPOSED_SERVER_ERRORS, WC_ERR_NOT_FOUND } from '../errors.js'
+import { EXPOSED_SERVER_ERRORS, WC_ERR_METHOD_NOT_ALLOWED, WC_ERR_NOT_FOUND } from '../errors.js'
+import { originForm } from './request-target.js'
 
 interface ValidationIssue {
   type: string
@@ -32,18 +35,54 @@ async function errors (app: FastifyInstance): Promise<void> {
       return reply.code(422).send({ detail: validationDetail(error) })
     }
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    // A cap that knows when it frees (a quota, a full queue) says so; a 503 says "in a second".
+    const wait = (error as { retryAfterMs?: unknown }).retryAfterMs
+    if (typeof wait === 'number' && Number.isFinite(wait)) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))))
     if (status < 500) return reply.code(status).send({ detail: error.message })
     if (EXPOSED_SERVER_ERRORS.has(error.code)) {
-      return reply.code(status).header('retry-after', '1').send({ detail: error.message })
+      if (!reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
+      return reply.code(status).send({ detail: error.message })
     }
     request.log.error({ err: { type: error.name, code: error.code, stack: error.stack } }, 'unexpected error')
     return reply.code(500).send({ detail: 'Internal Server Error' })
   })
 
-  app.setNotFoundHandler((_request, reply) => {
+  const allowed = allowedMethods(app)
+  app.setNotFoundHandler((request, reply) => {
+    const methods = allowed(request.raw.url ?? '/')
+    if (methods.length > 0) {
+      const error = new WC_ERR_METHOD_NOT_ALLOWED(methods.join(', '))
+      return reply.code(405).header('allow', methods.join(', ')).send({ detail: error.message })
+    }
     const error = new WC_ERR_NOT_FOUND()
     return reply.code(404).send({ detail: error.message })
   })
+}
+
+/**
+ * The methods the routes matching a request's path answer (none for an unknown
+ * path). Fastify's router has no such lookup, so route patterns are collected
+ * as they are added and matched here; this runs only for requests no route took.
+ */
+function allowedMethods (app: FastifyInstance): (url: string) => string[] {
+  const patterns = new Map<string, RegExp>()
+  app.addHook('onRoute', (route) => {
+    if (patterns.has(route.url)) return
+    const source = route.url.split('/').map((segment) => {
+      if (segment.startsWith(':')) return '[^/]+'
+      return segment.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')
+    }).join('/')
+    patterns.set(route.url, new RegExp(`^${source}$`))
+  })
+  return (url) => {
+    const path = originForm(url).split('?', 1)[0] as string
+    const methods = new Set<string>()
+    for (const [pattern, regex] of patterns) {
+      if (!regex.test(path)) continue
+      for (const method of METHODS) if (app.hasRoute({ method: method as 'GET', url: pattern })) methods.add(method)
+    }
+    return [...methods]
+  }
 }
 
 export default fp(errors, { name: 'errors' })

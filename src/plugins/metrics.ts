@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import { MetricsListener } from '../metrics/listener.js'
 import type { Metrics } from '../metrics/metrics.js'
-import type { TaskStore } from '../store/task-store.js'
+import type { Relay } from '../relay/relay.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,20 +22,20 @@ declare module 'fastify' {
 
 export interface MetricsPluginOptions {
   metrics: Metrics
-  store: TaskStore
+  relay: Relay
   host: string
   /** undefined: metrics off. 0 picks a free port. */
   port: number | undefined
 }
 
-async function metricsPlugin (app: FastifyInstance, { metrics, store, host, port }: MetricsPluginOptions): Promise<void> {
+async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port }: MetricsPluginOptions): Promise<void> {
   const listener = port === undefined ? undefined : new MetricsListener(metrics)
   app.decorate('metricsAddress', () => listener?.address() ?? null)
   if (listener === undefined || port === undefined) return
 
   metrics.collectProcessMetrics()
-  metrics.readPendingRequests(() => store.size())
-  metrics.readHeldPolls(() => store.heldPolls())
+  metrics.readPendingRequests(() => relay.countHeldRequests())
+  metrics.readHeldPolls(() => relay.heldPolls())
 
   // A callback hook, not an async one: it runs on every poll, and a promise per call shows.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {

@@ -6,6 +6,7 @@ import { createSecretKey } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { signedPath, verify } from '../crypto/signature.js'
 import { WC_ERR_SIGNATURE_INVALID, WC_ERR_SIGNATURE_MISSING } from '../errors.js'
+import { originForm } from './request-target.js'
 
 export function requireSignature (app: FastifyInstance, key: string): void {
   const secret = createSecretKey(Buffer.from(key, 'utf8'))
@@ -13,7 +14,9 @@ export function requireSignature (app: FastifyInstance, key: string): void {
   app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     const header = request.headers['x-signature']
     if (header === undefined || header === '') return done(new WC_ERR_SIGNATURE_MISSING())
-    const material = request.method === 'GET' ? signedPath(request.raw.url ?? '') : (request.rawBody ?? Buffer.alloc(0))
+    // Calls without a body are signed over their path, never over an empty body: that
+    // signature is one constant for every path.
+    const material = request.method === 'GET' || request.method === 'HEAD' ? signedPath(originForm(request.raw.url ?? '/')) : (request.rawBody ?? Buffer.alloc(0))
     if (typeof header !== 'string' || material === undefined || !verify(secret, material, header)) {
       return done(new WC_ERR_SIGNATURE_INVALID())
     }

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { WC_ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js'
+import { WC_ERR_BAD_JSON, WC_ERR_EMPTY_JSON, WC_ERR_POISONED_JSON, WC_ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,7 +26,7 @@ async function signedBody (app: FastifyInstance): Promise<void> {
     request.rawBody = body
     // The default parser accepts Buffers too (secure-json-parse); its type says string.
     parseJson(request, body as unknown as string, (err, value) => {
-      if (err) request.bodyError = err
+      if (err) request.bodyError = bodyError(err, body)
       done(null, err ? undefined : value)
     })
   }
@@ -39,6 +39,22 @@ async function signedBody (app: FastifyInstance): Promise<void> {
     if (request.headers['content-type'] === undefined) keepRawAndParse(request, body as Buffer, done)
     else done(new WC_ERR_UNSUPPORTED_MEDIA_TYPE())
   })
+}
+
+/**
+ * What was wrong with a body, in words that hold with or without a Content-Type
+ * (Fastify's own say "content-type is set to 'application/json'" even when it is not).
+ */
+function bodyError (err: Error & { code?: string }, body: Buffer): Error {
+  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new WC_ERR_EMPTY_JSON()
+  // The secure parser refuses prototype keys with the same error as bad syntax; only this
+  // path, already refused, pays for telling the two apart.
+  try {
+    JSON.parse(String(body))
+    return new WC_ERR_POISONED_JSON()
+  } catch {
+    return new WC_ERR_BAD_JSON()
+  }
 }
 
 export default fp(signedBody, { name: 'signed-body' })

@@ -1,31 +1,47 @@
 /**
- * The v1 calls as operations on a TaskStore, plus the long-poll hold that the
- * `wait` extension adds to both GET calls. A hold registers its watch before it
- * looks at the store, so a task or answer that lands in between still wakes it.
+ * The v1 and v2 calls as operations on a TaskStore, plus the long-poll hold
+ * that the `wait` extension adds to the GET calls. The relay owns the held
+ * polls (the registry and its caps); the store only says which wake key may
+ * have changed. A hold registers before it looks at the store, so a task or
+ * answer that lands in between still wakes it.
+ *
+ * v1 and v2 polls wait on the same topics (a user's tasks, a request's
+ * answer), so a v1 question wakes a v2 poll and the other way round, and they
+ * share one per-user (per-request) cap on held polls.
  */
 import { setMaxListeners } from 'node:events'
-import type { ResultState, TaskStore, Topic, Watch } from '../store/task-store.js'
+import { performance } from 'node:perf_hooks'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
+import type {
+  Answer, AnswerOutcome, AskOptions, ResultState, StoreListener, Task, TaskStore, Topic, VerifiedResult
+} from '../store/task-store.js'
+import { PollRegistry, type HeldPoll, type PollLimits } from './poll-registry.js'
+import { Wake } from './wake.js'
 
 interface Check<T> {
   done: boolean
   value: T
-  /** When waiting stops making sense even without a wake-up (e.g. the request expires). */
-  until?: number
+  /** Look again after this long even without a wake-up (e.g. the request expires then). */
+  againInMs?: number
 }
 
 export class Relay {
   readonly #store: TaskStore
+  readonly #polls: PollRegistry
   readonly #closing = new AbortController()
 
-  constructor (store: TaskStore) {
-    this.#store = store
-    // Every held poll listens here; thousands at once are expected, not a leak.
-    setMaxListeners(0, this.#closing.signal)
+  /** Opens the store with `open`, handing it the listener that wakes this relay's held polls. */
+  static async open (open: (listener: StoreListener) => TaskStore | Promise<TaskStore>, limits: PollLimits): Promise<Relay> {
+    const polls = new PollRegistry(limits)
+    const store = await open({ wake: (key) => polls.wake(key), wakeAll: () => polls.wakeAll() })
+    return new Relay(store, polls)
   }
 
-  get store (): TaskStore {
-    return this.#store
+  private constructor (store: TaskStore, polls: PollRegistry) {
+    this.#store = store
+    this.#polls = polls
+    // Every held poll listens here; thousands at once are expected, not a leak.
+    setMaxListeners(0, this.#closing.signal)
   }
 
   createRequest (requesterId: number, targetId: number): Promise<{ requestId: string, created: boolean }> {
@@ -37,96 +53,113 @@ export class Relay {
     return this.#store.submitAnswer(requestId, packageName)
   }
 
-  /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. */
-  tasksFor (userId: number, waitMs: number, signal?: AbortSignal): Promise<string[]> {
+  /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. `client` aborts when the caller leaves. */
+  tasksFor (userId: number, waitMs: number, client?: AbortSignal): Promise<string[]> {
     if (waitMs <= 0) return this.#store.pendingTasks(userId)
-    return this.#hold({ kind: 'tasks', userId }, waitMs, signal, async () => {
+    return this.#hold({ kind: 'tasks', userId }, waitMs, client, [], async () => {
       const tasks = await this.#store.pendingTasks(userId)
       return { done: tasks.length > 0, value: tasks }
     })
   }
 
   /** The request's result; with `waitMs` > 0, held while it is pending (not past its expiry). */
-  resultOf (requestId: string, waitMs: number, signal?: AbortSignal): Promise<ResultState> {
+  resultOf (requestId: string, waitMs: number, client?: AbortSignal): Promise<ResultState> {
     if (waitMs <= 0) return this.#store.takeResult(requestId)
-    return this.#hold<ResultState>({ kind: 'result', requestId }, waitMs, signal, async () => {
-      const state = await this.#store.takeResult(requestId)
-      return state.status === 'pending' ? { done: false, value: state, until: state.expiresAt } : { done: true, value: state }
+    const nobodyListens: ResultState = { status: 'pending', expiresInMs: 0 }
+    return this.#hold<ResultState>({ kind: 'result', requestId }, waitMs, client, nobodyListens, async () => {
+      const state = await this.#store.takeResult(requestId, client)
+      return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
     })
   }
 
-  /** Releases every held poll at once (each answers with what it has) and refuses new holds. */
-  close (): void {
+  /** v2: `requesterId` asks about `targetId` (see TaskStore.ask). */
+  ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }> {
+    if (this.#closing.signal.aborted) return Promise.reject(new WC_ERR_SHUTTING_DOWN())
+    return this.#store.ask(requesterId, targetId, options)
+  }
+
+  /** v2: the questions about `userId`; with `waitMs` > 0, held until there is one. */
+  inbox (userId: number, waitMs: number, client?: AbortSignal): Promise<Task[]> {
+    if (waitMs <= 0) return this.#store.inbox(userId)
+    return this.#hold({ kind: 'tasks', userId }, waitMs, client, [], async () => {
+      const tasks = await this.#store.inbox(userId)
+      return { done: tasks.length > 0, value: tasks }
+    })
+  }
+
+  /** v2: `callerId` answers a question about them. */
+  answerAs (callerId: number, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    return this.#store.answerAs(callerId, requestId, answer)
+  }
+
+  /** v2: the state of `callerId`'s own request; with `waitMs` > 0, held while it is pending. */
+  resultFor (callerId: number, requestId: string, waitMs: number, client?: AbortSignal): Promise<VerifiedResult> {
+    if (waitMs <= 0) return this.#store.resultFor(callerId, requestId)
+    const nobodyListens: VerifiedResult = { status: 'pending', expiresInMs: 0 }
+    return this.#hold<VerifiedResult>({ kind: 'result', requestId }, waitMs, client, nobodyListens, async () => {
+      const state = await this.#store.resultFor(callerId, requestId, client)
+      return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
+    })
+  }
+
+  /** Shields `userId` from the v1 calls until `untilMs` (unix ms): they signed in through v2. */
+  markSignedIn (userId: number, untilMs: number): Promise<void> {
+    return this.#store.markSignedIn(userId, untilMs)
+  }
+
+  /** Whether the store can serve calls and deliver wake-ups (readiness). */
+  isReady (): boolean {
+    return this.#store.isReady()
+  }
+
+  /** How many requests the store holds (every instance's, in Redis mode): the pending-requests gauge. */
+  countHeldRequests (): Promise<number> {
+    return this.#store.countHeld()
+  }
+
+  /** How many polls this process holds now (the held-polls gauge; tests wait on it to know a poll is held). */
+  heldPolls (): number {
+    return this.#polls.size
+  }
+
+  /** Answers every held poll at once (each with what it has) and refuses new holds and requests. */
+  releaseHolds (): void {
     this.#closing.abort()
   }
 
-  async #hold<T> (topic: Topic, waitMs: number, signal: AbortSignal | undefined, check: () => Promise<Check<T>>): Promise<T> {
+  /** Releases holds and closes the store. */
+  async close (): Promise<void> {
+    this.releaseHolds()
+    await this.#store.close()
+  }
+
+  /**
+   * Holds a call until `check` is done, the wait passes, the server closes, or
+   * the client leaves. A client that has left gets `nobodyListens` and the
+   * store is not looked at again for it: a look may consume an answer.
+   */
+  async #hold<T> (topic: Topic, waitMs: number, client: AbortSignal | undefined, nobodyListens: T, check: () => Promise<Check<T>>): Promise<T> {
     // (No wait at all never gets here: tasksFor and resultOf answer those directly.)
-    if (this.#closing.signal.aborted || signal?.aborted === true) return (await check()).value
-    const deadline = Date.now() + waitMs
-    const wake = new Wake([this.#closing.signal, signal])
-    let watch: Watch | undefined
+    const clientLeft = (): boolean => client?.aborted === true
+    if (clientLeft()) return nobodyListens
+    if (this.#closing.signal.aborted) return (await check()).value
+    const deadline = performance.now() + waitMs
+    const wake = new Wake([this.#closing.signal, client])
+    let held: HeldPoll | undefined
     try {
-      // Watch first, then look: a task or answer that lands in between still wakes us.
-      watch = this.#store.watch(topic, wake.fire)
+      // Hold first, then look: a task or answer that lands in between still wakes us.
+      held = this.#polls.hold(this.#store.wakeKey(topic), wake.fire)
       for (;;) {
         const result = await check()
-        if (result.done || wake.stopped) return result.value
-        const remaining = Math.min(deadline, result.until ?? Infinity) - Date.now()
-        if (remaining <= 0) return result.value
-        await wake.next(remaining)
+        if (result.done || this.#closing.signal.aborted) return result.value
+        const left = deadline - performance.now()
+        if (left <= 0) return result.value
+        await wake.next(Math.min(left, result.againInMs ?? left))
+        if (clientLeft()) return nobodyListens
       }
     } finally {
-      watch?.cancel()
+      held?.release()
       wake.dispose()
     }
-  }
-}
-
-/**
- * A latch a hold sleeps on: set by a wake-up, a timeout, or an abort. A wake-up
- * that comes while nobody sleeps is remembered, so none is lost.
- */
-class Wake {
-  #fired = false
-  #resolve: (() => void) | undefined
-  #timer: NodeJS.Timeout | undefined
-  readonly #signals: AbortSignal[]
-  readonly #onAbort = (): void => this.fire()
-
-  constructor (signals: Array<AbortSignal | undefined>) {
-    this.#signals = signals.filter((s): s is AbortSignal => s !== undefined)
-    for (const s of this.#signals) s.addEventListener('abort', this.#onAbort, { once: true })
-  }
-
-  readonly fire = (): void => {
-    this.#fired = true
-    const resolve = this.#resolve
-    this.#resolve = undefined
-    resolve?.()
-  }
-
-  get stopped (): boolean {
-    return this.#signals.some((s) => s.aborted)
-  }
-
-  next (timeoutMs: number): Promise<void> {
-    if (this.#fired || this.stopped) {
-      this.#fired = false
-      return Promise.resolve()
-    }
-    return new Promise((resolve) => {
-      this.#timer = setTimeout(this.fire, timeoutMs)
-      this.#resolve = () => {
-        clearTimeout(this.#timer)
-        this.#fired = false
-        resolve()
-      }
-    })
-  }
-
-  dispose (): void {
-    clearTimeout(this.#timer)
-    for (const s of this.#signals) s.removeEventListener('abort', this.#onAbort)
   }
 }

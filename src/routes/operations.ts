@@ -4,11 +4,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { TaskStore } from '../store/task-store.js'
+import type { Relay } from '../relay/relay.js'
 
 const Status = Type.Object({ status: Type.String() })
 
-const operations: FastifyPluginAsyncTypebox<{ store: TaskStore }> = async (app, { store }) => {
+const operations: FastifyPluginAsyncTypebox<{ relay: Relay }> = async (app, { relay }) => {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
 
@@ -16,7 +16,7 @@ const operations: FastifyPluginAsyncTypebox<{ store: TaskStore }> = async (app, 
 
   app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable', response: { 200: Status, 503: Status } } }, async (_request, reply) => {
     if (closing) return reply.code(503).send({ status: 'closing' })
-    if (!store.isReady()) return reply.code(503).send({ status: 'store unavailable' })
+    if (!relay.isReady()) return reply.code(503).send({ status: 'store unavailable' })
     return { status: 'ready' }
   })
 }

@@ -1,105 +1,161 @@
 /**
  * The store for several instances: state in Redis, shared by every instance
- * behind the load balancer. Each step is one Lua script (atomic); keys and
- * values name nobody (keyed hashes; AES-256-GCM under STORE_KEY, which never
- * reaches Redis). Long-polls on one instance are woken by work that arrives on
- * any other through one pub/sub subscriber connection per process.
+ * behind the load balancer. Each step is one Lua script (atomic, see
+ * redis/scripts.ts); keys and values name nobody (keyed hashes; AES-256-GCM
+ * under STORE_KEY, which never reaches Redis). Long-polls on one instance are
+ * woken by work that arrives on any other through one pub/sub subscriber
+ * connection per process.
  *
- * With Redis gone, calls fail fast with WC_ERR_STORE_UNAVAILABLE (503): the
- * command client has no offline queue and a short command timeout, held polls
- * are released, and the clients reconnect by themselves.
+ * v1 and v2 requests live side by side (see redis/scripts.ts for the
+ * layout); which caller may see, answer or read which request is decided
+ * inside the scripts, in the same atomic step as the rest.
+ *
+ * Every call is bounded by our own deadline (redis/reachability.ts): with
+ * Redis gone or frozen, calls answer WC_ERR_STORE_UNAVAILABLE (503) within
+ * about a second, and the clients reconnect by themselves. Every call is also
+ * safe to retry after such a 503, though it may have taken effect unseen:
+ * creates are deduplicated, a repeated submit of the same answer succeeds,
+ * and a take keeps the answer until the reader's instance confirms it has it.
  */
 import { randomUUID } from 'node:crypto'
-import { createClient, type RedisClientType } from 'redis'
+import { createClient } from 'redis'
 import { Sealer } from '../crypto/sealer.js'
-import { WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY } from '../errors.js'
+import {
+  retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY
+} from '../errors.js'
+import { gcraParameters } from '../identity/quota.js'
+import { answerFromPayload, answerPayload } from './answers.js'
 import { StoreKeys } from './keys.js'
-import { CREATE, SIZE, SUBMIT, TAKE, TASKS } from './redis/scripts.js'
-import { Script } from './redis/script.js'
-import type { ResultState, StoreLimits, TaskStore, Topic, Watch } from './task-store.js'
-import type { Wakeups } from './wakeups.js'
+import { sameText } from './same-text.js'
+import { checkServer } from './redis/server-check.js'
+import { Reachability } from './redis/reachability.js'
+import { LAYOUT, SCRIPTS, type ExistingReply } from './redis/scripts.js'
+import type {
+  Answer, AnswerOutcome, AskOptions, ResultState, StoreLimits, StoreListener, Task, TaskStore, Topic, VerifiedResult
+} from './task-store.js'
 
 export interface RedisTaskStoreOptions extends StoreLimits {
-  wakeups: Wakeups
+  listener: StoreListener
   url: string
   /** 32 bytes shared by all instances. */
   storeKey: Buffer
   /** Key prefix, so that tests and deployments can share a Redis. */
   prefix?: string
-  /** How long one Redis command may take before the call answers 503 (ms). */
-  commandTimeoutMs?: number
+  /** How long one store call may take before it answers 503 (ms). */
+  callTimeoutMs?: number
   /** How long start-up waits for Redis (ms). */
   connectTimeoutMs?: number
-  /** Told when Redis goes away or comes back (no ids in these messages). */
+  /** Told when the store stops or starts serving (no ids in these messages). */
   onStateChange?: (state: 'down' | 'up', reason?: string) => void
+  /** Told about what the Redis server's settings put at risk (eviction), once at start. */
+  onWarning?: (message: string) => void
+  /** Told of each store call that failed or missed its deadline (the store-failures metric). */
+  onFailure?: (kind: 'error' | 'timeout') => void
 }
+
+const HEARTBEAT_MS = 250
+
+function makeClient (url: string) {
+  return createClient({
+    url,
+    scripts: SCRIPTS,
+    // A call fails at once while the connection is down, rather than queueing for later.
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
+  })
+}
+type Client = ReturnType<typeof makeClient>
 
 /** Sealed values travel as base64 text: they are arbitrary bytes. */
 const toWire = (sealed: string): string => Buffer.from(sealed, 'latin1').toString('base64')
 const fromWire = (wire: string): string => Buffer.from(wire, 'base64').toString('latin1')
 
+/**
+ * What each sealed field is bound to: its record and, from layout 2 on, its
+ * field, so that a value moved to another record or field does not open. A
+ * layout-3 request id is bound to its layout too, so that code that knows
+ * only layout 2 cannot open it (and skips the request: see redis/scripts.ts).
+ */
+function sealingContext (field: 'id' | 'answer' | 'requester' | 'key', requestKey: string, layout: string): string {
+  if (layout === '1') return requestKey
+  if (field === 'id' && layout !== '2') return `id:${layout}:${requestKey}`
+  return `${field}:${requestKey}`
+}
+
+/** How answers are sealed: bound to record and field (layouts 2 and 3 alike), or to the record alone (layout 1). */
+const ANSWER_SEALING = LAYOUT.v1
+
 export class RedisTaskStore implements TaskStore {
   readonly #limits: StoreLimits
+  readonly #quota: { intervalMs: number, burstMs: number }
   readonly #sealer: Sealer
   readonly #keys: StoreKeys
-  readonly #wakeups: Wakeups
   readonly #prefix: string
-  /** Width of the expiry buckets that keep the total count (see scripts.ts). */
-  readonly #bucketMs: number
-  readonly #client: RedisClientType
-  readonly #subscriber: RedisClientType
-  readonly #scripts: { create: Script, tasks: Script, submit: Script, take: Script, size: Script }
+  readonly #client: Client
+  readonly #subscriber: Client
+  readonly #reachability: Reachability
+  /** How long a hand-out stays the first reader's before another reader may have the answer. */
+  readonly #settleMs: number
   #closed = false
 
-  private constructor (options: RedisTaskStoreOptions, client: RedisClientType, subscriber: RedisClientType) {
-    this.#limits = { ttlMs: options.ttlMs, maxPendingPerTarget: options.maxPendingPerTarget, maxPendingTotal: options.maxPendingTotal }
+  private constructor (options: RedisTaskStoreOptions, client: Client, subscriber: Client) {
+    this.#limits = {
+      ttlMs: options.ttlMs,
+      maxPendingPerTarget: options.maxPendingPerTarget,
+      maxPendingTotal: options.maxPendingTotal,
+      retryGraceMs: options.retryGraceMs,
+      maxUnverifiedPerTarget: options.maxUnverifiedPerTarget,
+      askQuota: options.askQuota,
+      maxSignedInUsers: options.maxSignedInUsers
+    }
+    this.#quota = gcraParameters(options.askQuota)
     this.#sealer = new Sealer(options.storeKey)
     this.#keys = new StoreKeys(this.#sealer)
-    this.#wakeups = options.wakeups
     this.#prefix = options.prefix ?? 'wc:'
-    this.#bucketMs = Math.max(1, Math.ceil(options.ttlMs / 128))
     this.#client = client
     this.#subscriber = subscriber
-    this.#scripts = {
-      create: new Script(client, CREATE),
-      tasks: new Script(client, TASKS),
-      submit: new Script(client, SUBMIT),
-      take: new Script(client, TAKE),
-      size: new Script(client, SIZE)
-    }
+    const deadlineMs = options.callTimeoutMs ?? 1000
+    // A reader's instance gives up after two calls' deadlines (the take, then the confirmation).
+    this.#settleMs = 2 * deadlineMs + 500
+    this.#reachability = new Reachability({
+      deadlineMs,
+      heartbeatMs: HEARTBEAT_MS,
+      ping: () => client.ping(),
+      commandsConnected: () => client.isReady,
+      wakeUpsConnected: () => subscriber.isReady,
+      onFailure: options.onFailure,
+      onChange: (ready, reason) => {
+        // Held polls look again: while Redis is gone they answer 503, and once it is
+        // back they find what they may have missed while no wake-up could come.
+        options.listener.wakeAll()
+        options.onStateChange?.(ready ? 'up' : 'down', reason)
+      }
+    })
   }
 
-  /** Connects both clients (command and subscriber); throws if Redis cannot be reached in time. */
+  /** Connects both clients (commands and pub/sub); throws if Redis cannot be reached in time or is unfit. */
   static async connect (options: RedisTaskStoreOptions): Promise<RedisTaskStore> {
-    const client: RedisClientType = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
-      socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
-    })
+    const client = makeClient(options.url)
     const subscriber = client.duplicate()
     const store = new RedisTaskStore(options, client, subscriber)
-    let down = false
-    const report = (state: 'down' | 'up', reason?: string): void => {
-      if ((state === 'down') === down) return
-      down = state === 'down'
-      // Held polls re-check (and answer 503 while Redis is gone); none waits on a channel that went quiet.
-      if (down) options.wakeups.wakeAll()
-      options.onStateChange?.(state, reason)
-    }
     for (const c of [client, subscriber]) {
-      c.on('error', (err: Error) => report('down', (err as { code?: string }).code ?? err.message))
-      c.on('ready', () => { if (client.isReady && subscriber.isReady) report('up') })
-      c.on('end', () => { if (!store.#closed) report('down', 'connection closed') })
+      c.on('error', (err: Error) => store.#reachability.update(errorReason(err)))
+      c.on('end', () => store.#reachability.update('connection closed'))
+      c.on('ready', () => store.#reachability.update())
     }
+    // Wake-ups published while the subscriber was away are lost: when it is back, every held poll looks again.
+    subscriber.on('ready', () => { if (!store.#closed) options.listener.wakeAll() })
     const limit = options.connectTimeoutMs ?? 5000
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
-        Promise.all([client.connect(), subscriber.connect()]),
+        (async () => {
+          await Promise.all([client.connect(), subscriber.connect()])
+          await checkServer(client, options.onWarning)
+          await subscriber.subscribe(`${store.#prefix}wake`, (message) => options.listener.wake(message))
+        })(),
         new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach Redis within ${limit} ms`)), limit) })
       ])
-      await subscriber.subscribe(`${store.#prefix}wake`, (message) => options.wakeups.wake(message))
     } catch (err) {
       store.#closed = true
       client.destroy()
@@ -108,79 +164,234 @@ export class RedisTaskStore implements TaskStore {
     } finally {
       clearTimeout(timer)
     }
+    store.#reachability.start()
     return store
   }
 
   async createRequest (requesterId: number, targetId: number): Promise<{ requestId: string, created: boolean }> {
     const requestId = randomUUID()
-    const requestKey = this.#keys.request(requestId)
-    const targetKey = this.#keys.target(targetId)
-    const pairKey = this.#keys.pair(requesterId, targetId)
-    const reply = await this.#run<string[]>(this.#scripts.create,
-      [this.#key('d:', pairKey), this.#key('t:', targetKey), this.#key('q:', requestKey)],
-      [String(this.#limits.ttlMs), String(this.#limits.maxPendingPerTarget), String(this.#limits.maxPendingTotal),
-        requestKey, toWire(this.#sealer.seal(requestId, requestKey)), targetKey, pairKey, this.#prefix, String(this.#bucketMs)])
-    switch (reply[0]) {
+    const requestHash = this.#keys.request(requestId)
+    const targetHash = this.#keys.target(targetId)
+    const pairHash = this.#keys.pair(requesterId, targetId)
+    const reply = await this.#call(() => this.#client.wcCreate({
+      pairKey: this.#key('d:', pairHash),
+      targetKey: this.#key('t:', targetHash),
+      unverifiedKey: this.#key('u:', targetHash),
+      recordKey: this.#key('q:', requestHash),
+      prefix: this.#prefix,
+      ttlMs: this.#limits.ttlMs,
+      maxPerTarget: this.#limits.maxPendingPerTarget,
+      maxUnverified: this.#limits.maxUnverifiedPerTarget ?? 0,
+      maxTotal: this.#limits.maxPendingTotal,
+      requestHash,
+      sealedId: toWire(this.#sealer.seal(requestId, sealingContext('id', requestHash, LAYOUT.v1))),
+      targetHash,
+      pairHash,
+      layout: LAYOUT.v1
+    }))
+    switch (reply.kind) {
       case 'created': return { requestId, created: true }
-      case 'target_full': throw new WC_ERR_TARGET_BUSY()
+      case 'target_full': throw retryAfter(new WC_ERR_TARGET_BUSY(), reply.msToRoom)
+      case 'unverified_full': throw retryAfter(new WC_ERR_UNVERIFIED_BUSY(), reply.msToRoom)
       case 'store_full': throw new WC_ERR_STORE_FULL()
-      default: {
-        const existing = this.#openId(reply[1] as string, reply[2] as string)
-        if (existing === undefined) throw new WC_ERR_STORE_UNAVAILABLE()
-        return { requestId: existing, created: false }
-      }
+      case 'existing': return { requestId: this.#existingId(reply), created: false }
+    }
+  }
+
+  async ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }> {
+    const requestId = randomUUID()
+    const requestHash = this.#keys.request(requestId)
+    const targetHash = this.#keys.target(targetId)
+    const requesterHash = this.#keys.requester(requesterId)
+    const pairHash = this.#keys.verifiedPair(requesterId, targetId, options.publicKey)
+    const seal = (field: 'id' | 'requester' | 'key', value: string): string => toWire(this.#sealer.seal(value, sealingContext(field, requestHash, LAYOUT.v2)))
+    const reply = await this.#call(() => this.#client.wcAsk({
+      pairKey: this.#key('d:', pairHash),
+      targetKey: this.#key('t:', targetHash),
+      recordKey: this.#key('q:', requestHash),
+      quotaKey: this.#key('quota:', requesterHash),
+      prefix: this.#prefix,
+      ttlMs: this.#limits.ttlMs,
+      maxPerTarget: this.#limits.maxPendingPerTarget,
+      maxTotal: this.#limits.maxPendingTotal,
+      requestHash,
+      sealedId: seal('id', requestId),
+      targetHash,
+      pairHash,
+      layout: LAYOUT.v2,
+      requesterHash,
+      sealedRequester: options.named ? seal('requester', String(requesterId)) : '',
+      sealedPublicKey: options.publicKey === undefined ? '' : seal('key', options.publicKey),
+      quotaIntervalMs: this.#quota.intervalMs,
+      quotaBurstMs: this.#quota.burstMs
+    }))
+    switch (reply.kind) {
+      case 'created': return { requestId, created: true, expiresInMs: this.#limits.ttlMs }
+      case 'target_full': throw retryAfter(new WC_ERR_TARGET_BUSY(), reply.msToRoom)
+      case 'quota': throw retryAfter(new WC_ERR_QUOTA_EXCEEDED(), reply.msToNextAsk)
+      case 'store_full': throw new WC_ERR_STORE_FULL()
+      // (A record without an expiry, which no version writes, counts as a whole TTL.)
+      case 'existing': return { requestId: this.#existingId(reply), created: false, expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
     }
   }
 
   async pendingTasks (userId: number): Promise<string[]> {
-    const pairs = await this.#run<string[]>(this.#scripts.tasks, [this.#key('t:', this.#keys.target(userId))], [this.#prefix])
+    const tasks = await this.#tasks(userId, 'v1')
     const ids: string[] = []
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const id = this.#openId(pairs[i] as string, pairs[i + 1] as string)
+    for (const task of tasks) {
+      const id = this.#openId(task.requestHash, task.sealedId, task.layout)
       if (id !== undefined) ids.push(id)
     }
     return ids
   }
 
-  async submitAnswer (requestId: string, packageName: string): Promise<boolean> {
-    const requestKey = this.#keys.request(requestId)
-    const accepted = await this.#run<number>(this.#scripts.submit, [this.#key('q:', requestKey)],
-      [toWire(this.#sealer.seal(packageName, requestKey)), requestKey, this.#prefix])
-    return accepted === 1
-  }
-
-  async takeResult (requestId: string): Promise<ResultState> {
-    const requestKey = this.#keys.request(requestId)
-    const reply = await this.#run<Array<string | number>>(this.#scripts.take, [this.#key('q:', requestKey)], [this.#prefix])
-    if (reply[0] === 'pending') return { status: 'pending', expiresAt: Date.now() + Number(reply[1]) }
-    if (reply[0] === 'completed') {
-      const packageName = this.#sealer.open(fromWire(String(reply[1])), requestKey)
-      if (packageName !== undefined) return { status: 'completed', packageName }
+  async inbox (userId: number): Promise<Task[]> {
+    const records = await this.#tasks(userId, 'v2')
+    const tasks: Task[] = []
+    for (const record of records) {
+      const requestId = this.#openId(record.requestHash, record.sealedId, record.layout)
+      if (requestId === undefined) continue
+      const open = (field: 'requester' | 'key', wire: string): string | undefined =>
+        wire === '' ? undefined : this.#sealer.open(fromWire(wire), sealingContext(field, record.requestHash, record.layout))
+      const requester = open('requester', record.sealedRequester)
+      const task: Task = { requestId, requesterId: requester === undefined ? null : Number(requester), verified: record.verified, expiresInMs: record.msToExpiry }
+      if (record.sealedPublicKey !== '') {
+        const publicKey = open('key', record.sealedPublicKey)
+        if (publicKey === undefined) continue
+        task.publicKey = publicKey
+      }
+      tasks.push(task)
     }
-    return { status: 'expired' }
+    return tasks
   }
 
-  watch (topic: Topic, onWake: () => void): Watch {
-    return this.#wakeups.add(this.#keys.topic(topic), onWake)
+  async submitAnswer (requestId: string, packageName: string): Promise<boolean> {
+    return await this.#answer('', requestId, { kind: 'plain', packageName }) === 'accepted'
   }
 
-  heldPolls (): number {
-    return this.#wakeups.size
+  answerAs (callerId: number, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    return this.#answer(this.#keys.target(callerId), requestId, answer)
+  }
+
+  async takeResult (requestId: string, reader?: AbortSignal): Promise<ResultState> {
+    const state = await this.#take('', requestId, reader)
+    if (state.status !== 'completed') return state.status === 'pending' ? state : { status: 'expired' }
+    // A v1 request is never sealed; a declined one is over, as v1 says it.
+    return state.answer?.kind === 'plain' ? { status: 'completed', packageName: state.answer.packageName } : { status: 'expired' }
+  }
+
+  async resultFor (callerId: number, requestId: string, reader?: AbortSignal): Promise<VerifiedResult> {
+    const state = await this.#take(this.#keys.requester(callerId), requestId, reader)
+    if (state.status !== 'completed') return state
+    const answer = state.answer
+    if (answer === undefined) return { status: 'expired' }
+    if (answer.kind === 'declined') return { status: 'declined' }
+    return { status: 'completed', answer, verified: state.verified }
+  }
+
+  async markSignedIn (userId: number, untilMs: number): Promise<void> {
+    // Relative, so that the session ends when this instance's clock says, whatever Redis's says.
+    const ttlMs = Math.max(1, Math.ceil(untilMs - Date.now()))
+    await this.#call(() => this.#client.wcSignedIn({ signedInKey: this.#key('s:', this.#keys.target(userId)), ttlMs }))
+  }
+
+  wakeKey (topic: Topic): string {
+    return this.#keys.topic(topic)
   }
 
   isReady (): boolean {
-    return this.#client.isReady && this.#subscriber.isReady
+    return !this.#closed && this.#reachability.ready
   }
 
-  async size (): Promise<number> {
-    return this.#run<number>(this.#scripts.size, [], [this.#prefix, String(this.#bucketMs), String(this.#limits.ttlMs)])
+  countHeld (): Promise<number> {
+    return this.#call(() => this.#client.wcCount({ prefix: this.#prefix }))
   }
 
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#wakeups.wakeAll()
-    await Promise.allSettled([this.#client.close(), this.#subscriber.close()])
+    this.#reachability.stop()
+    // A graceful close waits for replies: a frozen Redis would hold it for ever.
+    let timer: NodeJS.Timeout | undefined
+    const closing = Promise.allSettled([this.#client.close(), this.#subscriber.close()])
+    await Promise.race([closing, new Promise((resolve) => { timer = setTimeout(resolve, 1000) })])
+    clearTimeout(timer)
+    this.#client.destroy()
+    this.#subscriber.destroy()
+  }
+
+  #tasks (userId: number, view: 'v1' | 'v2') {
+    const targetHash = this.#keys.target(userId)
+    return this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', targetHash), signedInKey: this.#key('s:', targetHash), prefix: this.#prefix, view }))
+  }
+
+  /** An answer through v1 (`callerHash` '') or v2 (the caller's target hash). */
+  async #answer (callerHash: string, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    const requestHash = this.#keys.request(requestId)
+    const payload = answerPayload(answer)
+    let layout: string = ANSWER_SEALING
+    // At most twice: a record of the first layout binds its answer otherwise, and says so.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const reply = await this.#call(() => this.#client.wcSubmit({
+        recordKey: this.#key('q:', requestHash),
+        prefix: this.#prefix,
+        requestHash,
+        callerHash,
+        kind: answer.kind,
+        sealedAnswer: payload === undefined ? '' : toWire(this.#sealer.seal(payload, sealingContext('answer', requestHash, layout))),
+        layout,
+        retryGraceMs: this.#limits.retryGraceMs
+      }))
+      switch (reply.kind) {
+        case 'accepted': return 'accepted'
+        case 'unknown': return 'not_found'
+        case 'mismatch': return 'mismatch'
+        case 'answered': {
+          // A retry: the same kind, through the same version, saying the same.
+          if (reply.answerKind !== answer.kind || reply.verified !== (callerHash !== '')) return 'not_found'
+          if (payload === undefined) return reply.sealedAnswer === '' ? 'accepted' : 'not_found'
+          const held = reply.sealedAnswer === '' ? undefined : this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout))
+          return sameText(held, payload) ? 'accepted' : 'not_found'
+        }
+        case 'reseal': layout = reply.layout
+      }
+    }
+    return 'not_found'
+  }
+
+  /** A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the reader has left. */
+  async #take (callerHash: string, requestId: string, reader: AbortSignal | undefined): Promise<
+    | { status: 'pending', expiresInMs: number }
+    | { status: 'expired' }
+    | { status: 'completed', answer: Answer | undefined, verified: boolean }
+  > {
+    const requestHash = this.#keys.request(requestId)
+    const recordKey = this.#key('q:', requestHash)
+    const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, callerHash, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
+    switch (reply.kind) {
+      case 'expired': return { status: 'expired' }
+      // (A record without an expiry, which no version writes, is looked at again a TTL later.)
+      case 'pending': return { status: 'pending', expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
+      // Handed to another reader a moment ago: look again once that one has confirmed or given up.
+      case 'settling': return { status: 'pending', expiresInMs: reply.msToSettle }
+      case 'completed': {
+        const payload = reply.sealedAnswer === '' ? undefined : this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout))
+        const answer = answerFromPayload(reply.answerKind, payload)
+        if (answer === undefined) return { status: 'expired' }
+        // A reader that has left does not confirm: the next one gets the answer.
+        if (reader?.aborted !== true) {
+          // Unconfirmed, the answer would reach another reader too: a 503 instead, and the retry gets it.
+          await this.#call(() => this.#client.wcDelivered({ recordKey, prefix: this.#prefix, requestHash, handedOutAt: reply.handedOutAt }))
+        }
+        return { status: 'completed', answer, verified: reply.verified }
+      }
+    }
+  }
+
+  #existingId (reply: ExistingReply): string {
+    const existing = this.#openId(reply.requestHash, reply.sealedId, reply.layout)
+    if (existing === undefined) throw new WC_ERR_STORE_UNAVAILABLE()
+    return existing
   }
 
   #key (kind: string, hash: string): string {
@@ -188,15 +399,17 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /** A request id, sealed bound to its request hash (so a value moved to another key does not open). */
-  #openId (requestKey: string, wire: string): string | undefined {
-    return this.#sealer.open(fromWire(wire), requestKey)
+  #openId (requestHash: string, wire: string, layout: string): string | undefined {
+    return this.#sealer.open(fromWire(wire), sealingContext('id', requestHash, layout))
   }
 
-  async #run<T> (script: Script, keys: string[], args: string[]): Promise<T> {
-    try {
-      return await script.run(keys, args) as T
-    } catch (err) {
-      throw new WC_ERR_STORE_UNAVAILABLE({ cause: err })
-    }
+  #call<T> (run: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new WC_ERR_STORE_UNAVAILABLE())
+    return this.#reachability.call(run)
   }
+}
+
+function errorReason (err: Error): string {
+  const code = 'code' in err ? err.code : undefined
+  return typeof code === 'string' ? code : err.message
 }

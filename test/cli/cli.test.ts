@@ -19,7 +19,7 @@ describe('whatclient ask / answer, as child processes', () => {
       const asking = runCli(['ask', bob, '--as', alice], env)
       expect(await asking.exited).toBe(0)
       expect(asking.stdout()).toBe(`${bob} uses exteraGram (com.exteragram.messenger)\n`)
-      expect(asking.stderr()).toContain('waiting for')
+      expect(asking.stderr()).toMatch(/^Asking .* which app \d+ uses\.\.\.\nAsked \d+; the request expires in 2:00/)
       await answering.waitFor(/answered 1/)
 
       const json = runCli(['ask', bob, '--as', user(), '--json', '--server', server.url, '--key', server.key], {})
@@ -62,9 +62,11 @@ describe('whatclient ask / answer, as child processes', () => {
     expect(await noKey.exited).toBe(1)
     expect(noKey.stderr()).toMatch(/no key/)
 
-    const badPackage = runCli(['answer', '--as', user(), '--package', 'not a package'], env)
-    expect(await badPackage.exited).toBe(1)
-    expect(badPackage.stderr()).toMatch(/not an Android package name/)
+    for (const name of ['not a package', 'com.1password', 'com._x', 'nodots', `a.${'b'.repeat(254)}`]) {
+      const badPackage = runCli(['answer', '--as', user(), '--package', name], env)
+      expect(await badPackage.exited, name).toBe(1)
+      expect(badPackage.stderr()).toMatch(/not an Android package name/)
+    }
   })
 
   it('exits 1 when the server cannot be reached', async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Sealer } from '../../src/crypto/sealer.js'
+import type { StoreConfig } from '../../src/config.js'
 import { deriveKey, identitySecrets, SEEN_ONCE_KEY_LABEL, TOKEN_KEY_LABEL } from '../../src/identity/keys.js'
 import { SessionTokens } from '../../src/identity/tokens.js'
 
@@ -87,22 +88,23 @@ describe('SessionTokens', () => {
 })
 
 describe('identity secrets', () => {
+  const redis = (key: Buffer): StoreConfig => ({ kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'wc:', key })
+
   it('derive from STORE_KEY in Redis mode, each with its own label', () => {
     const storeKey = randomBytes(32)
-    const a = identitySecrets({ store: 'redis', storeKey })
-    const b = identitySecrets({ store: 'redis', storeKey })
+    const a = identitySecrets(redis(storeKey))
+    const b = identitySecrets(redis(storeKey))
     expect(a.token.equals(b.token)).toBe(true)
     expect(a.seenOnce.equals(b.seenOnce)).toBe(true)
     expect(a.token.equals(a.seenOnce)).toBe(false)
     expect(a.token.equals(storeKey)).toBe(false)
     expect(a.token.equals(deriveKey(storeKey, TOKEN_KEY_LABEL))).toBe(true)
     expect(a.seenOnce.equals(deriveKey(storeKey, SEEN_ONCE_KEY_LABEL))).toBe(true)
-    expect(identitySecrets({ store: 'redis', storeKey: randomBytes(32) }).token.equals(a.token)).toBe(false)
+    expect(identitySecrets(redis(randomBytes(32))).token.equals(a.token)).toBe(false)
   })
 
   it('are random per process in memory mode', () => {
-    const storeKey = randomBytes(32)
-    expect(identitySecrets({ store: 'memory', storeKey }).token.equals(identitySecrets({ store: 'memory', storeKey }).token)).toBe(false)
-    expect(identitySecrets({ store: 'memory', storeKey: undefined }).token).toHaveLength(32)
+    expect(identitySecrets({ kind: 'memory' }).token.equals(identitySecrets({ kind: 'memory' }).token)).toBe(false)
+    expect(identitySecrets({ kind: 'memory' }).token).toHaveLength(32)
   })
 })

@@ -20,6 +20,7 @@ describe('a v1 field client in Python (stdlib, json.dumps signing)', () => {
     expect(seen.tasks).toEqual([200, { tasks: [id] }])
     expect(seen.pending).toEqual([200, { status: 'pending' }])
     expect(seen.submit).toEqual([200, { status: 'success' }])
+    expect(seen.retry).toEqual([200, { status: 'success' }])
     expect(seen.again).toEqual([404, { detail: 'Request not found or already processed.' }])
     expect(seen.result).toEqual([200, { status: 'completed', client_name: 'AyuGram', package_name: 'com.radolyn.ayugram' }])
     expect(seen.delivered).toEqual([200, { status: 'expired' }])

@@ -36,7 +36,8 @@ request_id = body["request_id"]
 seen["tasks"] = list(call("GET", "/getTasks/%d" % BOB))
 seen["pending"] = list(call("GET", "/getRequestResult/" + request_id))
 seen["submit"] = list(call("POST", "/submitTaskResult", {"request_id": request_id, "client_name": "com.radolyn.ayugram"}))
-seen["again"] = list(call("POST", "/submitTaskResult", {"request_id": request_id, "client_name": "com.radolyn.ayugram"}))
+seen["retry"] = list(call("POST", "/submitTaskResult", {"request_id": request_id, "client_name": "com.radolyn.ayugram"}))
+seen["again"] = list(call("POST", "/submitTaskResult", {"request_id": request_id, "client_name": "org.telegram.messenger"}))
 seen["result"] = list(call("GET", "/getRequestResult/" + request_id))
 seen["delivered"] = list(call("GET", "/getRequestResult/" + request_id))
 try:

@@ -18,8 +18,8 @@ async function ask (s: TestServer, requester: number, target: number): Promise<s
 }
 
 async function heldPollsBecome (s: TestServer, n: number): Promise<void> {
-  for (let i = 0; i < 200 && s.app.relay.store.heldPolls() !== n; i++) await sleep(10)
-  expect(s.app.relay.store.heldPolls()).toBe(n)
+  for (let i = 0; i < 200 && s.app.relay.heldPolls() !== n; i++) await sleep(10)
+  expect(s.app.relay.heldPolls()).toBe(n)
 }
 
 /** A GET over a raw socket that the test can cut, as a client that goes away. */
@@ -154,6 +154,6 @@ describe('held polls are bounded and always released', () => {
     await closing.close()
     expect(await Promise.all(polls)).toEqual([{ tasks: [] }, { status: 'pending' }])
     expect(Date.now() - started).toBeLessThan(30_000)
-    expect(closing.app.relay.store.heldPolls()).toBe(0)
+    expect(closing.app.relay.heldPolls()).toBe(0)
   })
 })

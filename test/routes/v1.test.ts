@@ -42,7 +42,7 @@ describe('v1 flow', () => {
   it.each([
     ['com.radolyn.ayugram', 'AyuGram'],
     ['tw.nekomimi.nekogram', 'Nekogram'],
-    ['org.telegram.messenger', 'Possibly, FCM AyuGram (id shared by Telegram, Telegram FOSS, AyuGram FCM, Partisan Telegram)'],
+    ['org.telegram.messenger', "AyuGram FCM or another fork with Telegram's app id"],
     ['com.example.never.heard', 'Unknown Client']
   ])('names %s as %s', async (pkg, name) => {
     const requestId = await ask(user(), user())
@@ -54,10 +54,12 @@ describe('v1 flow', () => {
     const requestId = await ask(user(), user())
     await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })
     for (const id of [requestId, '00000000-0000-4000-8000-000000000000']) {
-      const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'a.b' })
+      const res = await server.post('/submitTaskResult', { request_id: id, client_name: 'c.d' })
       expect(res.status).toBe(404)
-      expect(await res.json()).toEqual({ detail: 'Request not found or already processed.' })
+      expect(await field(res)).toEqual({ detail: 'Request not found or already processed.' })
     }
+    // The same answer again is a retry (its first reply may have been lost): it succeeds.
+    expect((await server.post('/submitTaskResult', { request_id: requestId, client_name: 'a.b' })).status).toBe(200)
   })
 
   it('returns the same id for a repeated question while it is pending', async () => {
@@ -65,6 +67,18 @@ describe('v1 flow', () => {
     const first = await ask(alice, bob)
     expect(await ask(alice, bob)).toBe(first)
     expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [first] })
+  })
+
+  it('deduplicates per requester and target: another requester about the same target gets a request of their own', async () => {
+    const [alice, carol, bob] = [user(), user(), user()]
+    const fromAlice = await ask(alice, bob)
+    const fromCarol = await ask(carol, bob)
+    expect(fromCarol).not.toBe(fromAlice)
+    expect(await ask(carol, bob)).toBe(fromCarol)
+    expect(await (await server.get(`/getTasks/${bob}`)).json()).toEqual({ tasks: [fromAlice, fromCarol] })
+    await server.post('/submitTaskResult', { request_id: fromAlice, client_name: 'com.exteragram.messenger' })
+    expect(await (await server.get(`/getRequestResult/${fromAlice}`)).json()).toMatchObject({ status: 'completed' })
+    expect(await (await server.get(`/getRequestResult/${fromCarol}`)).json()).toEqual({ status: 'pending' })
   })
 
   it('handles many concurrent flows without mixing them up', async () => {
@@ -92,7 +106,7 @@ describe('v1 signatures over the wire', () => {
     const body = '{"requester_id":123,"target_id":456}'
     const res = await server.post('/requestClient', body, { signature: '71fef23b87faa592beaacff3a1af9fc904a76e5806814e57c1b5103ce0de92f5' })
     expect(res.status).toBe(403)
-    expect(await res.json()).toEqual({ detail: 'Invalid signature.' })
+    expect(await field(res)).toEqual({ detail: 'Invalid signature.' })
   })
 
   it('answers 403 with the field messages', async () => {
@@ -109,17 +123,20 @@ describe('v1 signatures over the wire', () => {
     for (const [pending, detail] of cases) {
       const res = await pending
       expect(res.status).toBe(403)
-      expect(await res.json()).toEqual({ detail })
+      expect(await field(res)).toEqual({ detail })
     }
   })
 
   it('checks an empty body like any other', async () => {
     const unsigned = await server.post('/requestClient', '', { signature: '0'.repeat(64), contentType: null })
     expect(unsigned.status).toBe(403)
+    expect(await field(unsigned)).toEqual({ detail: 'Invalid signature.' })
     const signed = await server.post('/requestClient', '', { contentType: null })
     expect(signed.status).toBe(422)
+    expect(Array.isArray((await field(signed)).detail)).toBe(true)
     const signedJson = await server.post('/requestClient', '')
     expect(signedJson.status).toBe(400)
+    expect(await field(signedJson)).toEqual({ detail: 'The body is empty: send a JSON object.' })
   })
 
   it('signs GET paths without the query and percent-decoded', async () => {
@@ -128,11 +145,16 @@ describe('v1 signatures over the wire', () => {
   })
 })
 
+/** Asserts the one error shape, `{"detail": ...}` as JSON and nothing else, and returns the parsed body. */
+async function field (res: Response): Promise<{ detail: unknown }> {
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+  const json = (await res.json()) as Record<string, unknown>
+  expect(Object.keys(json), JSON.stringify(json)).toEqual(['detail'])
+  expect(typeof json.detail === 'string' ? json.detail : JSON.stringify(json.detail)).not.toBe('')
+  return json as { detail: unknown }
+}
+
 describe('bad input gets a clear 4xx', () => {
-  const field = async (res: Response): Promise<unknown> => {
-    expect(res.headers.get('content-type')).toMatch(/^application\/json/)
-    return res.json()
-  }
 
   it.each([
     ['a string id', '{"requester_id": "1", "target_id": 2}'],
@@ -163,13 +185,13 @@ describe('bad input gets a clear 4xx', () => {
   it('400 for malformed JSON', async () => {
     const res = await server.post('/requestClient', '{"requester_id": 1,')
     expect(res.status).toBe(400)
-    expect(typeof ((await field(res)) as { detail: unknown }).detail).toBe('string')
+    expect(await field(res)).toEqual({ detail: 'The body is not valid JSON.' })
   })
 
   it('413 for a body over the limit', async () => {
     const res = await server.post('/submitTaskResult', JSON.stringify({ request_id: 'x', client_name: 'a'.repeat(17 * 1024) }))
     expect(res.status).toBe(413)
-    expect(await field(res)).toHaveProperty('detail')
+    expect(typeof (await field(res)).detail).toBe('string')
   })
 
   it('415 for another content type', async () => {
@@ -193,7 +215,29 @@ describe('bad input gets a clear 4xx', () => {
     ]) {
       const res = await server.post('/submitTaskResult', JSON.stringify(body))
       expect(res.status, JSON.stringify(body)).toBe(422)
+      expect((await field(res)).detail, JSON.stringify(body)).toEqual([expect.objectContaining({ loc: expect.arrayContaining(['body']) })])
     }
+  })
+
+  it('422 for a client_name that no Android package can have, so no answer carries escapes or forged text', async () => {
+    const requestId = await ask(user(), user())
+    for (const name of [
+      'com.evil\u001b]0;owned\u0007', 'com.x\nuses Telegram', 'com.x\r', 'com.x\u0000', 'com.x\u009b31m', 'com.x uses Telegram',
+      'com.телега', 'com.x\u202e', '1com.x', 'com.1x', 'com._x', 'com..x', '.com.x', 'com.x.', 'com.x-y', 'com/x', 'comx',
+      'a.' + 'b'.repeat(254)
+    ]) {
+      const res = await server.post('/submitTaskResult', { request_id: requestId, client_name: name })
+      expect(res.status, JSON.stringify(name)).toBe(422)
+      const json = (await field(res)) as { detail: Array<{ loc: string[] }> }
+      expect(json.detail[0]?.loc, JSON.stringify(name)).toEqual(['body', 'client_name'])
+    }
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toEqual({ status: 'pending' })
+  })
+
+  it.each(['com.exteragram.messenger', 'org.telegram.messenger', 'A1_.b_2.C', 'a.' + 'b'.repeat(253)])('accepts the package name %s', async (name) => {
+    const requestId = await ask(user(), user())
+    expect((await server.post('/submitTaskResult', { request_id: requestId, client_name: name })).status).toBe(200)
+    expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed', package_name: name })
   })
 
   it('422 for path ids that are not positive integers up to 2^53-1', async () => {
@@ -204,13 +248,17 @@ describe('bad input gets a clear 4xx', () => {
     }
     const long = await server.get(`/getRequestResult/${'r'.repeat(200)}`)
     expect(long.status).toBe(422)
+    expect(((await field(long)).detail as Array<{ loc: string[] }>)[0]?.loc).toEqual(['path', 'request_id'])
   })
 
-  it('404 for unknown routes and methods, without a signature', async () => {
-    for (const res of [await fetch(`${server.url}/nope/12345`), await fetch(`${server.url}/getTasks/1`, { method: 'DELETE' })]) {
-      expect(res.status).toBe(404)
-      expect(await res.json()).toEqual({ detail: 'Not Found' })
-    }
+  it('404 for unknown routes, 405 for other methods, without a signature', async () => {
+    const unknown = await fetch(`${server.url}/nope/12345`)
+    expect(unknown.status).toBe(404)
+    expect(await field(unknown)).toEqual({ detail: 'Not Found' })
+    const method = await fetch(`${server.url}/getTasks/1`, { method: 'DELETE' })
+    expect(method.status).toBe(405)
+    expect(method.headers.get('allow')).toBe('GET')
+    expect(await field(method)).toEqual({ detail: 'Method not allowed: this path answers GET.' })
   })
 
   it('never answers 5xx to garbage', async () => {
@@ -219,10 +267,11 @@ describe('bad input gets a clear 4xx', () => {
       const res = await server.post('/requestClient', body)
       expect(res.status, body).toBeGreaterThanOrEqual(400)
       expect(res.status, body).toBeLessThan(500)
+      await field(res)
     }
     const malformedPath = await fetch(`${server.url}/getTasks/%ZZ`, { headers: { 'x-signature': '0'.repeat(64) } })
     expect(malformedPath.status).toBe(400)
-    expect(await malformedPath.json()).toEqual({ detail: 'Malformed URL.' })
+    expect(await field(malformedPath)).toEqual({ detail: 'Malformed URL.' })
   })
 })
 
@@ -232,7 +281,7 @@ describe('caps', () => {
     for (let i = 0; i < 3; i++) await ask(user(), bob)
     const res = await server.post('/requestClient', { requester_id: user(), target_id: bob })
     expect(res.status).toBe(429)
-    expect(await res.json()).toEqual({ detail: 'Too many pending requests for this user; try again later.' })
+    expect(await field(res)).toEqual({ detail: 'Too many pending requests for this user; try again later.' })
   })
 })
 
@@ -260,7 +309,7 @@ describe('expiry', () => {
       const res = await full.post('/requestClient', { requester_id: user(), target_id: user() })
       expect(res.status).toBe(503)
       expect(res.headers.get('retry-after')).toBe('1')
-      expect(await res.json()).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
+      expect(await field(res)).toEqual({ detail: 'The server holds too many pending requests; try again later.' })
     } finally {
       await full.close()
     }

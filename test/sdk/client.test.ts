@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WhatClient, WhatClientError } from '../../src/sdk/index.js'
+import { WhatClient, WhatClientError } from 'whatclient-sdk'
 import { build, type TestServer } from '../helper.js'
 
 let server: TestServer
@@ -124,22 +124,24 @@ describe('WhatClient SDK', () => {
     const stop = new AbortController()
     const serving = client.answerTasks(user(), 'a.b', { signal: stop.signal })
     await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(server.app.relay.store.heldPolls()).toBeGreaterThanOrEqual(1)
+    expect(server.app.relay.heldPolls()).toBeGreaterThanOrEqual(1)
     stop.abort()
     await serving
-    for (let i = 0; i < 100 && server.app.relay.store.heldPolls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(server.app.relay.store.heldPolls()).toBe(0)
+    for (let i = 0; i < 100 && server.app.relay.heldPolls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(server.app.relay.heldPolls()).toBe(0)
   })
 })
 
 describe('the package entry', () => {
-  it("exports the SDK as 'whatclient'", async () => {
+  it("exports the SDK, built, as 'whatclient-sdk' (the workspace link an installer would see)", async () => {
     const { execFile } = await import('node:child_process')
     const { ROOT } = await import('../process-helper.js')
+    const script = "const sdk = await import('whatclient-sdk'); console.log(Object.keys(sdk).sort().join(' '), sdk.sign('lainapi.gay', '/getTasks/456'))"
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', "import { WhatClient, WhatClientError, sign } from 'whatclient'; console.log(typeof WhatClient, typeof WhatClientError, sign('lainapi.gay', '/getTasks/456'))"],
+      execFile(process.execPath, ['--input-type=module', '-e', script],
         { cwd: ROOT }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
     })
-    expect(out.trim()).toBe('function function 8e1090cfdd7e4ccabb9c87075b71d53fde6d30129da3b42720b6238eb3fcba37')
+    expect(out.trim()).toBe('SealingError UNKNOWN_CLIENT WhatClient WhatClientError makeKeyPair openAnswer sealAnswer sign ' +
+      '8e1090cfdd7e4ccabb9c87075b71d53fde6d30129da3b42720b6238eb3fcba37')
   })
 })

@@ -1,5 +1,11 @@
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
-import { Wakeups } from '../../src/store/wakeups.js'
-import { storeConformance } from './conformance.js'
+import type { StoreFactory } from './conformance.js'
+import { storeConformance, storeConformanceV2 } from './conformance.js'
 
-storeConformance('memory', async (limits) => new MemoryTaskStore({ ...limits, wakeups: new Wakeups(limits) }))
+const memory: StoreFactory = async (limits, listener) => {
+  const store = new MemoryTaskStore({ ...limits, listener })
+  return { store, counted: async () => store.size() }
+}
+
+storeConformance('memory', memory)
+storeConformanceV2('memory', memory)

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
+import { luaSource } from '../../src/store/redis/scripts.js'
 
 export { freePort } from '../process-helper.js'
 
@@ -37,6 +38,22 @@ export async function dumpKeys (prefix: string, url = SHARED_REDIS): Promise<Arr
   }
 }
 
+/**
+ * How many requests the Redis store under `prefix` counts towards
+ * MAX_PENDING_TOTAL now, read with the store's own counting code (tests only:
+ * the server needs no such call).
+ */
+export async function countedInRedis (prefix: string, url = SHARED_REDIS): Promise<number> {
+  const client = createClient({ url })
+  await client.connect()
+  try {
+    const source = `${luaSource('includes/time')}\n${luaSource('includes/count')}\nreturn closeBuckets(ARGV[1], nowMs())`
+    return Number(await client.eval(source, { keys: [], arguments: [prefix] }))
+  } finally {
+    client.destroy()
+  }
+}
+
 export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<void> {
   const client = createClient({ url })
   await client.connect()
@@ -49,13 +66,19 @@ export async function deleteKeys (prefix: string, url = SHARED_REDIS): Promise<v
   }
 }
 
-/** A redis-server of the test's own, persisting nothing; start() and stop() it at will. */
+/**
+ * A redis-server of the test's own, persisting nothing: start() and stop()
+ * (SIGKILL) it at will, or freeze() and thaw() it (SIGSTOP, SIGCONT) to play
+ * a Redis that hangs without closing its connections.
+ */
 export class PrivateRedis {
   readonly port: number
+  readonly #args: string[]
   #process: ChildProcess | undefined
 
-  constructor (port: number) {
+  constructor (port: number, args: string[] = []) {
     this.port = port
+    this.#args = args
   }
 
   get url (): string {
@@ -63,7 +86,7 @@ export class PrivateRedis {
   }
 
   async start (): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.#args], { stdio: 'ignore' })
     this.#process = child
     for (let i = 0; i < 100; i++) {
       const client = createClient({ url: this.url, socket: { reconnectStrategy: false } })
@@ -79,6 +102,14 @@ export class PrivateRedis {
       }
     }
     throw new Error('redis-server did not start')
+  }
+
+  freeze (): void {
+    this.#process?.kill('SIGSTOP')
+  }
+
+  thaw (): void {
+    this.#process?.kill('SIGCONT')
   }
 
   async stop (): Promise<void> {

@@ -1,16 +1,19 @@
 import { afterAll } from 'vitest'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
-import { Wakeups } from '../../src/store/wakeups.js'
-import { storeConformance } from './conformance.js'
-import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
+import { storeConformance, storeConformanceV2, type StoreFactory } from './conformance.js'
+import { countedInRedis, deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 
 const prefixes: string[] = []
 afterAll(async () => {
   for (const prefix of prefixes) await deleteKeys(prefix)
 })
 
-storeConformance('redis', async (limits) => {
+const redis: StoreFactory = async (limits, listener) => {
   const prefix = testPrefix()
   prefixes.push(prefix)
-  return RedisTaskStore.connect({ ...limits, wakeups: new Wakeups(limits), url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
-})
+  const store = await RedisTaskStore.connect({ ...limits, listener, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
+  return { store, counted: () => countedInRedis(prefix) }
+}
+
+storeConformance('redis', redis)
+storeConformanceV2('redis', redis)

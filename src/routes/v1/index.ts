@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
-import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
+import { WC_ERR_REQUEST_NOT_FOUND, WC_ERR_SHUTTING_DOWN } from '../../errors.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
 import { whileClientStays } from './client-gone.js'
@@ -20,13 +20,22 @@ export interface V1Options {
 }
 
 const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
+  // A call that arrives while the server closes (on a connection still open) is refused, and
+  // its client told to try again (another instance, or this one after its restart).
+  let closing = false
+  app.addHook('preClose', (done) => { closing = true; done() })
+  app.addHook('onRequest', (_request, _reply, done) => { done(closing ? new WC_ERR_SHUTTING_DOWN() : undefined) })
   requireSignature(app, apiSecretKey)
   const WaitQuery = Wait(maxWaitSeconds)
+  // Validation already holds `wait` to a finite 0..maxWaitSeconds; clamping again here keeps
+  // every timer a hold arms finite and in range even if a schema is ever loosened.
+  const holdMs = (wait: number | undefined): number =>
+    wait !== undefined && Number.isFinite(wait) ? Math.min(Math.max(wait, 0), maxWaitSeconds) * 1000 : 0
 
   app.post('/requestClient', {
     schema: {
       summary: 'Ask which client a user runs',
-      description: 'Opens a request that lives REQUEST_TTL_SECONDS. Asking again for the same target while one is pending returns the same request id. Signed over the raw body.',
+      description: 'Opens a request that lives REQUEST_TTL_SECONDS. The same requester asking again about the same target while one is pending gets the same request id; other requesters get their own. Signed over the raw body.',
       security: SIGNED,
       body: RequestClientBody,
       response: { 200: RequestClientReply, ...errorReplies(403, 413, 415, 422, 429, 503) }
@@ -36,7 +45,9 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     return { request_id: requestId }
   })
 
+  // No automatic HEAD: it would run the call (and consume a result) and answer nothing.
   app.get('/getTasks/:user_id', {
+    exposeHeadRoute: false,
     schema: {
       summary: "List a user's pending tasks",
       description: 'Request ids whose target is user_id, oldest first. With ?wait=S the call is held until there is a task, or S seconds pass. Signed over the path without the query.',
@@ -46,7 +57,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const waitMs = (request.query.wait ?? 0) * 1000
+    const waitMs = holdMs(request.query.wait)
     return { tasks: await whileClientStays(reply, waitMs, (signal) => relay.tasksFor(request.params.user_id, waitMs, signal)) }
   })
 
@@ -65,6 +76,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
   })
 
   app.get('/getRequestResult/:request_id', {
+    exposeHeadRoute: false,
     schema: {
       summary: 'Read the answer to a request',
       description: 'pending, completed (then the request is deleted: the result is delivered once), or expired (unknown, expired or already delivered). With ?wait=S the call is held while the request is pending, up to S seconds. Signed over the path without the query.',
@@ -74,7 +86,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, async (request, reply) => {
-    const waitMs = (request.query.wait ?? 0) * 1000
+    const waitMs = holdMs(request.query.wait)
     const state = await whileClientStays(reply, waitMs, (signal) => relay.resultOf(request.params.request_id, waitMs, signal))
     if (state.status !== 'completed') return { status: state.status }
     return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }

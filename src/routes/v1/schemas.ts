@@ -7,7 +7,18 @@ import { Type } from 'typebox'
 /** Telegram user ids: positive integers that a JSON number carries exactly. */
 export const UserId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Telegram user id' })
 export const RequestId = Type.String({ minLength: 1, maxLength: 128, description: 'Request id (a UUID v4)' })
-export const PackageName = Type.String({ minLength: 1, maxLength: 256, description: "The target app's Android package name" })
+/**
+ * What an Android package name can be: two or more dot-separated segments of ASCII letters,
+ * digits and `_`, each starting with a letter. Answers reach the requester's screen and
+ * terminal: nothing else (no escape or control character, no spaces, no other script)
+ * may travel in one.
+ */
+export const PackageName = Type.String({
+  minLength: 3,
+  maxLength: 255,
+  pattern: '^[A-Za-z][A-Za-z0-9_]*(\\.[A-Za-z][A-Za-z0-9_]*)+$',
+  description: "The target app's Android package name, e.g. com.exteragram.messenger: segments of letters, digits and _, each starting with a letter, joined by dots; at most 255 characters"
+})
 
 export const Detail = Type.Object({
   detail: Type.Unknown({ description: 'What went wrong: a message, or (422) a list of failed fields' })
@@ -18,7 +29,7 @@ export const Wait = (maxSeconds: number) => Type.Object({
     minimum: 0,
     maximum: maxSeconds,
     default: 0,
-    description: `Long-poll: hold the call up to this many seconds until there is something to return (0 = answer at once, as v1). Not part of the signature.`
+    description: `Long-poll: hold the call up to this many seconds until there is something to return (0 = answer at once, as v1). A plain decimal such as 25 or 0.5 (no sign, exponent or spaces). Not part of the signature.`
   }))
 })
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
-import { displayName, knownPackages, UNKNOWN_CLIENT } from '../../catalogue/catalogue.js'
+import { displayNames, UNKNOWN_CLIENT } from '../../catalogue/catalogue.js'
 
 const CatalogueReply = Type.Object({
   clients: Type.Record(Type.String(), Type.String(), { description: 'Android package name -> display name' }),
@@ -27,7 +27,7 @@ export function matchesIfNoneMatch (header: string | undefined, etag: string): b
 }
 
 const catalogue: FastifyPluginAsyncTypebox = async (app) => {
-  const clients = Object.fromEntries(knownPackages().sort().map((pkg) => [pkg, displayName(pkg)]))
+  const clients = Object.fromEntries([...displayNames()].sort(([a], [b]) => a < b ? -1 : 1))
   const body = JSON.stringify({ clients, unknown: UNKNOWN_CLIENT })
   const etag = `"${createHash('sha256').update(body).digest('base64url')}"`
 

@@ -1,129 +1,246 @@
 /**
  * The Lua scripts that make each store step atomic in Redis, so that
  * instances racing on one request agree: one answer wins, a result is
- * delivered once. Time comes from Redis (TIME), so instances on hosts with
- * skewed clocks agree on expiry too.
+ * delivered once, a quota is charged once. Each script is a file in ./lua/
+ * whose header lists its KEYS, ARGV and reply; `--- @include "name"` lines
+ * pull in ./lua/includes/name.lua (or a fragment the code shares, such as the
+ * quota's). They are loaded with node-redis's own defineScript (EVALSHA, EVAL
+ * when Redis does not know the script yet), and called with named arguments.
  *
- * Keys (all names are keyed hashes, never ids):
- *   {p}q:<request>   hash   id (sealed request id), st (p|c), a (sealed answer), t (target hash),
- *                           d (pair hash), b (expiry bucket)
- *   {p}t:<target>    zset   pending request hashes of one target, scored by expiry (at most the per-target cap)
- *   {p}d:<pair>      string the pending request hash of one (requester, target) pair
- *   {p}total         int    requests held, for the total cap
- *   {p}n:<bucket>    int    requests held whose expiry falls in that time bucket
- *   {p}oldest        int    the oldest bucket not yet taken off the total
- *   channel {p}wake  messages: a target hash (new task) or a request hash (new answer)
+ * What Redis holds (every name a keyed hash, never an id):
+ *   {p}q:<request>   hash    the request:
+ *                              v  layout version: '2' for v1 requests, '3' for v2 ones
+ *                                 (absent before versions: read as '1')
+ *                              st p (pending) | c (answered) | h (handed out to a reader)
+ *                              id the request id, sealed       a  the answer, sealed (none for a decline)
+ *                              t  target hash                  d  pair hash
+ *                              o  creation order               b  count bucket (see includes/count.lua)
+ *                              w  when answered (ms)           h  when last handed out (ms)
+ *                              ak answer kind: sealed | declined (absent: plain)
+ *                              av '1': answered through v2
+ *                            v2 requests (layout 3) also:
+ *                              r  requester hash (who may read the answer)
+ *                              ri the requester id, sealed (only when they chose to be named)
+ *                              pk the public key of a sealed request, sealed
+ *   {p}t:<target>    zset    pending request hashes of one target, scored by expiry
+ *   {p}u:<target>    zset    the same, v1 requests only (the unverified cap)
+ *   {p}d:<pair>      string  the pending request hash of one v1 (requester, target) pair,
+ *                            or of one v2 (requester, target, public key): the two hash apart
+ *   {p}s:<target>    string  the target is signed in through v2 (expires with the session)
+ *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see identity/quota.ts)
+ *   {p}order         int     the last creation order given
+ *   {p}count:*               the total count (includes/count.lua)
+ *   channel {p}wake          a target hash (new task) or a request hash (new answer, delivered)
  *
- * The total is kept in O(1) (amortised) although Redis expires requests silently:
- * requests are counted per expiry bucket (TTL / 128 wide), and once a bucket's time
- * has passed, whatever is left in it has expired and comes off the total. A request
- * counts until the end of its bucket, so the cap errs by at most 1/128 of a TTL.
+ * A new field is added without a new layout when older code can ignore it;
+ * a new layout number is for changes older code would misread (it then tells
+ * `reseal` or skips the record, and the version that reads both can roll out first).
+ * Layout 3 is such a change: code that knows only layout 2 would show a v2
+ * request to v1 callers (sealed ones too) and hand its answer to anyone with
+ * its id. Its request id is sealed for the layout (`id:3:`), so such code
+ * cannot open it and skips the request; v1 requests are still written in
+ * layout 2, which that code reads as before.
  */
+import { readFileSync } from 'node:fs'
+import { defineScript, type CommandParser } from 'redis'
+import { QUOTA_LUA } from '../../identity/quota.js'
 
-const NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
+/** The record layouts this version writes: v1 requests as layout 2 always did, v2 requests in layout 3. */
+export const LAYOUT = { v1: '2', v2: '3' } as const
+
+/** Includes the code provides (shared with code outside these scripts), by name. */
+const FRAGMENTS: Record<string, string> = { quota: QUOTA_LUA }
+
+const LUA = new URL('./lua/', import.meta.url)
+
+/** A script's source, with its `--- @include "name"` lines replaced by lua/includes/name.lua. */
+export function luaSource (name: string): string {
+  const source = readFileSync(new URL(`${name}.lua`, LUA), 'utf8')
+  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => FRAGMENTS[include] ?? readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
+}
+
+type Args = Record<string, string | number>
 
 /**
- * Takes every bucket whose time has passed off the total, and returns the total.
- * Needs `now`; ARGV names given to it: prefix, bucketMs, ttlMs.
+ * A script whose KEYS and ARGV are built, in the order its header lists
+ * them, from one object of named arguments.
  */
-const SWEEP = `
-local function sweep (prefix, bucketMs, ttlMs)
-  local current = math.floor(now / bucketMs)
-  local oldest = tonumber(redis.call('GET', prefix .. 'oldest') or current)
-  local total = tonumber(redis.call('GET', prefix .. 'total') or 0)
-  local span = math.ceil(ttlMs / bucketMs) + 1
-  if current - oldest > span then
-    -- Idle for longer than a TTL: count the live buckets instead of walking the dead ones.
-    total = 0
-    for b = current, current + span do total = total + tonumber(redis.call('GET', prefix .. 'n:' .. b) or 0) end
-  else
-    for b = oldest, current - 1 do total = total - tonumber(redis.call('GET', prefix .. 'n:' .. b) or 0) end
-  end
-  if total < 0 then total = 0 end
-  redis.call('SET', prefix .. 'oldest', current)
-  redis.call('SET', prefix .. 'total', total)
-  return total
-end
-`
+function script<A extends Args, R> (file: string, keys: ReadonlyArray<keyof A & string>, argv: ReadonlyArray<keyof A & string>, reply: (raw: unknown) => R) {
+  return Object.assign(defineScript({
+    SCRIPT: luaSource(file),
+    NUMBER_OF_KEYS: keys.length,
+    parseCommand (parser: CommandParser, args: A) {
+      for (const name of keys) parser.pushKey(String(args[name]))
+      for (const name of argv) parser.push(String(args[name]))
+    },
+    transformReply: reply
+  }), { FILE: file, KEYS: keys, ARGV: argv })
+}
 
-/**
- * KEYS: pair, target zset, new record
- * ARGV: ttlMs, maxPerTarget, maxTotal, requestHash, sealedId, targetHash, pairHash, prefix, bucketMs
- * -> {'existing', requestHash, sealedId} | {'target_full'} | {'store_full'} | {'created'}
- */
-export const CREATE = `${NOW}${SWEEP}
-local prefix, ttlMs, bucketMs = ARGV[8], tonumber(ARGV[1]), tonumber(ARGV[9])
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  local rec = redis.call('HMGET', prefix .. 'q:' .. existing, 'st', 'id')
-  if rec[1] == 'p' then return {'existing', existing, rec[2]} end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {'target_full'} end
-if sweep(prefix, bucketMs, ttlMs) >= tonumber(ARGV[3]) then return {'store_full'} end
-local exp = now + ttlMs
-local bucket = math.floor(exp / bucketMs)
-redis.call('HSET', KEYS[3], 'id', ARGV[5], 'st', 'p', 't', ARGV[6], 'd', ARGV[7], 'b', bucket)
-redis.call('PEXPIREAT', KEYS[3], exp)
-redis.call('ZADD', KEYS[2], exp, ARGV[4])
-redis.call('PEXPIREAT', KEYS[2], exp)
-redis.call('SET', KEYS[1], ARGV[4], 'PX', ttlMs)
-redis.call('INCR', prefix .. 'total')
-redis.call('INCR', prefix .. 'n:' .. bucket)
--- A bucket's count must outlive its time by a TTL, for the sweep to take it off.
-redis.call('PEXPIREAT', prefix .. 'n:' .. bucket, (bucket + 2) * bucketMs + ttlMs)
-redis.call('PUBLISH', prefix .. 'wake', ARGV[6])
-return {'created'}`
+export type ExistingReply = { kind: 'existing', requestHash: string, sealedId: string, layout: string, msToExpiry: number }
 
-/**
- * KEYS: target zset
- * ARGV: prefix
- * -> {requestHash, sealedId, ...} of the target's pending requests, oldest first
- */
-export const TASKS = `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local out = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local id = redis.call('HGET', ARGV[1] .. 'q:' .. member, 'id')
-  if id then
-    out[#out + 1] = member
-    out[#out + 1] = id
-  end
-end
-return out`
+export type CreateReply =
+  | { kind: 'created' }
+  | ExistingReply
+  | { kind: 'target_full', msToRoom: number }
+  | { kind: 'unverified_full', msToRoom: number }
+  | { kind: 'store_full' }
 
-/**
- * KEYS: record
- * ARGV: sealedAnswer, requestHash, prefix
- * -> 1 accepted, 0 unknown/expired/answered
- */
-export const SUBMIT = `
-local rec = redis.call('HMGET', KEYS[1], 'st', 't', 'd')
-if rec[1] ~= 'p' then return 0 end
-redis.call('HSET', KEYS[1], 'st', 'c', 'a', ARGV[1])
-redis.call('ZREM', ARGV[3] .. 't:' .. rec[2], ARGV[2])
-local pair = ARGV[3] .. 'd:' .. rec[3]
-if redis.call('GET', pair) == ARGV[2] then redis.call('DEL', pair) end
-redis.call('PUBLISH', ARGV[3] .. 'wake', ARGV[2])
-return 1`
+export type AskReply =
+  | { kind: 'created' }
+  | ExistingReply
+  | { kind: 'target_full', msToRoom: number }
+  | { kind: 'store_full' }
+  | { kind: 'quota', msToNextAsk: number }
 
-/**
- * KEYS: record
- * ARGV: prefix
- * -> {'expired'} | {'pending', pttl} | {'completed', sealedAnswer} (and the record is gone)
- */
-export const TAKE = `
-local rec = redis.call('HMGET', KEYS[1], 'st', 'a', 'b')
-if not rec[1] then return {'expired'} end
-if rec[1] == 'p' then return {'pending', redis.call('PTTL', KEYS[1])} end
-redis.call('DEL', KEYS[1])
--- The record lived, so its bucket has not been swept yet: it stops counting now.
-if redis.call('EXISTS', ARGV[1] .. 'n:' .. rec[3]) == 1 then
-  redis.call('DECR', ARGV[1] .. 'n:' .. rec[3])
-  redis.call('DECR', ARGV[1] .. 'total')
-end
-return {'completed', rec[2]}`
+export type AnswerKindWire = 'plain' | 'sealed' | 'declined'
 
-/** ARGV: prefix, bucketMs, ttlMs -> how many requests are held */
-export const SIZE = `${NOW}${SWEEP}
-return sweep(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]))`
+export type SubmitReply =
+  | { kind: 'accepted' }
+  | { kind: 'unknown' }
+  | { kind: 'mismatch' }
+  | { kind: 'answered', sealedAnswer: string, answerKind: AnswerKindWire, verified: boolean, layout: string }
+  | { kind: 'reseal', layout: string }
+
+export type TakeReply =
+  | { kind: 'expired' }
+  | { kind: 'pending', msToExpiry: number }
+  | { kind: 'settling', msToSettle: number }
+  | { kind: 'completed', sealedAnswer: string, layout: string, handedOutAt: number, answerKind: AnswerKindWire, verified: boolean }
+
+export interface TaskRecord {
+  requestHash: string
+  sealedId: string
+  layout: string
+  msToExpiry: number
+  verified: boolean
+  /** '' when the requester is not named. */
+  sealedRequester: string
+  /** '' for a plain request. */
+  sealedPublicKey: string
+}
+
+const TASK_WIDTH = 7
+
+function existingReply (name: string, requestHash: unknown, sealedId: unknown, layout: unknown, msToExpiry: unknown): ExistingReply {
+  return { kind: 'existing', requestHash: text(requestHash), sealedId: text(sealedId), layout: text(layout), msToExpiry: count(msToExpiry, name) }
+}
+
+export const SCRIPTS = {
+  wcCreate: script<{
+    pairKey: string, targetKey: string, unverifiedKey: string, recordKey: string,
+    prefix: string, ttlMs: number, maxPerTarget: number, maxUnverified: number, maxTotal: number,
+    requestHash: string, sealedId: string, targetHash: string, pairHash: string, layout: string
+  }, CreateReply>('create',
+    ['pairKey', 'targetKey', 'unverifiedKey', 'recordKey'],
+    ['prefix', 'ttlMs', 'maxPerTarget', 'maxUnverified', 'maxTotal', 'requestHash', 'sealedId', 'targetHash', 'pairHash', 'layout'],
+    (raw) => {
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'existing') return existingReply('create', first, second, third, fourth)
+      if (kind === 'target_full' || kind === 'unverified_full') return { kind, msToRoom: count(first, 'create') }
+      if (kind === 'created' || kind === 'store_full') return { kind }
+      throw unexpected('create', kind)
+    }),
+
+  wcAsk: script<{
+    pairKey: string, targetKey: string, recordKey: string, quotaKey: string,
+    prefix: string, ttlMs: number, maxPerTarget: number, maxTotal: number,
+    requestHash: string, sealedId: string, targetHash: string, pairHash: string, layout: string,
+    requesterHash: string, sealedRequester: string, sealedPublicKey: string, quotaIntervalMs: number, quotaBurstMs: number
+  }, AskReply>('ask',
+    ['pairKey', 'targetKey', 'recordKey', 'quotaKey'],
+    ['prefix', 'ttlMs', 'maxPerTarget', 'maxTotal', 'requestHash', 'sealedId', 'targetHash', 'pairHash', 'layout',
+      'requesterHash', 'sealedRequester', 'sealedPublicKey', 'quotaIntervalMs', 'quotaBurstMs'],
+    (raw) => {
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'existing') return existingReply('ask', first, second, third, fourth)
+      if (kind === 'target_full') return { kind, msToRoom: count(first, 'ask') }
+      if (kind === 'quota') return { kind, msToNextAsk: count(first, 'ask') }
+      if (kind === 'created' || kind === 'store_full') return { kind }
+      throw unexpected('ask', kind)
+    }),
+
+  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2' }, TaskRecord[]>('tasks',
+    ['targetKey', 'signedInKey'],
+    ['prefix', 'view'],
+    (raw) => {
+      const flat = list(raw)
+      const tasks: TaskRecord[] = []
+      for (let i = 0; i + TASK_WIDTH - 1 < flat.length; i += TASK_WIDTH) {
+        tasks.push({
+          requestHash: text(flat[i]),
+          sealedId: text(flat[i + 1]),
+          layout: text(flat[i + 2]),
+          msToExpiry: count(flat[i + 3], 'tasks'),
+          verified: flat[i + 4] === '1',
+          sealedRequester: text(flat[i + 5]),
+          sealedPublicKey: text(flat[i + 6])
+        })
+      }
+      return tasks
+    }),
+
+  wcSubmit: script<{
+    recordKey: string, prefix: string, requestHash: string, callerHash: string, kind: AnswerKindWire,
+    sealedAnswer: string, layout: string, retryGraceMs: number
+  }, SubmitReply>('submit',
+    ['recordKey'],
+    ['prefix', 'requestHash', 'callerHash', 'kind', 'sealedAnswer', 'layout', 'retryGraceMs'],
+    (raw) => {
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'accepted' || kind === 'unknown' || kind === 'mismatch') return { kind }
+      if (kind === 'answered') return { kind, sealedAnswer: text(first), answerKind: answerKind(second, 'submit'), verified: third === '1', layout: text(fourth) }
+      if (kind === 'reseal') return { kind, layout: text(first) }
+      throw unexpected('submit', kind)
+    }),
+
+  wcTake: script<{ recordKey: string, prefix: string, callerHash: string, retryGraceMs: number, settleMs: number }, TakeReply>('take',
+    ['recordKey'],
+    ['prefix', 'callerHash', 'retryGraceMs', 'settleMs'],
+    (raw) => {
+      const [kind, first, second, third, fourth, fifth] = list(raw)
+      if (kind === 'expired') return { kind }
+      if (kind === 'pending') return { kind, msToExpiry: Number(first) }
+      if (kind === 'settling') return { kind, msToSettle: Number(first) }
+      if (kind === 'completed') {
+        return { kind, sealedAnswer: text(first), layout: text(second), handedOutAt: Number(third), answerKind: answerKind(fourth, 'take'), verified: fifth === '1' }
+      }
+      throw unexpected('take', kind)
+    }),
+
+  wcDelivered: script<{ recordKey: string, prefix: string, requestHash: string, handedOutAt: number }, boolean>('delivered',
+    ['recordKey'],
+    ['prefix', 'requestHash', 'handedOutAt'],
+    (raw) => raw === 1),
+
+  wcSignedIn: script<{ signedInKey: string, ttlMs: number }, boolean>('signed-in',
+    ['signedInKey'],
+    ['ttlMs'],
+    (raw) => raw === 1),
+
+  wcCount: script<{ prefix: string }, number>('count', [], ['prefix'], (raw) => Number(raw))
+}
+
+function list (raw: unknown): unknown[] {
+  if (!Array.isArray(raw)) throw new TypeError('a store script answered something other than a list')
+  return raw
+}
+
+function text (value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError('a store script answered a non-string where a string belongs')
+  return value
+}
+
+function count (value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`the ${name} script answered a non-number where a number belongs`)
+  return value
+}
+
+function answerKind (value: unknown, name: string): AnswerKindWire {
+  if (value === 'plain' || value === 'sealed' || value === 'declined') return value
+  throw new TypeError(`the ${name} script answered an unknown answer kind`)
+}
+
+function unexpected (name: string, kind: unknown): Error {
+  return new TypeError(`the ${name} script answered an unknown kind ${String(kind)}`)
+}

@@ -12,9 +12,10 @@
  * const result = await wc.waitForResult(id, { timeoutMs: 120_000 })
  * ```
  */
-import { sign } from '../crypto/signature.js'
+import { sign } from './signature.js'
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
+import { UNKNOWN_CLIENT } from './protocol.js'
 
 export interface WhatClientOptions {
   /** Server URL, e.g. `http://127.0.0.1:8000`. */
@@ -118,9 +119,16 @@ export class WhatClient {
   /** One poll of a request's result (held up to `waitSeconds` by a long-poll server). */
   async getRequestResult (requestId: string, waitSeconds = 0, signal?: AbortSignal): Promise<ResultState> {
     const body = (await this.#call('GET', `/getRequestResult/${encodeURIComponent(requestId)}`, undefined, waitSeconds, signal)) as
-      { status: string, client_name?: string, package_name?: string }
-    if (body.status === 'completed') return { status: 'completed', clientName: body.client_name ?? 'Unknown Client', packageName: body.package_name }
-    return body.status === 'pending' ? { status: 'pending' } : { status: 'expired' }
+      { status?: unknown, client_name?: unknown, package_name?: unknown } | undefined
+    // Typed as the protocol says, whatever a broken or hostile server sends.
+    if (body?.status === 'completed') {
+      return {
+        status: 'completed',
+        clientName: typeof body.client_name === 'string' ? body.client_name : UNKNOWN_CLIENT,
+        packageName: typeof body.package_name === 'string' ? body.package_name : undefined
+      }
+    }
+    return body?.status === 'pending' ? { status: 'pending' } : { status: 'expired' }
   }
 
   /**

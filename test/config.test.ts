@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+
+describe('settings', () => {
+  it('has a default for everything, and a random signing key said to be one', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      apiSecretKeyGenerated: true,
+      host: '127.0.0.1',
+      port: 8000,
+      requestTtlMs: 120_000,
+      retryGraceMs: 30_000,
+      maxHeldPollsPerUser: 4,
+      shutdownTimeoutMs: 10_000,
+      store: { kind: 'memory' }
+    })
+    expect(config.apiSecretKey.length).toBeGreaterThanOrEqual(32)
+    expect(loadConfig({}).apiSecretKey).not.toBe(config.apiSecretKey)
+    expect(loadConfig({ API_SECRET_KEY: 'k' })).toMatchObject({ apiSecretKey: 'k', apiSecretKeyGenerated: false })
+  })
+
+  it('reads the Redis store as one setting, with its key in base64 or hex', () => {
+    const key = randomBytes(32)
+    const fromBase64 = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('base64') })
+    expect(fromBase64.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'wc:', key })
+    const fromHex = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('hex'), REDIS_URL: 'redis://10.0.0.5:6380', REDIS_KEY_PREFIX: 'a:' })
+    expect(fromHex.store).toEqual({ kind: 'redis', url: 'redis://10.0.0.5:6380', prefix: 'a:', key })
+    // Memory mode carries nothing of Redis.
+    expect(loadConfig({ STORE_KEY: key.toString('base64'), REDIS_URL: 'redis://x' }).store).toEqual({ kind: 'memory' })
+  })
+
+  it('turns seconds into milliseconds', () => {
+    expect(loadConfig({ REQUEST_TTL_SECONDS: '0.5', RETRY_GRACE_SECONDS: '2.5', SHUTDOWN_TIMEOUT_SECONDS: '1' }))
+      .toMatchObject({ requestTtlMs: 500, retryGraceMs: 2500, shutdownTimeoutMs: 1000 })
+  })
+
+  it.each([
+    [{ PORT: 'abc' }, /PORT must be integer/],
+    [{ PORT: '70000' }, /PORT must be <= 65535/],
+    [{ REQUEST_TTL_SECONDS: '0' }, /REQUEST_TTL_SECONDS must be > 0/],
+    [{ RETRY_GRACE_SECONDS: '0' }, /RETRY_GRACE_SECONDS must be >= 1/],
+    [{ RETRY_GRACE_SECONDS: '601' }, /RETRY_GRACE_SECONDS must be <= 600/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
+    [{ STORE: 'disk' }, /STORE must be equal to one of the allowed values/],
+    [{ STORE: 'redis' }, /STORE=redis needs STORE_KEY/],
+    [{ STORE: 'redis', STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes in base64 or hex \(got 5 bytes\)/],
+    [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/]
+  ])('refuses %o, naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'WC_ERR_CONFIG', message: expect.stringMatching(message) }))
+  })
+})

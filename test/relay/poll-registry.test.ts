@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest'
+import { PollRegistry } from '../../src/relay/poll-registry.js'
+
+describe('the held-poll registry', () => {
+  it('caps held polls per key (429) and in total (503)', () => {
+    const polls = new PollRegistry({ maxPerKey: 2, maxTotal: 3 })
+    const first = polls.hold('bob', () => {})
+    polls.hold('bob', () => {})
+    expect(() => polls.hold('bob', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS', statusCode: 429 }))
+    polls.hold('carol', () => {})
+    expect(() => polls.hold('dave', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_POLLS_FULL', statusCode: 503 }))
+    expect(polls.size).toBe(3)
+    first.release()
+    first.release()
+    expect(polls.size).toBe(2)
+    expect(() => polls.hold('bob', () => {}).release()).not.toThrow()
+    expect(polls.size).toBe(2)
+  })
+
+  it('counts the same callback held twice as two polls', () => {
+    const polls = new PollRegistry({ maxPerKey: 5, maxTotal: 5 })
+    let woke = 0
+    const onWake = (): void => { woke++ }
+    const a = polls.hold('bob', onWake)
+    polls.hold('bob', onWake)
+    polls.wake('bob')
+    expect(woke).toBe(2)
+    a.release()
+    polls.wake('bob')
+    expect(woke).toBe(3)
+  })
+
+  it('wakes the polls of one key, or all of them', () => {
+    const polls = new PollRegistry({ maxPerKey: 5, maxTotal: 5 })
+    const woke: string[] = []
+    polls.hold('bob', () => woke.push('bob'))
+    polls.hold('carol', () => woke.push('carol'))
+    polls.wake('bob')
+    polls.wake('nobody')
+    expect(woke).toEqual(['bob'])
+    polls.wakeAll()
+    expect(woke.sort()).toEqual(['bob', 'bob', 'carol'])
+  })
+
+  it('lets a released key be held up to its cap again', () => {
+    const polls = new PollRegistry({ maxPerKey: 1, maxTotal: 10 })
+    polls.hold('bob', () => {}).release()
+    const again = polls.hold('bob', () => {})
+    expect(() => polls.hold('bob', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS' }))
+    again.release()
+    expect(polls.size).toBe(0)
+  })
+})

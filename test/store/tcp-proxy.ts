@@ -1,0 +1,95 @@
+/**
+ * A TCP proxy in front of a Redis, for fault tests: it can cut a reply in
+ * the middle (the command ran, its caller never hears), cut the connection
+ * that subscribed to pub/sub, and turn new connections away for a while.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net'
+
+interface Link {
+  client: Socket
+  server: Socket
+  /** Whether this connection sent SUBSCRIBE (the pub/sub one). */
+  subscribed: boolean
+  /** Set when a command carrying the armed marker went out: its reply is cut. */
+  cutNextReply: boolean
+}
+
+export class TcpProxy {
+  readonly #server: Server
+  readonly #links = new Set<Link>()
+  #marker: string | undefined
+  #refusingUntil = 0
+  readonly port: number
+
+  private constructor (server: Server, port: number) {
+    this.#server = server
+    this.port = port
+  }
+
+  static async start (targetPort: number): Promise<TcpProxy> {
+    const connections: Socket[] = []
+    let accept = (client: Socket): void => { connections.push(client) }
+    const server = createServer((client) => accept(client))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const proxy = new TcpProxy(server, (server.address() as { port: number }).port)
+    accept = (client) => proxy.#accept(client, targetPort)
+    for (const client of connections) accept(client)
+    return proxy
+  }
+
+  get url (): string {
+    return `redis://127.0.0.1:${this.port}`
+  }
+
+  /** The next command whose bytes contain `marker` runs in Redis, and half its reply arrives before the connection drops. */
+  cutReplyTo (marker: string): void {
+    this.#marker = marker
+  }
+
+  /** Drops the pub/sub connection, and turns every new connection away for `ms`. */
+  cutSubscriber (ms: number): void {
+    this.#refusingUntil = Date.now() + ms
+    for (const link of this.#links) if (link.subscribed) this.#drop(link)
+  }
+
+  async close (): Promise<void> {
+    for (const link of this.#links) this.#drop(link)
+    await new Promise((resolve) => this.#server.close(resolve))
+  }
+
+  #accept (client: Socket, targetPort: number): void {
+    if (Date.now() < this.#refusingUntil) {
+      client.destroy()
+      return
+    }
+    const server = connect(targetPort, '127.0.0.1')
+    const link: Link = { client, server, subscribed: false, cutNextReply: false }
+    this.#links.add(link)
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1')
+      if (/SUBSCRIBE/i.test(text)) link.subscribed = true
+      if (this.#marker !== undefined && text.includes(this.#marker)) {
+        this.#marker = undefined
+        link.cutNextReply = true
+      }
+      server.write(chunk)
+    })
+    server.on('data', (chunk: Buffer) => {
+      if (!link.cutNextReply) {
+        client.write(chunk)
+        return
+      }
+      client.write(chunk.subarray(0, Math.floor(chunk.length / 2)), () => this.#drop(link))
+    })
+    for (const socket of [client, server]) {
+      socket.on('error', () => this.#drop(link))
+      socket.on('close', () => this.#drop(link))
+    }
+  }
+
+  #drop (link: Link): void {
+    this.#links.delete(link)
+    link.client.destroy()
+    link.server.destroy()
+  }
+}
