@@ -43,20 +43,16 @@
  */
 import { readFileSync } from 'node:fs'
 import { defineScript, type CommandParser } from 'redis'
-import { QUOTA_LUA } from '../../identity/quota.js'
 
 /** The record layouts this version writes: v1 requests as layout 2 always did, v2 requests in layout 3. */
 export const LAYOUT = { v1: '2', v2: '3' } as const
-
-/** Includes the code provides (shared with code outside these scripts), by name. */
-const FRAGMENTS: Record<string, string> = { quota: QUOTA_LUA }
 
 const LUA = new URL('./lua/', import.meta.url)
 
 /** A script's source, with its `--- @include "name"` lines replaced by lua/includes/name.lua. */
 export function luaSource (name: string): string {
   const source = readFileSync(new URL(`${name}.lua`, LUA), 'utf8')
-  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => FRAGMENTS[include] ?? readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
+  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
 }
 
 type Args = Record<string, string | number>
