@@ -3,8 +3,7 @@
  * instances racing on one request agree: one answer wins, a result is
  * delivered once, a quota is charged once. Each script is a file in ./lua/
  * whose header lists its KEYS, ARGV and reply; `--- @include "name"` lines
- * pull in ./lua/includes/name.lua (or a fragment the code shares, such as the
- * quota's). They are loaded with node-redis's own defineScript (EVALSHA, EVAL
+ * pull in ./lua/includes/name.lua. They are loaded with node-redis's own defineScript (EVALSHA, EVAL
  * when Redis does not know the script yet), and called with named arguments.
  *
  * What Redis holds (every name a keyed hash, never an id):
@@ -27,7 +26,7 @@
  *   {p}d:<pair>      string  the pending request hash of one v1 (requester, target) pair,
  *                            or of one v2 (requester, target, public key): the two hash apart
  *   {p}s:<target>    string  the target is signed in through v2 (expires with the session)
- *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see identity/quota.ts)
+ *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see includes/quota.lua)
  *   {p}order         int     the last creation order given
  *   {p}count:*               the total count (includes/count.lua)
  *   channel {p}wake          a target hash (new task) or a request hash (new answer, delivered)
