@@ -278,6 +278,15 @@ export class WhatClientV2 {
    */
   async answerTasks (packageName: string, options: AnswerTasksOptions = {}): Promise<void> {
     if (!isPackageName(packageName)) throw new RangeError('not an Android package name (segments of letters, digits and _, joined by dots)')
+    await this.#serve(packageName, options)
+  }
+
+  /** Declines every question about the signed-in user until `signal` aborts (as answerTasks with a policy that always declines). */
+  async declineTasks (options: Omit<AnswerTasksOptions, 'policy'> = {}): Promise<void> {
+    await this.#serve(undefined, { ...options, policy: () => 'decline' })
+  }
+
+  async #serve (packageName: string | undefined, options: AnswerTasksOptions): Promise<void> {
     const { signal, policy } = options
     let failures = 0
     while (!aborted(signal)) {
@@ -311,8 +320,8 @@ export class WhatClientV2 {
     return await this.#catalogue.get(signal)
   }
 
-  async #handle (task: Task, packageName: string, policy: AnswerTasksOptions['policy'], signal: AbortSignal | undefined): Promise<'answered' | 'declined' | undefined> {
-    if ((await policy?.(task) ?? 'answer') === 'decline') return await this.decline(task, signal) ? 'declined' : undefined
+  async #handle (task: Task, packageName: string | undefined, policy: AnswerTasksOptions['policy'], signal: AbortSignal | undefined): Promise<'answered' | 'declined' | undefined> {
+    if (packageName === undefined || (await policy?.(task) ?? 'answer') === 'decline') return await this.decline(task, signal) ? 'declined' : undefined
     try {
       return await this.answer(task, packageName, signal) ? 'answered' : undefined
     } catch (err) {
