@@ -26,7 +26,7 @@ interface PendingKey {
 
 /** How long a key pair waits for a retry when the server never confirmed the ask (so its expiry is unknown). */
 const UNCONFIRMED_MS = 10 * 60_000
-/** Kept this long past a request's expiry, for a clock behind the server's. */
+/** Kept this long past a request's expiry, for a reply that was on its way. */
 const EXPIRY_GRACE_MS = 60_000
 /** At most this many of each kind; the oldest go first. */
 export const MAX_REMEMBERED = 1024
@@ -55,9 +55,12 @@ export class AskedRequests {
     if (this.#byAsk.get(ask)?.keyPair === keyPair) this.#byAsk.delete(ask)
   }
 
-  /** The server took the ask: remember the request until its expiry. */
-  asked (requestId: string, expiresAt: number, sealed?: { targetId: number, anonymous: boolean, keyPair: SealingKeyPair }): void {
-    const dropAt = expiresAt * 1000 + EXPIRY_GRACE_MS
+  /**
+   * The server took the ask: remember the request until it expires, `lifetimeMs` from now
+   * (by this machine's clock, which need not agree with the server's).
+   */
+  asked (requestId: string, expiresAt: number, lifetimeMs: number, sealed?: { targetId: number, anonymous: boolean, keyPair: SealingKeyPair }): void {
+    const dropAt = Date.now() + Math.max(0, lifetimeMs) + EXPIRY_GRACE_MS
     remember(this.#byRequest, requestId, { expiresAt, keyPair: sealed?.keyPair, dropAt })
     if (sealed === undefined) return
     const pending = this.#byAsk.get(askKey(sealed.targetId, sealed.anonymous))

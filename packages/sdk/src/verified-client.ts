@@ -183,8 +183,11 @@ export class WhatClientV2 {
     }
     const { request_id: requestId, expires_at: expiresAt } = (reply.body ?? {}) as { request_id?: unknown, expires_at?: unknown }
     if (typeof requestId !== 'string' || requestId === '') throw malformed(reply, 'POST /v2/requests', 'a request_id')
-    this.#asked.asked(requestId, typeof expiresAt === 'number' ? expiresAt : Date.now() / 1000,
-      keyPair === undefined ? undefined : { targetId, anonymous, keyPair })
+    const expiry = typeof expiresAt === 'number' ? expiresAt : Date.now() / 1000
+    // The request's lifetime by the server's own clock (its Date header), so that a clock here that runs ahead does not drop the key early.
+    const serverNow = Date.parse(reply.headers.get('date') ?? '')
+    const lifetimeMs = expiry * 1000 - (Number.isNaN(serverNow) ? Date.now() : serverNow)
+    this.#asked.asked(requestId, expiry, lifetimeMs, keyPair === undefined ? undefined : { targetId, anonymous, keyPair })
     return requestId
   }
 
