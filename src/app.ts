@@ -75,7 +75,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     summaries.close()
     stdout?.close()
   })
-  const relay = await Relay.open((listener) => createStore(config, listener, app.log),
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log, metrics),
     { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
@@ -104,6 +104,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(metricsPlugin, { metrics, relay, host: config.metricsHost, port: config.metricsPort })
   await app.register(operations, { relay })
   if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
-  await app.register(v2, { config })
+  await app.register(v2, { config, metrics })
   return app
 }

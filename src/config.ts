@@ -140,7 +140,8 @@ const IdentityEnvSchema = Type.Object({
   ASK_LIMIT_PER_HOUR: Type.Integer({ minimum: 1, maximum: 1000000, default: 60 }),
   V1_ENABLED: Type.Boolean({ default: true }),
   MAX_UNVERIFIED_PER_TARGET: Type.Integer({ minimum: 1, maximum: 100000, default: 4 }),
-  MAX_REMEMBERED_SIGN_INS: Type.Integer({ minimum: 1, maximum: 100000000, default: 100000 })
+  MAX_REMEMBERED_SIGN_INS: Type.Integer({ minimum: 1, maximum: 100000000, default: 100000 }),
+  MAX_SIGNED_IN_USERS: Type.Integer({ minimum: 1, maximum: 100000000, default: 1000000 })
 })
 
 type IdentityEnv = Static<typeof IdentityEnvSchema>
@@ -167,6 +168,8 @@ export interface IdentitySettings {
   maxUnverifiedPerTarget: number
   /** Bound of the in-memory single-use memory of init data (memory mode). */
   maxRememberedSignIns: number
+  /** Memory mode: most users marked signed in (shielded from v1), and most askers with a quota in use, at once. */
+  maxSignedInUsers: number
 }
 
 const BOT_TOKEN = /^([1-9][0-9]{0,15}):[A-Za-z0-9_-]{20,128}$/
@@ -215,7 +218,8 @@ export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): Ide
     askLimitPerHour: parsed.ASK_LIMIT_PER_HOUR,
     v1Enabled: parsed.V1_ENABLED,
     maxUnverifiedPerTarget: parsed.MAX_UNVERIFIED_PER_TARGET,
-    maxRememberedSignIns: parsed.MAX_REMEMBERED_SIGN_INS
+    maxRememberedSignIns: parsed.MAX_REMEMBERED_SIGN_INS,
+    maxSignedInUsers: parsed.MAX_SIGNED_IN_USERS
   }
 }
 

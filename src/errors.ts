@@ -23,6 +23,14 @@ export const WC_ERR_STORE_UNAVAILABLE = createError('WC_ERR_STORE_UNAVAILABLE', 
 export const WC_ERR_SHUTTING_DOWN = createError('WC_ERR_SHUTTING_DOWN', 'The server is shutting down; try again later.', 503)
 export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid configuration: %s')
 
+/**
+ * Marks an error so that its answer carries Retry-After: `ms` in whole
+ * seconds, rounded up, at least 1 (the error handler sets the header).
+ */
+export function retryAfter<E extends Error> (error: E, ms: number): E & { retryAfterMs: number } {
+  return Object.assign(error, { retryAfterMs: ms })
+}
+
 /** Codes whose 5xx message is safe and useful to show to clients. */
 export const EXPOSED_SERVER_ERRORS: ReadonlySet<string> = new Set([
   'WC_ERR_STORE_FULL', 'WC_ERR_POLLS_FULL', 'WC_ERR_STORE_UNAVAILABLE', 'WC_ERR_SHUTTING_DOWN',
@@ -45,3 +53,7 @@ export const WC_ERR_TOKEN_INVALID = createError('WC_ERR_TOKEN_INVALID', 'Invalid
 export const WC_ERR_TOKEN_EXPIRED = createError('WC_ERR_TOKEN_EXPIRED', 'Token expired; sign in again.', 401)
 export const WC_ERR_QUOTA_EXCEEDED = createError('WC_ERR_QUOTA_EXCEEDED', 'You have asked too many questions this hour; try again after Retry-After seconds.', 429)
 export const WC_ERR_QUOTA_FULL = createError('WC_ERR_QUOTA_FULL', 'The server tracks too many askers to accept a new one; try again later.', 503)
+export const WC_ERR_UNVERIFIED_BUSY = createError('WC_ERR_UNVERIFIED_BUSY', 'Too many unverified (v1) questions pending for this user; try again after Retry-After seconds, or ask through v2.', 429)
+export const WC_ERR_ANSWER_NOT_SEALED = createError('WC_ERR_ANSWER_NOT_SEALED', 'This request is sealed: answer with "sealed": {"enc", "ciphertext"} (or "declined": true), not a package name.', 422)
+export const WC_ERR_ANSWER_NOT_PLAIN = createError('WC_ERR_ANSWER_NOT_PLAIN', 'This request is not sealed: answer with "package_name" (or "declined": true), not a sealed answer.', 422)
+export const WC_ERR_ANSWER_SHAPE = createError('WC_ERR_ANSWER_SHAPE', 'Send request_id and exactly one of "package_name", "sealed" or "declined": true.', 422)

@@ -28,7 +28,8 @@ describe('v2 settings', () => {
       askLimitPerHour: 60,
       v1Enabled: true,
       maxUnverifiedPerTarget: 4,
-      maxRememberedSignIns: 100_000
+      maxRememberedSignIns: 100_000,
+      maxSignedInUsers: 1_000_000
     })
   })
 

@@ -109,6 +109,11 @@ export class MemoryQuota implements Quota {
   }
 
   async take (requesterId: number): Promise<number> {
+    return this.takeNow(requesterId)
+  }
+
+  /** `take`, synchronously: the memory task store charges an ask in the same step that opens it. */
+  takeNow (requesterId: number): number {
     const now = this.#now()
     const key = this.#hasher.hash(`quota:${requesterId}`)
     const tat = Math.max(this.#tats.get(key) ?? now, now)

@@ -35,9 +35,13 @@ async function errors (app: FastifyInstance): Promise<void> {
       return reply.code(422).send({ detail: validationDetail(error) })
     }
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+    // A cap that knows when it frees (a quota, a full queue) says so; a 503 says "in a second".
+    const wait = (error as { retryAfterMs?: unknown }).retryAfterMs
+    if (typeof wait === 'number' && Number.isFinite(wait)) void reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))))
     if (status < 500) return reply.code(status).send({ detail: error.message })
     if (EXPOSED_SERVER_ERRORS.has(error.code)) {
-      return reply.code(status).header('retry-after', '1').send({ detail: error.message })
+      if (!reply.hasHeader('retry-after')) void reply.header('retry-after', '1')
+      return reply.code(status).send({ detail: error.message })
     }
     request.log.error({ err: { type: error.name, code: error.code, stack: error.stack } }, 'unexpected error')
     return reply.code(500).send({ detail: 'Internal Server Error' })

@@ -49,6 +49,13 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     if (exchange !== undefined) {
       exchange.request = request
       exchange.response = response
+      // Forgotten once answered: an idle keep-alive connection must not keep its last
+      // request's headers (a bearer token) in memory until it closes.
+      response.once('finish', () => {
+        if (exchange.response !== response) return
+        exchange.request = undefined
+        exchange.response = undefined
+      })
     }
     if (closing) closeWhenDone(request.socket, response)
   })

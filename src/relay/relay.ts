@@ -1,14 +1,20 @@
 /**
- * The v1 calls as operations on a TaskStore, plus the long-poll hold that the
- * `wait` extension adds to both GET calls. The relay owns the held polls (the
- * registry and its caps); the store only says which wake key may have
- * changed. A hold registers before it looks at the store, so a task or answer
- * that lands in between still wakes it.
+ * The v1 and v2 calls as operations on a TaskStore, plus the long-poll hold
+ * that the `wait` extension adds to the GET calls. The relay owns the held
+ * polls (the registry and its caps); the store only says which wake key may
+ * have changed. A hold registers before it looks at the store, so a task or
+ * answer that lands in between still wakes it.
+ *
+ * v1 and v2 polls wait on the same topics (a user's tasks, a request's
+ * answer), so a v1 question wakes a v2 poll and the other way round, and they
+ * share one per-user (per-request) cap on held polls.
  */
 import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
-import type { ResultState, StoreListener, TaskStore, Topic } from '../store/task-store.js'
+import type {
+  Answer, AnswerOutcome, AskOptions, ResultState, StoreListener, Task, TaskStore, Topic, VerifiedResult
+} from '../store/task-store.js'
 import { PollRegistry, type HeldPoll, type PollLimits } from './poll-registry.js'
 import { Wake } from './wake.js'
 
@@ -64,6 +70,41 @@ export class Relay {
       const state = await this.#store.takeResult(requestId, client)
       return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
     })
+  }
+
+  /** v2: `requesterId` asks about `targetId` (see TaskStore.ask). */
+  ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }> {
+    if (this.#closing.signal.aborted) return Promise.reject(new WC_ERR_SHUTTING_DOWN())
+    return this.#store.ask(requesterId, targetId, options)
+  }
+
+  /** v2: the questions about `userId`; with `waitMs` > 0, held until there is one. */
+  inbox (userId: number, waitMs: number, client?: AbortSignal): Promise<Task[]> {
+    if (waitMs <= 0) return this.#store.inbox(userId)
+    return this.#hold({ kind: 'tasks', userId }, waitMs, client, [], async () => {
+      const tasks = await this.#store.inbox(userId)
+      return { done: tasks.length > 0, value: tasks }
+    })
+  }
+
+  /** v2: `callerId` answers a question about them. */
+  answerAs (callerId: number, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    return this.#store.answerAs(callerId, requestId, answer)
+  }
+
+  /** v2: the state of `callerId`'s own request; with `waitMs` > 0, held while it is pending. */
+  resultFor (callerId: number, requestId: string, waitMs: number, client?: AbortSignal): Promise<VerifiedResult> {
+    if (waitMs <= 0) return this.#store.resultFor(callerId, requestId)
+    const nobodyListens: VerifiedResult = { status: 'pending', expiresInMs: 0 }
+    return this.#hold<VerifiedResult>({ kind: 'result', requestId }, waitMs, client, nobodyListens, async () => {
+      const state = await this.#store.resultFor(callerId, requestId, client)
+      return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
+    })
+  }
+
+  /** Shields `userId` from the v1 calls until `untilMs` (unix ms): they signed in through v2. */
+  markSignedIn (userId: number, untilMs: number): Promise<void> {
+    return this.#store.markSignedIn(userId, untilMs)
   }
 
   /** Whether the store can serve calls and deliver wake-ups (readiness). */

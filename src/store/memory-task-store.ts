@@ -4,22 +4,41 @@
  * dedupe, and expiry that only ever looks at the oldest requests, since with
  * one TTL for all, creation order is expiry order. Expiry runs on the
  * monotonic clock, so a wall clock that steps back or forth changes nothing.
- * Ids are held only as keyed hashes; the request id and the answer are sealed
- * with a key made at start and never written anywhere.
+ * Ids are held only as keyed hashes; the request id, the requester's id, the
+ * public key and the answer are sealed with a key made at start and never
+ * written anywhere, each bound to its record and its field.
+ *
+ * Every call runs to its end without yielding, so each is atomic as the Redis
+ * adapter's scripts are: the quota is charged in the same step that opens a
+ * request.
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { Sealer } from '../crypto/sealer.js'
-import { WC_ERR_STORE_FULL, WC_ERR_TARGET_BUSY } from '../errors.js'
+import { retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_SIGN_INS_FULL, WC_ERR_STORE_FULL, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY } from '../errors.js'
+import { MemoryQuota } from '../identity/quota.js'
+import { answerPayload, answerFromPayload, type AnswerKind } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
-import type { ResultState, StoreLimits, StoreListener, TaskStore, Topic } from './task-store.js'
+import type {
+  Answer, AnswerOutcome, AskOptions, ResultState, StoreLimits, StoreListener, Task, TaskStore, Topic, VerifiedResult
+} from './task-store.js'
 
 interface Entry {
   /** The request id, sealed under this entry's key. */
   sealedId: string
-  /** The answer's package name, sealed; undefined while pending. */
+  /** v2: the asker's keyed hash (who may read the answer); undefined for a v1 (unverified) request. */
+  requesterKey: string | undefined
+  /** v2, named asks only: the asker's id, sealed. */
+  sealedRequester: string | undefined
+  /** Sealed requests only: the asker's public key, sealed. */
+  sealedPublicKey: string | undefined
+  /** Undefined while pending. */
+  answerKind: AnswerKind | undefined
+  /** The answer (a package name, or a sealed answer's `enc.ciphertext`), sealed; undefined for a decline. */
   sealedAnswer: string | undefined
+  /** The answer came through v2. */
+  answerVerified: boolean
   /** When the answer landed (monotonic ms), for the retry grace of a repeated submit. */
   answeredAt: number
   targetKey: string
@@ -39,25 +58,41 @@ export interface MemoryTaskStoreOptions extends StoreLimits {
 /** Sealing contexts: each sealed field is bound to its record and to its field. */
 const idContext = (key: string): string => `id:${key}`
 const answerContext = (key: string): string => `answer:${key}`
+const requesterContext = (key: string): string => `requester:${key}`
+const publicKeyContext = (key: string): string => `key:${key}`
 
 export class MemoryTaskStore implements TaskStore {
   readonly #limits: StoreLimits
   readonly #sealer: Sealer
   readonly #keys: StoreKeys
   readonly #listener: StoreListener
+  readonly #quota: MemoryQuota
   /** By request key, in creation (= expiry) order. */
   readonly #requests = new Map<string, Entry>()
   /** Pending request keys by target key, oldest first; a lone key is kept unwrapped to save an array per target. */
   readonly #byTarget = new Map<string, string | string[]>()
-  /** Pending request key by (requester, target) pair key. */
+  /** How many of a target's pending requests came through v1, by target key (absent: none). */
+  readonly #unverified = new Map<string, number>()
+  /** Pending request key by pair key (v1 and v2 pairs hash apart). */
   readonly #byPair = new Map<string, string>()
+  /** Signed-in marks: target key -> until (monotonic ms), in expiry order (see markSignedIn). */
+  readonly #signedIn = new Map<string, number>()
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: MemoryTaskStoreOptions) {
-    this.#limits = { ttlMs: options.ttlMs, maxPendingPerTarget: options.maxPendingPerTarget, maxPendingTotal: options.maxPendingTotal, retryGraceMs: options.retryGraceMs }
+    this.#limits = {
+      ttlMs: options.ttlMs,
+      maxPendingPerTarget: options.maxPendingPerTarget,
+      maxPendingTotal: options.maxPendingTotal,
+      retryGraceMs: options.retryGraceMs,
+      maxUnverifiedPerTarget: options.maxUnverifiedPerTarget,
+      askQuota: options.askQuota,
+      maxSignedInUsers: options.maxSignedInUsers
+    }
     this.#sealer = options.sealer ?? new Sealer()
     this.#keys = new StoreKeys(this.#sealer)
     this.#listener = options.listener
+    this.#quota = new MemoryQuota({ ...options.askQuota, maxEntries: options.maxSignedInUsers, now: () => performance.now() })
     this.#sweeper = setInterval(() => this.#sweep(performance.now()), SWEEP_INTERVAL_MS).unref()
   }
 
@@ -65,84 +100,122 @@ export class MemoryTaskStore implements TaskStore {
     const now = performance.now()
     this.#sweep(now)
     const pairKey = this.#keys.pair(requesterId, targetId)
-    const existingKey = this.#byPair.get(pairKey)
-    if (existingKey !== undefined) {
-      const existing = this.#requests.get(existingKey)
-      if (existing !== undefined && existing.expiresAt > now) {
-        const requestId = this.#sealer.open(existing.sealedId, idContext(existingKey))
-        if (requestId !== undefined) return { requestId, created: false }
-      }
-    }
+    const existing = this.#pendingOfPair(pairKey, now)
+    if (existing !== undefined) return { requestId: existing.requestId, created: false }
     const targetKey = this.#keys.target(targetId)
-    const queued = this.#byTarget.get(targetKey)
-    if (queuedCount(queued) >= this.#limits.maxPendingPerTarget) throw new WC_ERR_TARGET_BUSY()
+    this.#checkTargetRoom(targetKey, now)
+    const maxUnverified = this.#limits.maxUnverifiedPerTarget
+    if (maxUnverified !== undefined && (this.#unverified.get(targetKey) ?? 0) >= maxUnverified) {
+      throw retryAfter(new WC_ERR_UNVERIFIED_BUSY(), this.#untilOldestFrees(targetKey, now, (entry) => entry.requesterKey === undefined))
+    }
     if (this.#requests.size >= this.#limits.maxPendingTotal) throw new WC_ERR_STORE_FULL()
-
-    const requestId = randomUUID()
-    const key = this.#keys.request(requestId)
-    this.#requests.set(key, {
-      sealedId: this.#sealer.seal(requestId, idContext(key)),
-      sealedAnswer: undefined,
-      answeredAt: 0,
-      targetKey,
-      pairKey,
-      expiresAt: now + this.#limits.ttlMs
-    })
-    this.#byTarget.set(targetKey, withQueued(queued, key))
-    this.#byPair.set(pairKey, key)
-    this.#listener.wake(targetKey)
+    const { requestId } = this.#open(now, targetKey, pairKey, undefined)
     return { requestId, created: true }
   }
 
-  async pendingTasks (userId: number): Promise<string[]> {
-    const queued = this.#byTarget.get(this.#keys.target(userId))
-    if (queued === undefined) return []
+  async ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }> {
     const now = performance.now()
+    this.#sweep(now)
+    const pairKey = this.#keys.verifiedPair(requesterId, targetId, options.publicKey)
+    const existing = this.#pendingOfPair(pairKey, now)
+    if (existing !== undefined) return { requestId: existing.requestId, created: false, expiresInMs: existing.entry.expiresAt - now }
+    const targetKey = this.#keys.target(targetId)
+    this.#checkTargetRoom(targetKey, now)
+    if (this.#requests.size >= this.#limits.maxPendingTotal) throw new WC_ERR_STORE_FULL()
+    // Last: an ask refused for any other reason costs no quota.
+    const wait = this.#quota.takeNow(requesterId)
+    if (wait > 0) throw retryAfter(new WC_ERR_QUOTA_EXCEEDED(), wait)
+    const { requestId, entry, key } = this.#open(now, targetKey, pairKey, this.#keys.requester(requesterId))
+    if (options.named) entry.sealedRequester = this.#sealer.seal(String(requesterId), requesterContext(key))
+    if (options.publicKey !== undefined) entry.sealedPublicKey = this.#sealer.seal(options.publicKey, publicKeyContext(key))
+    return { requestId, created: true, expiresInMs: this.#limits.ttlMs }
+  }
+
+  async pendingTasks (userId: number): Promise<string[]> {
+    const targetKey = this.#keys.target(userId)
+    const now = performance.now()
+    if (this.#isSignedIn(targetKey, now)) return []
     const ids: string[] = []
-    for (const key of typeof queued === 'string' ? [queued] : queued) {
-      const entry = this.#requests.get(key)
-      if (entry === undefined || entry.expiresAt <= now) continue
+    for (const [key, entry] of this.#pendingOf(targetKey, now)) {
+      // A v1 plugin cannot seal: sealed requests are for v2 targets only.
+      if (entry.sealedPublicKey !== undefined) continue
       const id = this.#sealer.open(entry.sealedId, idContext(key))
       if (id !== undefined) ids.push(id)
     }
     return ids
   }
 
+  async inbox (userId: number): Promise<Task[]> {
+    const now = performance.now()
+    const tasks: Task[] = []
+    for (const [key, entry] of this.#pendingOf(this.#keys.target(userId), now)) {
+      const requestId = this.#sealer.open(entry.sealedId, idContext(key))
+      if (requestId === undefined) continue
+      const requester = entry.sealedRequester === undefined ? undefined : this.#sealer.open(entry.sealedRequester, requesterContext(key))
+      const task: Task = {
+        requestId,
+        requesterId: requester === undefined ? null : Number(requester),
+        verified: entry.requesterKey !== undefined,
+        expiresInMs: entry.expiresAt - now
+      }
+      if (entry.sealedPublicKey !== undefined) {
+        const publicKey = this.#sealer.open(entry.sealedPublicKey, publicKeyContext(key))
+        if (publicKey === undefined) continue
+        task.publicKey = publicKey
+      }
+      tasks.push(task)
+    }
+    return tasks
+  }
+
   async submitAnswer (requestId: string, packageName: string): Promise<boolean> {
     const key = this.#keys.request(requestId)
-    const entry = this.#requests.get(key)
+    const entry = this.#live(key)
     if (entry === undefined) return false
-    const now = performance.now()
-    if (entry.expiresAt <= now) {
-      this.#remove(key, entry)
-      return false
-    }
-    if (entry.sealedAnswer !== undefined) {
-      // A retry of the submit that landed (its reply may have been lost) succeeds again.
-      if (now - entry.answeredAt >= this.#limits.retryGraceMs) return false
-      return sameText(this.#sealer.open(entry.sealedAnswer, answerContext(key)), packageName)
-    }
-    entry.sealedAnswer = this.#sealer.seal(packageName, answerContext(key))
-    entry.answeredAt = now
-    this.#unindex(key, entry)
-    this.#listener.wake(key)
-    return true
+    if (entry.sealedPublicKey !== undefined || this.#isSignedIn(entry.targetKey, performance.now())) return false
+    return this.#answer(key, entry, { kind: 'plain', packageName }, false)
+  }
+
+  async answerAs (callerId: number, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    const key = this.#keys.request(requestId)
+    const entry = this.#live(key)
+    if (entry === undefined || !sameText(entry.targetKey, this.#keys.target(callerId))) return 'not_found'
+    if (answer.kind !== 'declined' && (answer.kind === 'sealed') !== (entry.sealedPublicKey !== undefined)) return 'mismatch'
+    return this.#answer(key, entry, answer, true) ? 'accepted' : 'not_found'
   }
 
   async takeResult (requestId: string): Promise<ResultState> {
     const key = this.#keys.request(requestId)
-    const entry = this.#requests.get(key)
-    if (entry === undefined) return { status: 'expired' }
+    const entry = this.#live(key)
+    // A v2 request's result is its asker's, through v2 only.
+    if (entry === undefined || entry.requesterKey !== undefined) return { status: 'expired' }
+    if (entry.answerKind === undefined) return { status: 'pending', expiresInMs: entry.expiresAt - performance.now() }
+    const answer = this.#deliver(key, entry)
+    return answer?.kind === 'plain' ? { status: 'completed', packageName: answer.packageName } : { status: 'expired' }
+  }
+
+  async resultFor (callerId: number, requestId: string): Promise<VerifiedResult> {
+    const key = this.#keys.request(requestId)
+    const entry = this.#live(key)
+    if (entry?.requesterKey === undefined || !sameText(entry.requesterKey, this.#keys.requester(callerId))) return { status: 'expired' }
+    if (entry.answerKind === undefined) return { status: 'pending', expiresInMs: entry.expiresAt - performance.now() }
+    const answer = this.#deliver(key, entry)
+    if (answer === undefined) return { status: 'expired' }
+    if (answer.kind === 'declined') return { status: 'declined' }
+    return { status: 'completed', answer, verified: entry.answerVerified }
+  }
+
+  async markSignedIn (userId: number, untilMs: number): Promise<void> {
     const now = performance.now()
-    if (entry.expiresAt <= now) {
-      this.#remove(key, entry)
-      return { status: 'expired' }
-    }
-    if (entry.sealedAnswer === undefined) return { status: 'pending', expiresInMs: entry.expiresAt - now }
-    // In one process the answer cannot be lost between here and the relay: delivered, forgotten.
-    this.#requests.delete(key)
-    const packageName = this.#sealer.open(entry.sealedAnswer, answerContext(key))
-    return packageName === undefined ? { status: 'expired' } : { status: 'completed', packageName }
+    const until = now + (untilMs - Date.now())
+    const key = this.#keys.target(userId)
+    const current = this.#signedIn.get(key)
+    if (current !== undefined && current >= until) return
+    this.#dropExpiredMarks(now)
+    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) throw new WC_ERR_SIGN_INS_FULL()
+    // Re-inserted at the end: with one session TTL for all, the map stays in expiry order.
+    this.#signedIn.delete(key)
+    this.#signedIn.set(key, until)
   }
 
   wakeKey (topic: Topic): string {
@@ -167,8 +240,120 @@ export class MemoryTaskStore implements TaskStore {
     clearInterval(this.#sweeper)
     this.#requests.clear()
     this.#byTarget.clear()
+    this.#unverified.clear()
     this.#byPair.clear()
+    this.#signedIn.clear()
+    await this.#quota.close()
     this.#listener.wakeAll()
+  }
+
+  #pendingOfPair (pairKey: string, now: number): { requestId: string, entry: Entry } | undefined {
+    const key = this.#byPair.get(pairKey)
+    if (key === undefined) return undefined
+    const entry = this.#requests.get(key)
+    if (entry === undefined || entry.expiresAt <= now || entry.answerKind !== undefined) return undefined
+    const requestId = this.#sealer.open(entry.sealedId, idContext(key))
+    return requestId === undefined ? undefined : { requestId, entry }
+  }
+
+  /** Throws WC_ERR_TARGET_BUSY, with when the oldest pending request frees its slot, when the target's queue is full. */
+  #checkTargetRoom (targetKey: string, now: number): void {
+    if (queuedCount(this.#byTarget.get(targetKey)) < this.#limits.maxPendingPerTarget) return
+    throw retryAfter(new WC_ERR_TARGET_BUSY(), this.#untilOldestFrees(targetKey, now, () => true))
+  }
+
+  /** ms until the oldest of the target's pending requests that `counts` expires (it may be answered sooner). */
+  #untilOldestFrees (targetKey: string, now: number, counts: (entry: Entry) => boolean): number {
+    for (const [, entry] of this.#pendingOf(targetKey, now)) {
+      if (counts(entry)) return Math.max(1, entry.expiresAt - now)
+    }
+    return 1
+  }
+
+  #open (now: number, targetKey: string, pairKey: string, requesterKey: string | undefined): { requestId: string, key: string, entry: Entry } {
+    const requestId = randomUUID()
+    const key = this.#keys.request(requestId)
+    const entry: Entry = {
+      sealedId: this.#sealer.seal(requestId, idContext(key)),
+      requesterKey,
+      sealedRequester: undefined,
+      sealedPublicKey: undefined,
+      answerKind: undefined,
+      sealedAnswer: undefined,
+      answerVerified: false,
+      answeredAt: 0,
+      targetKey,
+      pairKey,
+      expiresAt: now + this.#limits.ttlMs
+    }
+    this.#requests.set(key, entry)
+    this.#byTarget.set(targetKey, withQueued(this.#byTarget.get(targetKey), key))
+    if (requesterKey === undefined) this.#unverified.set(targetKey, (this.#unverified.get(targetKey) ?? 0) + 1)
+    this.#byPair.set(pairKey, key)
+    this.#listener.wake(targetKey)
+    return { requestId, key, entry }
+  }
+
+  /** The target's pending, unexpired requests, oldest first. */
+  * #pendingOf (targetKey: string, now: number): Generator<[string, Entry]> {
+    const queued = this.#byTarget.get(targetKey)
+    if (queued === undefined) return
+    for (const key of typeof queued === 'string' ? [queued] : queued) {
+      const entry = this.#requests.get(key)
+      if (entry !== undefined && entry.expiresAt > now) yield [key, entry]
+    }
+  }
+
+  /** The entry, unless unknown or expired (an expired one is dropped). */
+  #live (key: string): Entry | undefined {
+    const entry = this.#requests.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= performance.now()) {
+      this.#remove(key, entry)
+      return undefined
+    }
+    return entry
+  }
+
+  /** Records an answer; the first wins, and the same one again within the grace is a retry. */
+  #answer (key: string, entry: Entry, answer: Answer, verified: boolean): boolean {
+    const now = performance.now()
+    const payload = answerPayload(answer)
+    if (entry.answerKind !== undefined) {
+      // A retry of the submit that landed (its reply may have been lost) succeeds again.
+      if (now - entry.answeredAt >= this.#limits.retryGraceMs) return false
+      if (entry.answerKind !== answer.kind || entry.answerVerified !== verified) return false
+      if (entry.sealedAnswer === undefined) return payload === undefined
+      return payload !== undefined && sameText(this.#sealer.open(entry.sealedAnswer, answerContext(key)), payload)
+    }
+    entry.answerKind = answer.kind
+    entry.sealedAnswer = payload === undefined ? undefined : this.#sealer.seal(payload, answerContext(key))
+    entry.answerVerified = verified
+    entry.answeredAt = now
+    this.#unindex(key, entry)
+    this.#listener.wake(key)
+    return true
+  }
+
+  /** Hands out an answered request's answer and forgets it: in one process it cannot be lost on the way to the relay. */
+  #deliver (key: string, entry: Entry): Answer | undefined {
+    this.#requests.delete(key)
+    const kind = entry.answerKind as AnswerKind
+    const payload = entry.sealedAnswer === undefined ? undefined : this.#sealer.open(entry.sealedAnswer, answerContext(key))
+    return answerFromPayload(kind, payload)
+  }
+
+  #isSignedIn (targetKey: string, now: number): boolean {
+    const until = this.#signedIn.get(targetKey)
+    return until !== undefined && until > now
+  }
+
+  /** Drops marks from the oldest end; stops at the first live one. */
+  #dropExpiredMarks (now: number): void {
+    for (const [key, until] of this.#signedIn) {
+      if (until > now) return
+      this.#signedIn.delete(key)
+    }
   }
 
   /** Drops expired requests from the oldest end; stops at the first live one. */
@@ -181,7 +366,7 @@ export class MemoryTaskStore implements TaskStore {
 
   #remove (key: string, entry: Entry): void {
     this.#requests.delete(key)
-    if (entry.sealedAnswer === undefined) this.#unindex(key, entry)
+    if (entry.answerKind === undefined) this.#unindex(key, entry)
   }
 
   /** Takes a request out of the target and pair indexes (it stops being a pending task). */
@@ -193,6 +378,11 @@ export class MemoryTaskStore implements TaskStore {
       const at = queued.indexOf(key)
       if (at !== -1) queued.splice(at, 1)
       if (queued.length === 1) this.#byTarget.set(entry.targetKey, queued[0] as string)
+    }
+    if (entry.requesterKey === undefined) {
+      const left = (this.#unverified.get(entry.targetKey) ?? 1) - 1
+      if (left > 0) this.#unverified.set(entry.targetKey, left)
+      else this.#unverified.delete(entry.targetKey)
     }
     if (this.#byPair.get(entry.pairKey) === key) this.#byPair.delete(entry.pairKey)
   }

@@ -6,6 +6,10 @@
  * woken by work that arrives on any other through one pub/sub subscriber
  * connection per process.
  *
+ * v1 and v2 requests live side by side (see redis/scripts.ts for the
+ * layout); which caller may see, answer or read which request is decided
+ * inside the scripts, in the same atomic step as the rest.
+ *
  * Every call is bounded by our own deadline (redis/reachability.ts): with
  * Redis gone or frozen, calls answer WC_ERR_STORE_UNAVAILABLE (503) within
  * about a second, and the clients reconnect by themselves. Every call is also
@@ -16,13 +20,19 @@
 import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { Sealer } from '../crypto/sealer.js'
-import { WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY } from '../errors.js'
+import {
+  retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY
+} from '../errors.js'
+import { gcraParameters } from '../identity/quota.js'
+import { answerFromPayload, answerPayload } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
 import { checkServer } from './redis/server-check.js'
 import { Reachability } from './redis/reachability.js'
-import { LAYOUT, SCRIPTS } from './redis/scripts.js'
-import type { ResultState, StoreLimits, StoreListener, TaskStore, Topic } from './task-store.js'
+import { LAYOUT, SCRIPTS, type ExistingReply } from './redis/scripts.js'
+import type {
+  Answer, AnswerOutcome, AskOptions, ResultState, StoreLimits, StoreListener, Task, TaskStore, Topic, VerifiedResult
+} from './task-store.js'
 
 export interface RedisTaskStoreOptions extends StoreLimits {
   listener: StoreListener
@@ -39,6 +49,8 @@ export interface RedisTaskStoreOptions extends StoreLimits {
   onStateChange?: (state: 'down' | 'up', reason?: string) => void
   /** Told about what the Redis server's settings put at risk (eviction), once at start. */
   onWarning?: (message: string) => void
+  /** Told of each store call that failed or missed its deadline (the store-failures metric). */
+  onFailure?: (kind: 'error' | 'timeout') => void
 }
 
 const HEARTBEAT_MS = 250
@@ -60,14 +72,22 @@ const fromWire = (wire: string): string => Buffer.from(wire, 'base64').toString(
 
 /**
  * What each sealed field is bound to: its record and, from layout 2 on, its
- * field, so that a value moved to another record or field does not open.
+ * field, so that a value moved to another record or field does not open. A
+ * layout-3 request id is bound to its layout too, so that code that knows
+ * only layout 2 cannot open it (and skips the request: see redis/scripts.ts).
  */
-function sealingContext (field: 'id' | 'answer', requestKey: string, layout: string): string {
-  return layout === '1' ? requestKey : `${field}:${requestKey}`
+function sealingContext (field: 'id' | 'answer' | 'requester' | 'key', requestKey: string, layout: string): string {
+  if (layout === '1') return requestKey
+  if (field === 'id' && layout !== '2') return `id:${layout}:${requestKey}`
+  return `${field}:${requestKey}`
 }
+
+/** How answers are sealed: bound to record and field (layouts 2 and 3 alike), or to the record alone (layout 1). */
+const ANSWER_SEALING = LAYOUT.v1
 
 export class RedisTaskStore implements TaskStore {
   readonly #limits: StoreLimits
+  readonly #quota: { intervalMs: number, burstMs: number }
   readonly #sealer: Sealer
   readonly #keys: StoreKeys
   readonly #prefix: string
@@ -79,7 +99,16 @@ export class RedisTaskStore implements TaskStore {
   #closed = false
 
   private constructor (options: RedisTaskStoreOptions, client: Client, subscriber: Client) {
-    this.#limits = { ttlMs: options.ttlMs, maxPendingPerTarget: options.maxPendingPerTarget, maxPendingTotal: options.maxPendingTotal, retryGraceMs: options.retryGraceMs }
+    this.#limits = {
+      ttlMs: options.ttlMs,
+      maxPendingPerTarget: options.maxPendingPerTarget,
+      maxPendingTotal: options.maxPendingTotal,
+      retryGraceMs: options.retryGraceMs,
+      maxUnverifiedPerTarget: options.maxUnverifiedPerTarget,
+      askQuota: options.askQuota,
+      maxSignedInUsers: options.maxSignedInUsers
+    }
+    this.#quota = gcraParameters(options.askQuota)
     this.#sealer = new Sealer(options.storeKey)
     this.#keys = new StoreKeys(this.#sealer)
     this.#prefix = options.prefix ?? 'wc:'
@@ -94,6 +123,7 @@ export class RedisTaskStore implements TaskStore {
       ping: () => client.ping(),
       commandsConnected: () => client.isReady,
       wakeUpsConnected: () => subscriber.isReady,
+      onFailure: options.onFailure,
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
         // back they find what they may have missed while no wake-up could come.
@@ -146,31 +176,67 @@ export class RedisTaskStore implements TaskStore {
     const reply = await this.#call(() => this.#client.wcCreate({
       pairKey: this.#key('d:', pairHash),
       targetKey: this.#key('t:', targetHash),
+      unverifiedKey: this.#key('u:', targetHash),
       recordKey: this.#key('q:', requestHash),
+      prefix: this.#prefix,
+      ttlMs: this.#limits.ttlMs,
+      maxPerTarget: this.#limits.maxPendingPerTarget,
+      maxUnverified: this.#limits.maxUnverifiedPerTarget ?? 0,
+      maxTotal: this.#limits.maxPendingTotal,
+      requestHash,
+      sealedId: toWire(this.#sealer.seal(requestId, sealingContext('id', requestHash, LAYOUT.v1))),
+      targetHash,
+      pairHash,
+      layout: LAYOUT.v1
+    }))
+    switch (reply.kind) {
+      case 'created': return { requestId, created: true }
+      case 'target_full': throw retryAfter(new WC_ERR_TARGET_BUSY(), reply.msToRoom)
+      case 'unverified_full': throw retryAfter(new WC_ERR_UNVERIFIED_BUSY(), reply.msToRoom)
+      case 'store_full': throw new WC_ERR_STORE_FULL()
+      case 'existing': return { requestId: this.#existingId(reply), created: false }
+    }
+  }
+
+  async ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }> {
+    const requestId = randomUUID()
+    const requestHash = this.#keys.request(requestId)
+    const targetHash = this.#keys.target(targetId)
+    const requesterHash = this.#keys.requester(requesterId)
+    const pairHash = this.#keys.verifiedPair(requesterId, targetId, options.publicKey)
+    const seal = (field: 'id' | 'requester' | 'key', value: string): string => toWire(this.#sealer.seal(value, sealingContext(field, requestHash, LAYOUT.v2)))
+    const reply = await this.#call(() => this.#client.wcAsk({
+      pairKey: this.#key('d:', pairHash),
+      targetKey: this.#key('t:', targetHash),
+      recordKey: this.#key('q:', requestHash),
+      quotaKey: this.#key('quota:', requesterHash),
       prefix: this.#prefix,
       ttlMs: this.#limits.ttlMs,
       maxPerTarget: this.#limits.maxPendingPerTarget,
       maxTotal: this.#limits.maxPendingTotal,
       requestHash,
-      sealedId: toWire(this.#sealer.seal(requestId, sealingContext('id', requestHash, LAYOUT))),
+      sealedId: seal('id', requestId),
       targetHash,
       pairHash,
-      layout: LAYOUT
+      layout: LAYOUT.v2,
+      requesterHash,
+      sealedRequester: options.named ? seal('requester', String(requesterId)) : '',
+      sealedPublicKey: options.publicKey === undefined ? '' : seal('key', options.publicKey),
+      quotaIntervalMs: this.#quota.intervalMs,
+      quotaBurstMs: this.#quota.burstMs
     }))
     switch (reply.kind) {
-      case 'created': return { requestId, created: true }
-      case 'target_full': throw new WC_ERR_TARGET_BUSY()
+      case 'created': return { requestId, created: true, expiresInMs: this.#limits.ttlMs }
+      case 'target_full': throw retryAfter(new WC_ERR_TARGET_BUSY(), reply.msToRoom)
+      case 'quota': throw retryAfter(new WC_ERR_QUOTA_EXCEEDED(), reply.msToNextAsk)
       case 'store_full': throw new WC_ERR_STORE_FULL()
-      case 'existing': {
-        const existing = this.#openId(reply.requestHash, reply.sealedId, reply.layout)
-        if (existing === undefined) throw new WC_ERR_STORE_UNAVAILABLE()
-        return { requestId: existing, created: false }
-      }
+      // (A record without an expiry, which no version writes, counts as a whole TTL.)
+      case 'existing': return { requestId: this.#existingId(reply), created: false, expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
     }
   }
 
   async pendingTasks (userId: number): Promise<string[]> {
-    const tasks = await this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', this.#keys.target(userId)), prefix: this.#prefix }))
+    const tasks = await this.#tasks(userId, 'v1')
     const ids: string[] = []
     for (const task of tasks) {
       const id = this.#openId(task.requestHash, task.sealedId, task.layout)
@@ -179,49 +245,54 @@ export class RedisTaskStore implements TaskStore {
     return ids
   }
 
-  async submitAnswer (requestId: string, packageName: string): Promise<boolean> {
-    const requestHash = this.#keys.request(requestId)
-    let layout = LAYOUT
-    // At most twice: a record from another layout says which one to seal for.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const reply = await this.#call(() => this.#client.wcSubmit({
-        recordKey: this.#key('q:', requestHash),
-        prefix: this.#prefix,
-        requestHash,
-        sealedAnswer: toWire(this.#sealer.seal(packageName, sealingContext('answer', requestHash, layout))),
-        layout,
-        retryGraceMs: this.#limits.retryGraceMs
-      }))
-      switch (reply.kind) {
-        case 'accepted': return true
-        case 'unknown': return false
-        case 'answered': return sameText(this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout)), packageName)
-        case 'reseal': layout = reply.layout
+  async inbox (userId: number): Promise<Task[]> {
+    const records = await this.#tasks(userId, 'v2')
+    const tasks: Task[] = []
+    for (const record of records) {
+      const requestId = this.#openId(record.requestHash, record.sealedId, record.layout)
+      if (requestId === undefined) continue
+      const open = (field: 'requester' | 'key', wire: string): string | undefined =>
+        wire === '' ? undefined : this.#sealer.open(fromWire(wire), sealingContext(field, record.requestHash, record.layout))
+      const requester = open('requester', record.sealedRequester)
+      const task: Task = { requestId, requesterId: requester === undefined ? null : Number(requester), verified: record.verified, expiresInMs: record.msToExpiry }
+      if (record.sealedPublicKey !== '') {
+        const publicKey = open('key', record.sealedPublicKey)
+        if (publicKey === undefined) continue
+        task.publicKey = publicKey
       }
+      tasks.push(task)
     }
-    return false
+    return tasks
+  }
+
+  async submitAnswer (requestId: string, packageName: string): Promise<boolean> {
+    return await this.#answer('', requestId, { kind: 'plain', packageName }) === 'accepted'
+  }
+
+  answerAs (callerId: number, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    return this.#answer(this.#keys.target(callerId), requestId, answer)
   }
 
   async takeResult (requestId: string, reader?: AbortSignal): Promise<ResultState> {
-    const requestHash = this.#keys.request(requestId)
-    const recordKey = this.#key('q:', requestHash)
-    const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
-    switch (reply.kind) {
-      case 'expired': return { status: 'expired' }
-      // (A record without an expiry, which no version writes, is looked at again a TTL later.)
-      case 'pending': return { status: 'pending', expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
-      // Handed to another reader a moment ago: look again once that one has confirmed or given up.
-      case 'settling': return { status: 'pending', expiresInMs: reply.msToSettle }
-      case 'completed': {
-        const packageName = this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout))
-        if (packageName === undefined) return { status: 'expired' }
-        // A reader that has left does not confirm: the next one gets the answer.
-        if (reader?.aborted === true) return { status: 'completed', packageName }
-        // Unconfirmed, the answer would reach another reader too: a 503 instead, and the retry gets it.
-        await this.#call(() => this.#client.wcDelivered({ recordKey, prefix: this.#prefix, requestHash, handedOutAt: reply.handedOutAt }))
-        return { status: 'completed', packageName }
-      }
-    }
+    const state = await this.#take('', requestId, reader)
+    if (state.status !== 'completed') return state.status === 'pending' ? state : { status: 'expired' }
+    // A v1 request is never sealed; a declined one is over, as v1 says it.
+    return state.answer?.kind === 'plain' ? { status: 'completed', packageName: state.answer.packageName } : { status: 'expired' }
+  }
+
+  async resultFor (callerId: number, requestId: string, reader?: AbortSignal): Promise<VerifiedResult> {
+    const state = await this.#take(this.#keys.requester(callerId), requestId, reader)
+    if (state.status !== 'completed') return state
+    const answer = state.answer
+    if (answer === undefined) return { status: 'expired' }
+    if (answer.kind === 'declined') return { status: 'declined' }
+    return { status: 'completed', answer, verified: state.verified }
+  }
+
+  async markSignedIn (userId: number, untilMs: number): Promise<void> {
+    // Relative, so that the session ends when this instance's clock says, whatever Redis's says.
+    const ttlMs = Math.max(1, Math.ceil(untilMs - Date.now()))
+    await this.#call(() => this.#client.wcSignedIn({ signedInKey: this.#key('s:', this.#keys.target(userId)), ttlMs }))
   }
 
   wakeKey (topic: Topic): string {
@@ -247,6 +318,80 @@ export class RedisTaskStore implements TaskStore {
     clearTimeout(timer)
     this.#client.destroy()
     this.#subscriber.destroy()
+  }
+
+  #tasks (userId: number, view: 'v1' | 'v2') {
+    const targetHash = this.#keys.target(userId)
+    return this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', targetHash), signedInKey: this.#key('s:', targetHash), prefix: this.#prefix, view }))
+  }
+
+  /** An answer through v1 (`callerHash` '') or v2 (the caller's target hash). */
+  async #answer (callerHash: string, requestId: string, answer: Answer): Promise<AnswerOutcome> {
+    const requestHash = this.#keys.request(requestId)
+    const payload = answerPayload(answer)
+    let layout: string = ANSWER_SEALING
+    // At most twice: a record of the first layout binds its answer otherwise, and says so.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const reply = await this.#call(() => this.#client.wcSubmit({
+        recordKey: this.#key('q:', requestHash),
+        prefix: this.#prefix,
+        requestHash,
+        callerHash,
+        kind: answer.kind,
+        sealedAnswer: payload === undefined ? '' : toWire(this.#sealer.seal(payload, sealingContext('answer', requestHash, layout))),
+        layout,
+        retryGraceMs: this.#limits.retryGraceMs
+      }))
+      switch (reply.kind) {
+        case 'accepted': return 'accepted'
+        case 'unknown': return 'not_found'
+        case 'mismatch': return 'mismatch'
+        case 'answered': {
+          // A retry: the same kind, through the same version, saying the same.
+          if (reply.answerKind !== answer.kind || reply.verified !== (callerHash !== '')) return 'not_found'
+          if (payload === undefined) return reply.sealedAnswer === '' ? 'accepted' : 'not_found'
+          const held = reply.sealedAnswer === '' ? undefined : this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout))
+          return sameText(held, payload) ? 'accepted' : 'not_found'
+        }
+        case 'reseal': layout = reply.layout
+      }
+    }
+    return 'not_found'
+  }
+
+  /** A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the reader has left. */
+  async #take (callerHash: string, requestId: string, reader: AbortSignal | undefined): Promise<
+    | { status: 'pending', expiresInMs: number }
+    | { status: 'expired' }
+    | { status: 'completed', answer: Answer | undefined, verified: boolean }
+  > {
+    const requestHash = this.#keys.request(requestId)
+    const recordKey = this.#key('q:', requestHash)
+    const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, callerHash, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
+    switch (reply.kind) {
+      case 'expired': return { status: 'expired' }
+      // (A record without an expiry, which no version writes, is looked at again a TTL later.)
+      case 'pending': return { status: 'pending', expiresInMs: reply.msToExpiry >= 0 ? reply.msToExpiry : this.#limits.ttlMs }
+      // Handed to another reader a moment ago: look again once that one has confirmed or given up.
+      case 'settling': return { status: 'pending', expiresInMs: reply.msToSettle }
+      case 'completed': {
+        const payload = reply.sealedAnswer === '' ? undefined : this.#sealer.open(fromWire(reply.sealedAnswer), sealingContext('answer', requestHash, reply.layout))
+        const answer = answerFromPayload(reply.answerKind, payload)
+        if (answer === undefined) return { status: 'expired' }
+        // A reader that has left does not confirm: the next one gets the answer.
+        if (reader?.aborted !== true) {
+          // Unconfirmed, the answer would reach another reader too: a 503 instead, and the retry gets it.
+          await this.#call(() => this.#client.wcDelivered({ recordKey, prefix: this.#prefix, requestHash, handedOutAt: reply.handedOutAt }))
+        }
+        return { status: 'completed', answer, verified: reply.verified }
+      }
+    }
+  }
+
+  #existingId (reply: ExistingReply): string {
+    const existing = this.#openId(reply.requestHash, reply.sealedId, reply.layout)
+    if (existing === undefined) throw new WC_ERR_STORE_UNAVAILABLE()
+    return existing
   }
 
   #key (kind: string, hash: string): string {

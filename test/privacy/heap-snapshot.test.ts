@@ -3,16 +3,20 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
 import { sign } from '../../src/crypto/signature.js'
 import { pyJson, sleep } from '../helper.js'
 import { serveProcess, type Child } from '../process-helper.js'
+import { SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
 
 const KEY = 'heap-test-key'
 const dir = mkdtempSync(join(tmpdir(), 'wc-heap-'))
 let server: Child | undefined
+let v2Server: Child | undefined
 
 afterAll(() => {
   server?.process.kill('SIGKILL')
+  v2Server?.process.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -63,5 +67,36 @@ describe('at-rest protection', () => {
 
     // ...and yet the answer was held all along: sealed.
     expect(await call(url, 'GET', `/getRequestResult/${requestId}`)).toEqual({ status: 'completed', client_name: 'Unknown Client', package_name: secretPackage })
+  })
+
+  it('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow', async () => {
+    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
+    v2Server = started.child
+    const { url } = started
+    const sealedPackage = `org.canary.sealed${randomBytes(8).toString('hex')}`
+    const plainPackage = `org.canary.plain${randomBytes(8).toString('hex')}`
+    const [aliceId, bobId] = [8_300_000_000_000 + randomBytes(4).readUInt32BE(), 8_400_000_000_000 + randomBytes(4).readUInt32BE()]
+    const alice = await V2User.signIn(url, aliceId)
+    const bob = await V2User.signIn(url, bobId)
+
+    // A sealed request: Bob's answer is sealed in this process, to Alice's one-use key.
+    const keys = await makeKeyPair()
+    const sealedId = await alice.ask(bobId, { public_key: keys.publicKey, anonymous: false })
+    const plainId = await alice.ask(bobId)
+    const sealed = await sealAnswer(keys.publicKey, sealedId, sealedPackage)
+    expect((await bob.answer(sealedId, { sealed })).status).toBe(200)
+    expect((await bob.answer(plainId, { package_name: plainPackage })).status).toBe(200)
+
+    const heap = await snapshot(v2Server, url)
+    expect(heap).toContain('Unknown Client')
+    for (const secret of [sealedPackage, plainPackage, String(aliceId), String(bobId), sealedId, plainId, alice.token, bob.token, keys.publicKey, sealed.enc, sealed.ciphertext]) {
+      expect(heap, secret).not.toContain(secret)
+    }
+
+    // ...and yet both answers were held all along: sealed at rest, and the sealed one sealed twice.
+    const result = await alice.result(sealedId)
+    expect(result).toEqual({ status: 'completed', sealed, verified: true })
+    expect(await openAnswer(keys.privateKey, sealed, sealedId)).toBe(sealedPackage)
+    expect(await alice.result(plainId)).toMatchObject({ status: 'completed', package_name: plainPackage })
   })
 })

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { makeKeyPair, sealAnswer } from 'whatclient-sdk'
 import { sign } from '../../src/crypto/signature.js'
+import { signInitData } from '../../src/identity/init-data.js'
 import { build, type TestServer } from '../helper.js'
 import { rawRequest, requestText } from '../routes/raw-http.js'
+import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
 
 // Ids with digits that appear nowhere else in a log line (not as a port, pid or time).
 const ALICE = 777_111_222_333
@@ -28,6 +31,41 @@ async function traffic (server: TestServer): Promise<string[]> {
   await rawRequest(server.url, requestText('GET', `http://127.0.0.1/getTasks/${BOB}`, { 'x-signature': sign(server.key, `/getTasks/${BOB}`) }))
   await rawRequest(server.url, `FOO /getTasks/${BOB} HTTP/1.1\r\nHost: x\r\n\r\n`)
   return [String(ALICE), String(BOB), requestId, PACKAGE, sign(server.key, `/getTasks/${BOB}`), '127.0.0.1', 'remoteAddress', 'x-signature']
+}
+
+const CAROL = 777_888_999_000
+const SEALED_PACKAGE = 'org.privacy.sealed.canary'
+
+/** A v2 flow, plain and sealed, with its error paths (bad tokens, refused answers, replayed init data, 405s). */
+async function trafficV2 (server: TestServer): Promise<string[]> {
+  const initData = signInitData({ botToken: BOT_TOKEN, user: CAROL, fields: { query_id: 'privacy' } })
+  const signInBody = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) }
+  const carolSession = await (await fetch(`${server.url}/v2/session`, signInBody)).json() as { token: string }
+  await fetch(`${server.url}/v2/session`, signInBody)
+  const carol = new V2User(server.url, CAROL, carolSession.token)
+  const alice = await V2User.signIn(server.url, ALICE)
+  const bob = await V2User.signIn(server.url, BOB)
+  const plain = await alice.ask(BOB, { anonymous: false })
+  const keys = await makeKeyPair()
+  const sealedId = await carol.ask(BOB, { public_key: keys.publicKey })
+  await bob.tasks(0.2)
+  await bob.answer(plain, { package_name: PACKAGE })
+  const sealed = await sealAnswer(keys.publicKey, sealedId, SEALED_PACKAGE)
+  await bob.answer(sealedId, { package_name: SEALED_PACKAGE })
+  await bob.answer(sealedId, { sealed })
+  await carol.answer(plain, { package_name: PACKAGE })
+  await alice.result(plain, 1)
+  await carol.result(sealedId)
+  await alice.result(sealedId)
+  await alice.post('/v2/requests', { target_id: String(BOB) })
+  await alice.get(`/v2/requests/${plain}?wait=-1`)
+  await fetch(`${server.url}/v2/tasks`, { headers: { authorization: `Bearer ${alice.token}x` } })
+  await rawRequest(server.url, requestText('HEAD', `/v2/requests/${plain}`, { authorization: `Bearer ${alice.token}` }))
+  await rawRequest(server.url, requestText('DELETE', `/v2/requests/${sealedId}`, { authorization: `Bearer ${alice.token}` }))
+  return [
+    String(ALICE), String(BOB), String(CAROL), plain, sealedId, PACKAGE, SEALED_PACKAGE, alice.token, bob.token, carol.token,
+    initData, encodeURIComponent(initData), keys.publicKey, sealed.enc, sealed.ciphertext.slice(0, 40), '127.0.0.1', 'authorization'
+  ]
 }
 
 function expectNoneOf (lines: string[], secrets: string[]): void {
@@ -69,6 +107,14 @@ describe('logs', () => {
     expectNoneOf(server.logs, secrets)
     const lines = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, ms?: number })
     expect(lines.filter((l) => l.msg === 'request' && typeof l.ms === 'number')).toHaveLength(13)
+  })
+
+  it.each(['info', 'debug'])('at %s level, a v2 flow (plain and sealed) names no user, request, package, token, init data or key', async (level) => {
+    const server = await build({ ...SIGN_IN, LOG_LEVEL: level })
+    const secrets = await trafficV2(server)
+    await server.close()
+    expect(server.logs.join('')).toContain('/v2/requests/:request_id')
+    expectNoneOf(server.logs, secrets)
   })
 
   it('summarises every LOG_SUMMARY_SECONDS while running', async () => {

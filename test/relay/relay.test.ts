@@ -3,7 +3,7 @@ import { Relay } from '../../src/relay/relay.js'
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
 import { sleep } from '../helper.js'
 
-const LIMITS = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000 }
+const LIMITS = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 
 async function memoryRelay (): Promise<Relay> {
   return Relay.open((listener) => new MemoryTaskStore({ ...LIMITS, listener }), { maxPerKey: 4, maxTotal: 100 })

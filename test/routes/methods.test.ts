@@ -3,13 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
 import { build, type TestServer } from '../helper.js'
 import { detailOf, rawRequest, requestText } from './raw-http.js'
+import { SIGN_IN, V2User } from './v2/v2-helper.js'
 
 let server: TestServer
 let nextUser = 8_300_000_000
 const user = (): number => ++nextUser
+/** A signed-in user whose token goes with every request below, and one of their answered v2 requests. */
+let asker: V2User
+let v2RequestId: string
 
 beforeAll(async () => {
-  server = await build()
+  server = await build(SIGN_IN)
+  asker = await V2User.signIn(server.url, user())
+  const target = await V2User.signIn(server.url, user())
+  v2RequestId = await asker.ask(target.userId)
+  expect((await target.answer(v2RequestId, { package_name: 'com.exteragram.messenger' })).status).toBe(200)
 })
 afterAll(async () => server.close())
 
@@ -43,6 +51,23 @@ describe('HEAD on signed routes', () => {
   })
 })
 
+describe('HEAD on the v2 calls that act as a user', () => {
+  it('neither answers nor consumes a result, nor holds a poll, with a valid token', async () => {
+    const authorization = `Bearer ${asker.token}`
+    for (const [path, allow] of [[`/v2/requests/${v2RequestId}`, 'GET'], ['/v2/tasks?wait=30', 'GET'], [`/v2/requests/${v2RequestId}?wait=30`, 'GET']]) {
+      const res = await rawRequest(server.url, requestText('HEAD', path as string, { authorization }), 5000)
+      expect(res.status, res.text).toBe(405)
+      expect(res.headers.allow).toBe(allow)
+    }
+    expect(server.app.relay.heldPolls()).toBe(0)
+    expect(await asker.result(v2RequestId)).toEqual({ status: 'completed', client_name: 'exteraGram', package_name: 'com.exteragram.messenger', verified: true })
+    // (Read now; the test below answers another one.)
+    const target = await V2User.signIn(server.url, user())
+    v2RequestId = await asker.ask(target.userId)
+    expect((await target.answer(v2RequestId, { package_name: 'com.exteragram.messenger' })).status).toBe(200)
+  })
+})
+
 describe('every method on every route', () => {
   interface Route { path: string, methods: string[], signed: boolean }
 
@@ -50,11 +75,15 @@ describe('every method on every route', () => {
   async function routes (): Promise<Route[]> {
     const spec = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> }
     const listed = Object.entries(spec.paths).map(([template, operations]) => ({
-      path: template.replace('{user_id}', '5').replace('{request_id}', 'some-id'),
+      path: template.replace('{user_id}', '5').replace('{request_id}', template.startsWith('/v2/') ? v2RequestId : 'some-id'),
       methods: Object.keys(operations).map((m) => m.toUpperCase()),
       signed: Object.values(operations).some((op) => (op.security ?? []).length > 0)
     }))
-    expect(listed.filter((r) => r.signed).map((r) => r.path).sort()).toEqual(['/getRequestResult/some-id', '/getTasks/5', '/requestClient', '/submitTaskResult'])
+    // The v1 calls carry a signature, the v2 ones a Bearer token: none answers HEAD.
+    expect(listed.filter((r) => r.signed).map((r) => r.path).sort()).toEqual([
+      '/getRequestResult/some-id', '/getTasks/5', '/requestClient', '/submitTaskResult',
+      '/v2/answers', `/v2/requests/${v2RequestId}`, '/v2/requests', '/v2/tasks'
+    ].sort())
     return [...listed, { path: '/openapi.json', methods: ['GET'], signed: false }, { path: '/docs', methods: ['GET'], signed: false }]
   }
 
@@ -69,7 +98,7 @@ describe('every method on every route', () => {
         if (allowed.includes(method)) continue
         for (const signature of [EMPTY_BODY_SIGNATURE, sign(server.key, route.path)]) {
           // QUERY without a Content-Type is refused before routing (400, RFC 10008): give it one.
-          const headers = { 'x-signature': signature, ...(method === 'QUERY' ? { 'content-type': 'application/json' } : {}) }
+          const headers = { 'x-signature': signature, authorization: `Bearer ${asker.token}`, ...(method === 'QUERY' ? { 'content-type': 'application/json' } : {}) }
           const res = await rawRequest(server.url, requestText(method, route.path, headers), 5000)
           expect(res.status, `${method} ${route.path}: ${res.text}`).toBe(405)
           expect(res.headers.allow, `${method} ${route.path}`).toBe(allowed.join(', '))
@@ -81,6 +110,7 @@ describe('every method on every route', () => {
     expect(refused.length).toBeGreaterThan(200)
     expect(server.app.relay.heldPolls()).toBe(0)
     expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed' })
+    expect(await asker.result(v2RequestId)).toMatchObject({ status: 'completed', verified: true })
   })
 
   it('serves HEAD on the unsigned operator routes', async () => {

@@ -1,7 +1,9 @@
 /**
  * The one suite every TaskStore adapter must pass (memory, Redis): v1
  * semantics, caps, dedupe, delivery once, retries, expiry, order and
- * wake-ups, with the concurrency a busy server brings.
+ * wake-ups, with the concurrency a busy server brings; then v2 beside v1
+ * (verified asks, who sees, answers and reads what, sealed and plain,
+ * declines, the quota, the unverified cap and the signed-in shield).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { StoreLimits, StoreListener, TaskStore } from '../../src/store/task-store.js'
@@ -16,7 +18,7 @@ export interface StoreUnderTest {
 export type StoreFactory = (limits: StoreLimits, listener: StoreListener) => Promise<StoreUnderTest>
 
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
-const DEFAULTS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 100_000, retryGraceMs: 30_000 }
+const DEFAULTS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 100_000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 
 let nextId = Math.floor(Math.random() * 1e9) * 1000
 /** Fresh user ids per test, so adapters sharing a backend do not see each other's data. */
@@ -267,6 +269,318 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       await store.submitAnswer(requestId, 'app.nicegram')
       await eventually(async () => listener.woken.includes(result))
       expect(listener.woken).not.toContain(carolTasks)
+    })
+  })
+}
+
+
+/** Two different valid-looking X25519 public keys (base64url, 32 bytes). */
+const KEY_1 = Buffer.alloc(32, 1).toString('base64url')
+const KEY_2 = Buffer.alloc(32, 2).toString('base64url')
+const SEALED = { enc: Buffer.alloc(32, 3).toString('base64url'), ciphertext: Buffer.alloc(272, 4).toString('base64url') }
+const ANON = { named: false }
+
+/** The error a rejected call threw, for its code and `retryAfterMs`. */
+async function refusal (call: Promise<unknown>): Promise<{ code?: string, statusCode?: number, retryAfterMs?: number }> {
+  try {
+    await call
+  } catch (err) {
+    return err as { code?: string, statusCode?: number, retryAfterMs?: number }
+  }
+  throw new Error('expected the call to be refused')
+}
+
+export function storeConformanceV2 (name: string, factory: StoreFactory): void {
+  describe(`TaskStore conformance, v2 beside v1: ${name}`, () => {
+    const open: TaskStore[] = []
+    const make = async (limits: Partial<StoreLimits> = {}, listener: StoreListener = recorder()): Promise<StoreUnderTest> => {
+      const made = await factory({ ...DEFAULTS, ...limits }, listener)
+      open.push(made.store)
+      return made
+    }
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((s) => s.close()))
+    })
+
+    it('lists v1 and v2 questions to their target, naming only a v2 asker who chose it; v1 sees no sealed one', async () => {
+      const { store } = await make()
+      const [alice, carol, dave, erin, bob] = [userId(), userId(), userId(), userId(), userId()]
+      const named = await store.ask(alice, bob, { named: true })
+      const anonymous = await store.ask(carol, bob, ANON)
+      const unverified = await store.createRequest(dave, bob)
+      const sealed = await store.ask(erin, bob, { named: true, publicKey: KEY_1 })
+      expect(named).toMatchObject({ requestId: expect.stringMatching(UUID4), created: true })
+      expect(named.expiresInMs).toBe(60_000)
+      const inbox = await store.inbox(bob)
+      expect(inbox.map(({ expiresInMs: _, ...task }) => task)).toEqual([
+        { requestId: named.requestId, requesterId: alice, verified: true },
+        { requestId: anonymous.requestId, requesterId: null, verified: true },
+        { requestId: unverified.requestId, requesterId: null, verified: false },
+        { requestId: sealed.requestId, requesterId: erin, verified: true, publicKey: KEY_1 }
+      ])
+      for (const task of inbox) expect(task.expiresInMs > 55_000 && task.expiresInMs <= 60_000, String(task.expiresInMs)).toBe(true)
+      expect(await store.pendingTasks(bob)).toEqual([named.requestId, anonymous.requestId, unverified.requestId])
+      expect(await store.inbox(alice)).toEqual([])
+      expect(await store.inbox(userId())).toEqual([])
+    })
+
+    it('dedupes v2 asks per asker, target and public key, apart from v1 requests', async () => {
+      const { store } = await make()
+      const [alice, bob] = [userId(), userId()]
+      const plain = await store.ask(alice, bob, ANON)
+      const again = await store.ask(alice, bob, { named: true })
+      // The same request, as it was first asked (anonymous).
+      expect(again).toMatchObject({ requestId: plain.requestId, created: false })
+      expect(again.expiresInMs > 0 && again.expiresInMs <= 60_000).toBe(true)
+      const withKey = await store.ask(alice, bob, { named: false, publicKey: KEY_1 })
+      expect(withKey.created).toBe(true)
+      expect(await store.ask(alice, bob, { named: false, publicKey: KEY_1 })).toMatchObject({ requestId: withKey.requestId, created: false })
+      const otherKey = await store.ask(alice, bob, { named: false, publicKey: KEY_2 })
+      expect(otherKey.created).toBe(true)
+      // A v1 caller only claims to be Alice: it is never handed her v2 requests.
+      const v1 = await store.createRequest(alice, bob)
+      expect(v1.created).toBe(true)
+      expect(new Set([plain.requestId, withKey.requestId, otherKey.requestId, v1.requestId]).size).toBe(4)
+      expect(await store.createRequest(alice, bob)).toEqual({ requestId: v1.requestId, created: false })
+      expect((await store.inbox(bob)).map((t) => t.requesterId)).toEqual([null, null, null, null])
+    })
+
+    it('makes one request out of 200 parallel asks for one pair, and charges it once', async () => {
+      const { store } = await make({ askQuota: { limit: 2, periodMs: 3_600_000 } })
+      const [alice, bob] = [userId(), userId()]
+      const made = await Promise.all(Array.from({ length: 200 }, () => store.ask(alice, bob, ANON)))
+      expect(new Set(made.map((m) => m.requestId)).size).toBe(1)
+      expect(made.filter((m) => m.created)).toHaveLength(1)
+      expect((await store.ask(alice, userId(), ANON)).created).toBe(true)
+      expect(await refusal(store.ask(alice, userId(), ANON))).toMatchObject({ code: 'WC_ERR_QUOTA_EXCEEDED', statusCode: 429 })
+    })
+
+    it('lets only the target answer, plain to a plain request and sealed to a sealed one', async () => {
+      const { store } = await make()
+      const [alice, bob, mallory] = [userId(), userId(), userId()]
+      const plain = await store.ask(alice, bob, ANON)
+      const sealed = await store.ask(alice, bob, { named: false, publicKey: KEY_1 })
+      // Not about the caller: the same answer whatever the request is (the kind does not leak).
+      for (const answer of [{ kind: 'plain', packageName: 'a.b' }, { kind: 'sealed', sealed: SEALED }, { kind: 'declined' }] as const) {
+        expect(await store.answerAs(mallory, plain.requestId, answer)).toBe('not_found')
+        expect(await store.answerAs(mallory, sealed.requestId, answer)).toBe('not_found')
+        expect(await store.answerAs(alice, plain.requestId, answer)).toBe('not_found')
+      }
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'sealed', sealed: SEALED })).toBe('mismatch')
+      expect(await store.answerAs(bob, sealed.requestId, { kind: 'plain', packageName: 'a.b' })).toBe('mismatch')
+      expect(await store.answerAs(bob, '00000000-0000-4000-8000-000000000000', { kind: 'plain', packageName: 'a.b' })).toBe('not_found')
+
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'plain', packageName: 'com.radolyn.ayugram' })).toBe('accepted')
+      expect(await store.answerAs(bob, sealed.requestId, { kind: 'sealed', sealed: SEALED })).toBe('accepted')
+      // A retry of the same answer succeeds again; anything else finds the request processed.
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'plain', packageName: 'com.radolyn.ayugram' })).toBe('accepted')
+      expect(await store.answerAs(bob, sealed.requestId, { kind: 'sealed', sealed: SEALED })).toBe('accepted')
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'plain', packageName: 'org.telegram.messenger' })).toBe('not_found')
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'declined' })).toBe('not_found')
+      expect(await store.answerAs(bob, sealed.requestId, { kind: 'sealed', sealed: { ...SEALED, enc: KEY_2 } })).toBe('not_found')
+      expect(await store.inbox(bob)).toEqual([])
+    })
+
+    it('delivers a v2 result to its asker only, once; nobody else, v1 included, can read or spend it', async () => {
+      const { store } = await make()
+      const [alice, bob, mallory] = [userId(), userId(), userId()]
+      const plain = await store.ask(alice, bob, ANON)
+      const sealed = await store.ask(alice, bob, { named: true, publicKey: KEY_1 })
+      const pending = await store.resultFor(alice, plain.requestId)
+      expect(pending.status === 'pending' && pending.expiresInMs > 0 && pending.expiresInMs <= 60_000).toBe(true)
+      expect(await store.resultFor(mallory, plain.requestId)).toEqual({ status: 'expired' })
+      expect(await store.resultFor(bob, plain.requestId)).toEqual({ status: 'expired' })
+      expect(await store.takeResult(plain.requestId)).toEqual({ status: 'expired' })
+
+      await store.answerAs(bob, plain.requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })
+      await store.answerAs(bob, sealed.requestId, { kind: 'sealed', sealed: SEALED })
+      for (const id of [plain.requestId, sealed.requestId]) {
+        expect(await store.resultFor(mallory, id)).toEqual({ status: 'expired' })
+        expect(await store.resultFor(bob, id)).toEqual({ status: 'expired' })
+        expect(await store.takeResult(id)).toEqual({ status: 'expired' })
+      }
+      expect(await store.resultFor(alice, plain.requestId)).toEqual({ status: 'completed', answer: { kind: 'plain', packageName: 'com.exteragram.messenger' }, verified: true })
+      expect(await store.resultFor(alice, sealed.requestId)).toEqual({ status: 'completed', answer: { kind: 'sealed', sealed: SEALED }, verified: true })
+      expect(await store.resultFor(alice, plain.requestId)).toEqual({ status: 'expired' })
+      expect(await store.resultFor(alice, sealed.requestId)).toEqual({ status: 'expired' })
+      // A v1 request is not any v2 caller's to read.
+      const v1 = await store.createRequest(alice, bob)
+      expect(await store.resultFor(alice, v1.requestId)).toEqual({ status: 'expired' })
+      expect(await store.takeResult(v1.requestId)).toMatchObject({ status: 'pending' })
+    })
+
+    it('takes a decline: its asker hears it once, a v1 asker hears expired, the question is gone', async () => {
+      const { store } = await make()
+      const [alice, dave, bob] = [userId(), userId(), userId()]
+      const verified = await store.ask(alice, bob, { named: false, publicKey: KEY_1 })
+      const unverified = await store.createRequest(dave, bob)
+      expect(await store.answerAs(bob, verified.requestId, { kind: 'declined' })).toBe('accepted')
+      expect(await store.answerAs(bob, verified.requestId, { kind: 'declined' })).toBe('accepted')
+      expect(await store.answerAs(bob, verified.requestId, { kind: 'sealed', sealed: SEALED })).toBe('not_found')
+      expect(await store.answerAs(bob, unverified.requestId, { kind: 'declined' })).toBe('accepted')
+      expect(await store.submitAnswer(unverified.requestId, 'a.b')).toBe(false)
+      expect(await store.inbox(bob)).toEqual([])
+      expect(await store.pendingTasks(bob)).toEqual([])
+      expect(await store.resultFor(alice, verified.requestId)).toEqual({ status: 'declined' })
+      expect(await store.resultFor(alice, verified.requestId)).toEqual({ status: 'expired' })
+      expect(await store.takeResult(unverified.requestId)).toEqual({ status: 'expired' })
+      expect(await store.takeResult(unverified.requestId)).toEqual({ status: 'expired' })
+      // Asking again opens a new question.
+      expect((await store.createRequest(dave, bob)).created).toBe(true)
+    })
+
+    it('lets v1 answer a plain v2 question (unverified), never a sealed one; v2 answers v1 questions as v1 reads them', async () => {
+      const { store } = await make()
+      const [alice, dave, bob] = [userId(), userId(), userId()]
+      const plain = await store.ask(alice, bob, ANON)
+      const sealed = await store.ask(alice, bob, { named: false, publicKey: KEY_1 })
+      const v1 = await store.createRequest(dave, bob)
+      expect(await store.submitAnswer(sealed.requestId, 'com.exteragram.messenger')).toBe(false)
+      expect(await store.submitAnswer(plain.requestId, 'com.exteragram.messenger')).toBe(true)
+      expect(await store.submitAnswer(plain.requestId, 'com.exteragram.messenger')).toBe(true)
+      // The v2 target retrying "the same" answer is not a retry: it came another way.
+      expect(await store.answerAs(bob, plain.requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })).toBe('not_found')
+      expect(await store.answerAs(bob, v1.requestId, { kind: 'plain', packageName: 'tw.nekomimi.nekogram' })).toBe('accepted')
+      expect(await store.submitAnswer(v1.requestId, 'tw.nekomimi.nekogram')).toBe(false)
+      expect((await store.inbox(bob)).map((t) => t.requestId)).toEqual([sealed.requestId])
+      expect(await store.resultFor(alice, plain.requestId)).toEqual({ status: 'completed', answer: { kind: 'plain', packageName: 'com.exteragram.messenger' }, verified: false })
+      expect(await store.takeResult(v1.requestId)).toEqual({ status: 'completed', packageName: 'tw.nekomimi.nekogram' })
+    })
+
+    it('shields a signed-in user from v1 until the mark ends; a mark only moves later', async () => {
+      const { store } = await make()
+      const [alice, dave, bob, carol] = [userId(), userId(), userId(), userId()]
+      const verified = await store.ask(alice, bob, ANON)
+      const before = await store.createRequest(dave, bob)
+      const toCarol = await store.createRequest(dave, carol)
+      await store.markSignedIn(bob, Date.now() + 1500)
+      // An earlier end does not cut the mark short.
+      await store.markSignedIn(bob, Date.now() + 10)
+      expect(await store.pendingTasks(bob)).toEqual([])
+      expect(await store.submitAnswer(before.requestId, 'a.b')).toBe(false)
+      expect(await store.submitAnswer(verified.requestId, 'a.b')).toBe(false)
+      // v1 can still ask about Bob: the question reaches his v2 list, unverified.
+      const after = await store.createRequest(userId(), bob)
+      expect((await store.inbox(bob)).map((t) => [t.requestId, t.verified])).toEqual([
+        [verified.requestId, true], [before.requestId, false], [after.requestId, false]
+      ])
+      expect(await store.answerAs(bob, before.requestId, { kind: 'plain', packageName: 'a.b' })).toBe('accepted')
+      expect(await store.takeResult(before.requestId)).toEqual({ status: 'completed', packageName: 'a.b' })
+      // Nobody else is shielded.
+      expect(await store.pendingTasks(carol)).toEqual([toCarol.requestId])
+      await sleep(200)
+      expect(await store.pendingTasks(bob)).toEqual([])
+      // Once the session would have ended, v1 sees Bob's questions again.
+      await eventually(async () => (await store.pendingTasks(bob)).length === 2, 5000)
+      expect(await store.submitAnswer(after.requestId, 'c.d')).toBe(true)
+    })
+
+    it('charges the quota only for requests it opens, and says when the next ask fits', async () => {
+      const { store } = await make({ askQuota: { limit: 2, periodMs: 3_600_000 }, maxPendingPerTarget: 1 })
+      const [alice, carol, busy, bob] = [userId(), userId(), userId(), userId()]
+      await store.ask(carol, busy, ANON)
+      // Refused for the target's cap: not charged.
+      expect(await refusal(store.ask(alice, busy, ANON))).toMatchObject({ code: 'WC_ERR_TARGET_BUSY' })
+      expect((await store.ask(alice, bob, ANON)).created).toBe(true)
+      // Asking again for a pending request: not charged.
+      expect((await store.ask(alice, bob, ANON)).created).toBe(false)
+      expect((await store.ask(alice, userId(), ANON)).created).toBe(true)
+      const refused = await refusal(store.ask(alice, userId(), ANON))
+      expect(refused).toMatchObject({ code: 'WC_ERR_QUOTA_EXCEEDED', statusCode: 429 })
+      // Two an hour: the next one half an hour after the first.
+      expect(refused.retryAfterMs !== undefined && refused.retryAfterMs > 1_790_000 && refused.retryAfterMs <= 1_800_000, String(refused.retryAfterMs)).toBe(true)
+      // Still a pending request may be asked for again.
+      expect((await store.ask(alice, bob, ANON)).created).toBe(false)
+    })
+
+    it('counts concurrent asks against the quota exactly, and each asker apart', async () => {
+      const { store } = await make({ askQuota: { limit: 3, periodMs: 3_600_000 } })
+      const [alice, carol] = [userId(), userId()]
+      const asks = await Promise.allSettled(Array.from({ length: 12 }, () => store.ask(alice, userId(), ANON)))
+      expect(asks.filter((a) => a.status === 'fulfilled')).toHaveLength(3)
+      const refused = asks.filter((a): a is PromiseRejectedResult => a.status === 'rejected').map((a) => a.reason as { code: string, retryAfterMs: number })
+      expect(refused.every((r) => r.code === 'WC_ERR_QUOTA_EXCEEDED')).toBe(true)
+      // An hour's three: the next one in 20 minutes.
+      for (const r of refused) expect(r.retryAfterMs > 1_190_000 && r.retryAfterMs <= 1_200_000, String(r.retryAfterMs)).toBe(true)
+      expect((await store.ask(carol, userId(), ANON)).created).toBe(true)
+      // v1 has no quota: a v1 requester id is only claimed.
+      expect((await store.createRequest(alice, userId())).created).toBe(true)
+    })
+
+    it('lets the quota refill at its rate', async () => {
+      const { store } = await make({ askQuota: { limit: 2, periodMs: 1200 } })
+      const alice = userId()
+      await store.ask(alice, userId(), ANON)
+      await store.ask(alice, userId(), ANON)
+      const { retryAfterMs } = await refusal(store.ask(alice, userId(), ANON))
+      expect(retryAfterMs !== undefined && retryAfterMs > 0 && retryAfterMs <= 600).toBe(true)
+      await sleep((retryAfterMs ?? 0) + 40)
+      expect((await store.ask(alice, userId(), ANON)).created).toBe(true)
+    })
+
+    it('caps unverified questions per target inside the target cap, leaving room for verified ones', async () => {
+      const { store } = await make({ maxPendingPerTarget: 5, maxUnverifiedPerTarget: 2 })
+      const bob = userId()
+      const v1 = [await store.createRequest(userId(), bob), await store.createRequest(userId(), bob)]
+      const refused = await refusal(store.createRequest(userId(), bob))
+      expect(refused).toMatchObject({ code: 'WC_ERR_UNVERIFIED_BUSY', statusCode: 429 })
+      expect(refused.retryAfterMs !== undefined && refused.retryAfterMs > 55_000 && refused.retryAfterMs <= 60_000).toBe(true)
+      for (let i = 0; i < 3; i++) expect((await store.ask(userId(), bob, ANON)).created).toBe(true)
+      expect(await refusal(store.ask(userId(), bob, ANON))).toMatchObject({ code: 'WC_ERR_TARGET_BUSY' })
+      expect(await refusal(store.createRequest(userId(), bob))).toMatchObject({ code: 'WC_ERR_TARGET_BUSY' })
+      // Another target has room of its own.
+      expect((await store.createRequest(userId(), userId())).created).toBe(true)
+      // An answered v1 question frees its slot, in both caps.
+      await store.answerAs(bob, v1[0]?.requestId as string, { kind: 'declined' })
+      expect((await store.createRequest(userId(), bob)).created).toBe(true)
+    })
+
+    it('keeps the unverified cap exact under 50 parallel creates, and has none when not set', async () => {
+      const capped = await make({ maxUnverifiedPerTarget: 3 })
+      const bob = userId()
+      const made = await Promise.allSettled(Array.from({ length: 50 }, () => capped.store.createRequest(userId(), bob)))
+      expect(made.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
+      expect(made.filter((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'WC_ERR_UNVERIFIED_BUSY')).toHaveLength(47)
+      const open = await make({ maxPendingPerTarget: 6 })
+      const carol = userId()
+      for (let i = 0; i < 6; i++) expect((await open.store.createRequest(userId(), carol)).created).toBe(true)
+    })
+
+    it('says when a full target has room again: when its oldest pending request expires', async () => {
+      const { store } = await make({ maxPendingPerTarget: 2, ttlMs: 3000 })
+      const bob = userId()
+      await store.createRequest(userId(), bob)
+      await sleep(400)
+      await store.ask(userId(), bob, ANON)
+      const refused = await refusal(store.ask(userId(), bob, ANON))
+      expect(refused.code).toBe('WC_ERR_TARGET_BUSY')
+      expect(refused.retryAfterMs !== undefined && refused.retryAfterMs > 0 && refused.retryAfterMs <= 2600, String(refused.retryAfterMs)).toBe(true)
+    })
+
+    it('forgets v2 requests after their TTL', async () => {
+      const { store } = await make({ ttlMs: 300 })
+      const [alice, bob] = [userId(), userId()]
+      const asked = await store.ask(alice, bob, { named: true, publicKey: KEY_1 })
+      await sleep(450)
+      expect(await store.inbox(bob)).toEqual([])
+      expect(await store.resultFor(alice, asked.requestId)).toEqual({ status: 'expired' })
+      expect(await store.answerAs(bob, asked.requestId, { kind: 'declined' })).toBe('not_found')
+      expect((await store.ask(alice, bob, { named: true, publicKey: KEY_1 })).created).toBe(true)
+    })
+
+    it('wakes the target on a v2 ask, and the asker on an answer or a decline', async () => {
+      const listener = recorder()
+      const { store } = await make({}, listener)
+      const [alice, bob] = [userId(), userId()]
+      const bobTasks = store.wakeKey({ kind: 'tasks', userId: bob })
+      const plain = await store.ask(alice, bob, ANON)
+      await eventually(async () => listener.woken.includes(bobTasks))
+      const sealed = await store.ask(alice, bob, { named: false, publicKey: KEY_1 })
+      for (const [id, answer] of [[plain.requestId, { kind: 'declined' }], [sealed.requestId, { kind: 'sealed', sealed: SEALED }]] as const) {
+        await store.answerAs(bob, id, answer)
+        const key = store.wakeKey({ kind: 'result', requestId: id })
+        await eventually(async () => listener.woken.includes(key))
+      }
     })
   })
 }

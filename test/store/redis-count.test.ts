@@ -88,7 +88,7 @@ describe('the expiry-bucket count', () => {
     const span = Math.ceil(ttlMs / width) + 1
     const prefix = testPrefix()
     prefixes.push(prefix)
-    const store = await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
+    const store = await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
     try {
       const redisNow = async (): Promise<number> => {
         const [seconds, micros] = await client.time() as unknown as [string, string]

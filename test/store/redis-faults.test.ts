@@ -16,7 +16,7 @@ import { eventually } from './conformance.js'
 import { freePort, PrivateRedis, TEST_STORE_KEY } from './redis-helper.js'
 import { TcpProxy } from './tcp-proxy.js'
 
-const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000 }
+const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 const NO_LISTENER: StoreListener = { wake: () => {}, wakeAll: () => {} }
 
 let redis: PrivateRedis

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
 import { sign } from '../../src/crypto/signature.js'
+import { signInitData } from '../../src/identity/init-data.js'
 import { pyJson, sleep } from '../helper.js'
 import { serveProcess, type Child } from '../process-helper.js'
+import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
 import { deleteKeys, dumpKeys, freePort, PrivateRedis, SHARED_REDIS, testPrefix } from './redis-helper.js'
 
 const KEY = 'multi-instance-key'
@@ -104,6 +107,123 @@ describe('two instances, one Redis', () => {
     const text = keyspace.map(({ key, value }) => `${key}\n${value}`).join('\n')
     for (const secret of secrets) expect(text, secret).not.toContain(secret)
     for (const secret of secrets.filter((s) => /^\d+$/.test(s))) expect(text).not.toContain(Buffer.from(secret).toString('base64'))
+  })
+})
+
+/** A pending promise's state, without waiting for it: a poll still held has not settled. */
+function settled (promise: Promise<unknown>): () => boolean {
+  let done = false
+  promise.then(() => { done = true }, () => { done = true })
+  return () => done
+}
+
+describe('two instances, one Redis: v2', () => {
+  const prefix = testPrefix()
+  const storeKey = randomBytes(32).toString('base64')
+  let a: Instance | undefined
+  let b: Instance | undefined
+  let nextUser = 9_400_000_000_000
+  const user = (): number => ++nextUser
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: prefix, STORE_KEY: storeKey, ...SIGN_IN, ASK_LIMIT_PER_HOUR: '2' }
+    ;[a, b] = await Promise.all([startInstance(env), startInstance(env)])
+  })
+  afterAll(async () => {
+    await Promise.all([stopInstance(a), stopInstance(b)])
+    await deleteKeys(prefix)
+  })
+
+  it('accepts on one instance the token the other gave, and init data only once across both', async () => {
+    const { url: urlA } = a as Instance
+    const { url: urlB } = b as Instance
+    const alice = await V2User.signIn(urlA, user())
+    const bob = await V2User.signIn(urlB, user())
+    const requestId = await alice.on(urlB).ask(bob.userId)
+    expect((await bob.on(urlA).tasks()).map((t) => t.request_id)).toEqual([requestId])
+    const initData = signInitData({ botToken: BOT_TOKEN, user: user() })
+    const post = async (url: string): Promise<number> => (await fetch(`${url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData }) })).status
+    expect(await post(urlA)).toBe(200)
+    expect(await post(urlB)).toBe(401)
+  })
+
+  it('keeps one quota per asker across instances', async () => {
+    const alice = await V2User.signIn((a as Instance).url, user())
+    await alice.ask(user())
+    await alice.on((b as Instance).url).ask(user())
+    const refused = await alice.post('/v2/requests', { target_id: user() })
+    expect(refused.status).toBe(429)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(1790)
+    expect((await alice.on((b as Instance).url).post('/v2/requests', { target_id: user() })).status).toBe(429)
+  })
+
+  it('shields a user signed in on one instance from the v1 key on the other', async () => {
+    const onA = caller((a as Instance).url)
+    const bob = await V2User.signIn((b as Instance).url, user())
+    const created = await onA.post('/requestClient', { requester_id: user(), target_id: bob.userId })
+    const { request_id: requestId } = (await created.json()) as { request_id: string }
+    expect(await (await onA.get(`/getTasks/${bob.userId}`)).json()).toEqual({ tasks: [] })
+    expect((await onA.post('/submitTaskResult', { request_id: requestId, client_name: 'com.exteragram.messenger' })).status).toBe(404)
+    expect((await bob.tasks()).map((t) => [t.request_id, t.verified, t.requester_id])).toEqual([[requestId, false, null]])
+  })
+
+  it('wakes polls held on one instance with questions and answers that come through the other, v1 or v2', async () => {
+    const { url: urlA } = a as Instance
+    const { url: urlB } = b as Instance
+    const alice = await V2User.signIn(urlA, user())
+    const bob = await V2User.signIn(urlB, user())
+
+    const bobPoll = bob.tasks(20)
+    const bobDone = settled(bobPoll)
+    await sleep(300)
+    expect(bobDone()).toBe(false)
+    const requestId = await alice.ask(bob.userId, { anonymous: false })
+    expect((await bobPoll).map((t) => [t.request_id, t.requester_id])).toEqual([[requestId, alice.userId]])
+
+    const alicePoll = alice.result(requestId, 20)
+    const aliceDone = settled(alicePoll)
+    await sleep(300)
+    expect(aliceDone()).toBe(false)
+    expect((await bob.answer(requestId, { package_name: 'com.radolyn.ayugram' })).status).toBe(200)
+    expect(await alicePoll).toEqual({ status: 'completed', client_name: 'AyuGram', package_name: 'com.radolyn.ayugram', verified: true })
+
+    // A v1 question through A wakes Bob's v2 poll on B.
+    const again = bob.tasks(20)
+    const againDone = settled(again)
+    await sleep(300)
+    expect(againDone()).toBe(false)
+    const v1 = (await (await caller(urlA).post('/requestClient', { requester_id: user(), target_id: bob.userId })).json()) as { request_id: string }
+    expect((await again).map((t) => [t.request_id, t.verified])).toEqual([[v1.request_id, false]])
+  })
+
+  it('keeps nothing of a v2 flow, plain or sealed, in clear in Redis', async () => {
+    const { url: urlA } = a as Instance
+    const { url: urlB } = b as Instance
+    const alice = await V2User.signIn(urlA, user())
+    const bob = await V2User.signIn(urlB, user())
+    const keys = await makeKeyPair()
+    const sealedPackage = `org.keyspace.sealed${randomBytes(6).toString('hex')}`
+    const plainPackage = `org.keyspace.plain${randomBytes(6).toString('hex')}`
+    const sealedId = await alice.ask(bob.userId, { public_key: keys.publicKey, anonymous: false })
+    const plainId = await alice.on(urlB).ask(bob.userId, { anonymous: false })
+    const sealed = await sealAnswer(keys.publicKey, sealedId, sealedPackage)
+    expect((await bob.answer(sealedId, { sealed })).status).toBe(200)
+    expect((await bob.on(urlA).answer(plainId, { package_name: plainPackage })).status).toBe(200)
+
+    const keyspace = await dumpKeys(prefix)
+    const text = keyspace.map(({ key, value }) => `${key}\n${value}`).join('\n')
+    // The records, the shield marks and the quota are there...
+    expect(keyspace.some(({ key }) => key.startsWith(`${prefix}s:`))).toBe(true)
+    expect(keyspace.some(({ key }) => key.startsWith(`${prefix}quota:`))).toBe(true)
+    expect(keyspace.some(({ value }) => value.includes('"ak":"sealed"'))).toBe(true)
+    // ...and none names anybody or says anything.
+    const secrets = [String(alice.userId), String(bob.userId), sealedId, plainId, sealedPackage, plainPackage, alice.token, bob.token,
+      keys.publicKey, sealed.enc, sealed.ciphertext.slice(0, 32), Buffer.from(String(alice.userId)).toString('base64')]
+    for (const secret of secrets) expect(text, secret).not.toContain(secret)
+
+    const result = await alice.on(urlB).result(sealedId)
+    expect(await openAnswer(keys.privateKey, result.sealed as typeof sealed, sealedId)).toBe(sealedPackage)
+    expect(await alice.result(plainId)).toMatchObject({ status: 'completed', package_name: plainPackage })
   })
 })
 

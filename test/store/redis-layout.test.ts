@@ -14,7 +14,7 @@ import type { StoreLimits } from '../../src/store/task-store.js'
 import { sleep } from '../helper.js'
 import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 
-const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000 }
+const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 const NO_LISTENER = { wake: () => {}, wakeAll: () => {} }
 
 describe('the Lua scripts', () => {
@@ -100,6 +100,38 @@ describe('records from earlier layouts', () => {
     expect(await store.takeResult(requestId)).toEqual({ status: 'completed', packageName: 'tw.nekomimi.nekogram' })
     expect(await store.takeResult(requestId)).toEqual({ status: 'expired' })
     expect(await redis.zScore(`${prefix}all`, keys.request(requestId))).toBeNull()
+  })
+
+  it.each(['first', 'second'] as const)('lets a v2 target answer and decline a request of the %s layout, as v1 then reads it', async (layout) => {
+    const { store, prefix } = await open()
+    const answered = await writeOld(prefix, layout, 61, 62)
+    const declined = await writeOld(prefix, layout, 63, 62)
+    expect((await store.inbox(62)).map((t) => [t.requestId, t.verified, t.requesterId])).toEqual([[answered, false, null], [declined, false, null]])
+    expect(await store.answerAs(62, answered, { kind: 'plain', packageName: 'com.radolyn.ayugram' })).toBe('accepted')
+    expect(await store.answerAs(62, answered, { kind: 'plain', packageName: 'com.radolyn.ayugram' })).toBe('accepted')
+    expect(await store.answerAs(62, declined, { kind: 'declined' })).toBe('accepted')
+    expect(await store.takeResult(answered)).toEqual({ status: 'completed', packageName: 'com.radolyn.ayugram' })
+    expect(await store.takeResult(declined)).toEqual({ status: 'expired' })
+    expect(await redis.exists(`${prefix}q:${keys.request(declined)}`)).toBe(0)
+  })
+
+  it('writes v1 requests in layout 2, which code knowing only layout 2 reads; v2 requests in layout 3, which it cannot open', async () => {
+    const { store, prefix } = await open()
+    const v1 = await store.createRequest(71, 72)
+    const v2 = await store.ask(73, 72, { named: true })
+    const record = async (id: string): Promise<Record<string, string>> => redis.hGetAll(`${prefix}q:${keys.request(id)}`)
+    const [v1Record, v2Record] = [await record(v1.requestId), await record(v2.requestId)]
+    expect(v1Record.v).toBe('2')
+    expect(v2Record.v).toBe('3')
+    // What layout-2 code does with a listed record: open its id bound to `id:<request hash>`.
+    const openAsLayout2 = (id: string, wire: string | undefined): string | undefined =>
+      sealer.open(Buffer.from(wire ?? '', 'base64').toString('latin1'), `id:${keys.request(id)}`)
+    expect(openAsLayout2(v1.requestId, v1Record.id)).toBe(v1.requestId)
+    expect(openAsLayout2(v2.requestId, v2Record.id)).toBeUndefined()
+    // Nothing in a v2 record names the asker in clear; the named asker's id is sealed.
+    expect(JSON.stringify(v2Record)).not.toContain('73')
+    expect(v2Record.r).toBe(keys.requester(73))
+    expect(Object.keys(v2Record).sort()).toEqual(['b', 'd', 'id', 'o', 'r', 'ri', 'st', 't', 'v'])
   })
 
   it('does not open a sealed value moved to another field of its record', async () => {

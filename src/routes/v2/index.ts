@@ -2,19 +2,25 @@
  * Version 2, verified identity (PROTOCOL.md, "Version 2"). Registered beside
  * v1 and apart from it: the v1 signature hook lives inside the v1 plugin and
  * never sees these routes. The identity services are decorated on the app
- * (`app.identity`) for the v2 calls still to come and for tests.
+ * (`app.identity`) for tests.
  *
  * Open calls: info, catalogue, session, webapp. The calls that act as a user
- * go inside the `requireSession` scope at the end.
+ * (ask, tasks, answers, results) go inside the `requireSession` scope at the end.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
+import { WC_ERR_SHUTTING_DOWN } from '../../errors.js'
 import { createIdentity, type Identity } from '../../identity/identity.js'
+import type { ServiceMetrics } from '../../metrics/metrics.js'
+import answers from './answers.js'
+import ask from './ask.js'
 import { requireSession } from './authenticate.js'
 import catalogue from './catalogue.js'
 import info from './info.js'
+import results from './results.js'
 import session from './session.js'
+import tasks from './tasks.js'
 import webapp from './webapp.js'
 
 declare module 'fastify' {
@@ -23,21 +29,37 @@ declare module 'fastify' {
   }
 }
 
-async function v2 (app: FastifyInstance, { config }: { config: Config }): Promise<void> {
+export interface V2Options {
+  config: Config
+  /** Where sign-ins are counted. */
+  metrics: Pick<ServiceMetrics, 'signIn'>
+}
+
+async function v2 (app: FastifyInstance, { config, metrics }: V2Options): Promise<void> {
   const identity = await createIdentity(config)
   app.decorate('identity', identity)
   app.addHook('onClose', async () => { await identity.seenOnce.close() })
+  const relay = app.relay
+  const maxWaitSeconds = config.maxWaitSeconds
 
   await app.register(async (scope) => {
+    // A call that arrives while the server closes (on a connection still open) is refused,
+    // and its client told to try again (another instance, or this one after its restart).
+    let closing = false
+    scope.addHook('preClose', (done) => { closing = true; done() })
+    scope.addHook('onRequest', (_request, _reply, done) => { done(closing ? new WC_ERR_SHUTTING_DOWN() : undefined) })
     // The body parser defers JSON errors (v1 checks signatures first); v2 reports them here.
     scope.addHook('preValidation', (request: FastifyRequest, _reply, done) => { done(request.bodyError) })
     await scope.register(info, { config, identity })
     await scope.register(catalogue)
-    await scope.register(session, { identity })
+    await scope.register(session, { identity, relay, metrics })
     await scope.register(webapp)
     await scope.register(async (authenticated) => {
       requireSession(authenticated, identity.tokens)
-      // The calls that act as the token's user (requests, tasks, answers, results) come here.
+      await authenticated.register(ask, { relay })
+      await authenticated.register(tasks, { relay, maxWaitSeconds })
+      await authenticated.register(answers, { relay })
+      await authenticated.register(results, { relay, maxWaitSeconds })
     })
   })
 }

@@ -1,15 +1,18 @@
 /**
  * `POST /v2/session`: Telegram Mini App init data in, a session token out.
  * Every check the contract names, then the single-use memory, then a token
- * bound to the init data's user. Nothing here logs the init data, the token
- * or the user id.
+ * bound to the init data's user, who is from then on shielded from the v1
+ * key for as long as the token lives. Nothing here logs the init data, the
+ * token or the user id.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
 import { WC_ERR_INIT_DATA_REPLAYED, WC_ERR_SIGN_IN_UNCONFIGURED } from '../../errors.js'
 import type { Identity } from '../../identity/identity.js'
-import { MAX_INIT_DATA_LENGTH } from '../../identity/init-data.js'
+import { MAX_INIT_DATA_LENGTH, type VerifiedInitData } from '../../identity/init-data.js'
+import type { ServiceMetrics } from '../../metrics/metrics.js'
+import type { Relay } from '../../relay/relay.js'
 import { errorReplies, UserId } from './schemas.js'
 
 const SessionBody = Type.Object({
@@ -21,7 +24,13 @@ const SessionReply = Type.Object({
   expires_at: Type.Integer({ description: 'Unix seconds' })
 })
 
-const session: FastifyPluginAsyncTypebox<{ identity: Identity }> = async (app, { identity }) => {
+export interface SessionOptions {
+  identity: Identity
+  relay: Relay
+  metrics: Pick<ServiceMetrics, 'signIn'>
+}
+
+const session: FastifyPluginAsyncTypebox<SessionOptions> = async (app, { identity, relay, metrics }) => {
   app.post('/v2/session', {
     schema: {
       summary: 'Sign in with Telegram Mini App init data',
@@ -39,11 +48,22 @@ const session: FastifyPluginAsyncTypebox<{ identity: Identity }> = async (app, {
   }, async (request, reply) => {
     const verifier = identity.verifier
     if (verifier === undefined) throw new WC_ERR_SIGN_IN_UNCONFIGURED()
-    const verified = verifier.verify(request.body.init_data)
-    if (!await identity.seenOnce.firstTime(verified.fingerprint, verified.freshForSeconds * 1000)) {
-      throw new WC_ERR_INIT_DATA_REPLAYED()
+    let verified: VerifiedInitData
+    try {
+      verified = verifier.verify(request.body.init_data)
+    } catch (err) {
+      metrics.signIn('refused')
+      throw err
     }
     const issued = identity.tokens.issue(verified.userId)
+    // Shielded before the init data is spent: if marking fails (503), the client may retry
+    // with the same init data. Marking for a replay only keeps a real user's shield up.
+    await relay.markSignedIn(issued.userId, issued.expiresAt * 1000)
+    if (!await identity.seenOnce.firstTime(verified.fingerprint, verified.freshForSeconds * 1000)) {
+      metrics.signIn('refused')
+      throw new WC_ERR_INIT_DATA_REPLAYED()
+    }
+    metrics.signIn('accepted')
     void reply.header('cache-control', 'no-store')
     return { token: issued.token, user_id: issued.userId, expires_at: issued.expiresAt }
   })

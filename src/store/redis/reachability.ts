@@ -22,6 +22,8 @@ export interface ReachabilityOptions {
   wakeUpsConnected: () => boolean
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
+  /** Told of every call that failed (`error`, including one refused at once while Redis is unreachable) or missed its deadline (`timeout`). */
+  onFailure?: ((kind: 'error' | 'timeout') => void) | undefined
 }
 
 export class Reachability {
@@ -73,10 +75,14 @@ export class Reachability {
    * when the deadline passes (the call may still land in Redis later).
    */
   async call<T> (run: () => Promise<T>): Promise<T> {
-    if (!this.callable) throw new WC_ERR_STORE_UNAVAILABLE()
+    if (!this.callable) {
+      this.#options.onFailure?.('error')
+      throw new WC_ERR_STORE_UNAVAILABLE()
+    }
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
+        this.#options.onFailure?.('timeout')
         this.#stall()
         reject(new WC_ERR_STORE_UNAVAILABLE())
       }, this.#options.deadlineMs)
@@ -87,7 +93,9 @@ export class Reachability {
     try {
       return await Promise.race([work, deadline])
     } catch (err) {
-      throw err instanceof WC_ERR_STORE_UNAVAILABLE ? err : new WC_ERR_STORE_UNAVAILABLE({ cause: err })
+      if (err instanceof WC_ERR_STORE_UNAVAILABLE) throw err
+      this.#options.onFailure?.('error')
+      throw new WC_ERR_STORE_UNAVAILABLE({ cause: err })
     } finally {
       clearTimeout(timer)
     }

@@ -1,21 +1,33 @@
 /**
  * The Lua scripts that make each store step atomic in Redis, so that
  * instances racing on one request agree: one answer wins, a result is
- * delivered once. Each script is a file in ./lua/ whose header lists its KEYS,
- * ARGV and reply; `--- @include "name"` lines pull in ./lua/includes/name.lua.
- * They are loaded with node-redis's own defineScript (EVALSHA, EVAL when Redis
- * does not know the script yet), and called with named arguments.
+ * delivered once, a quota is charged once. Each script is a file in ./lua/
+ * whose header lists its KEYS, ARGV and reply; `--- @include "name"` lines
+ * pull in ./lua/includes/name.lua (or a fragment the code shares, such as the
+ * quota's). They are loaded with node-redis's own defineScript (EVALSHA, EVAL
+ * when Redis does not know the script yet), and called with named arguments.
  *
  * What Redis holds (every name a keyed hash, never an id):
- *   {p}q:<request>   hash    the request, layout 2:
- *                              v  layout version ('2'; absent before versions: read as '1')
+ *   {p}q:<request>   hash    the request:
+ *                              v  layout version: '2' for v1 requests, '3' for v2 ones
+ *                                 (absent before versions: read as '1')
  *                              st p (pending) | c (answered) | h (handed out to a reader)
- *                              id the request id, sealed       a  the answer, sealed
+ *                              id the request id, sealed       a  the answer, sealed (none for a decline)
  *                              t  target hash                  d  pair hash
  *                              o  creation order               b  count bucket (see includes/count.lua)
  *                              w  when answered (ms)           h  when last handed out (ms)
+ *                              ak answer kind: sealed | declined (absent: plain)
+ *                              av '1': answered through v2
+ *                            v2 requests (layout 3) also:
+ *                              r  requester hash (who may read the answer)
+ *                              ri the requester id, sealed (only when they chose to be named)
+ *                              pk the public key of a sealed request, sealed
  *   {p}t:<target>    zset    pending request hashes of one target, scored by expiry
- *   {p}d:<pair>      string  the pending request hash of one (requester, target) pair
+ *   {p}u:<target>    zset    the same, v1 requests only (the unverified cap)
+ *   {p}d:<pair>      string  the pending request hash of one v1 (requester, target) pair,
+ *                            or of one v2 (requester, target, public key): the two hash apart
+ *   {p}s:<target>    string  the target is signed in through v2 (expires with the session)
+ *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see identity/quota.ts)
  *   {p}order         int     the last creation order given
  *   {p}count:*               the total count (includes/count.lua)
  *   channel {p}wake          a target hash (new task) or a request hash (new answer, delivered)
@@ -23,19 +35,28 @@
  * A new field is added without a new layout when older code can ignore it;
  * a new layout number is for changes older code would misread (it then tells
  * `reseal` or skips the record, and the version that reads both can roll out first).
+ * Layout 3 is such a change: code that knows only layout 2 would show a v2
+ * request to v1 callers (sealed ones too) and hand its answer to anyone with
+ * its id. Its request id is sealed for the layout (`id:3:`), so such code
+ * cannot open it and skips the request; v1 requests are still written in
+ * layout 2, which that code reads as before.
  */
 import { readFileSync } from 'node:fs'
 import { defineScript, type CommandParser } from 'redis'
+import { QUOTA_LUA } from '../../identity/quota.js'
 
-/** The record layout this version writes. */
-export const LAYOUT = '2'
+/** The record layouts this version writes: v1 requests as layout 2 always did, v2 requests in layout 3. */
+export const LAYOUT = { v1: '2', v2: '3' } as const
+
+/** Includes the code provides (shared with code outside these scripts), by name. */
+const FRAGMENTS: Record<string, string> = { quota: QUOTA_LUA }
 
 const LUA = new URL('./lua/', import.meta.url)
 
 /** A script's source, with its `--- @include "name"` lines replaced by lua/includes/name.lua. */
 export function luaSource (name: string): string {
   const source = readFileSync(new URL(`${name}.lua`, LUA), 'utf8')
-  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
+  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => FRAGMENTS[include] ?? readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
 }
 
 type Args = Record<string, string | number>
@@ -56,81 +77,145 @@ function script<A extends Args, R> (file: string, keys: ReadonlyArray<keyof A & 
   }), { FILE: file, KEYS: keys, ARGV: argv })
 }
 
+export type ExistingReply = { kind: 'existing', requestHash: string, sealedId: string, layout: string, msToExpiry: number }
+
 export type CreateReply =
   | { kind: 'created' }
-  | { kind: 'existing', requestHash: string, sealedId: string, layout: string }
-  | { kind: 'target_full' }
+  | ExistingReply
+  | { kind: 'target_full', msToRoom: number }
+  | { kind: 'unverified_full', msToRoom: number }
   | { kind: 'store_full' }
+
+export type AskReply =
+  | { kind: 'created' }
+  | ExistingReply
+  | { kind: 'target_full', msToRoom: number }
+  | { kind: 'store_full' }
+  | { kind: 'quota', msToNextAsk: number }
+
+export type AnswerKindWire = 'plain' | 'sealed' | 'declined'
 
 export type SubmitReply =
   | { kind: 'accepted' }
   | { kind: 'unknown' }
-  | { kind: 'answered', sealedAnswer: string, layout: string }
+  | { kind: 'mismatch' }
+  | { kind: 'answered', sealedAnswer: string, answerKind: AnswerKindWire, verified: boolean, layout: string }
   | { kind: 'reseal', layout: string }
 
 export type TakeReply =
   | { kind: 'expired' }
   | { kind: 'pending', msToExpiry: number }
   | { kind: 'settling', msToSettle: number }
-  | { kind: 'completed', sealedAnswer: string, layout: string, handedOutAt: number }
+  | { kind: 'completed', sealedAnswer: string, layout: string, handedOutAt: number, answerKind: AnswerKindWire, verified: boolean }
 
-export interface Task { requestHash: string, sealedId: string, layout: string }
+export interface TaskRecord {
+  requestHash: string
+  sealedId: string
+  layout: string
+  msToExpiry: number
+  verified: boolean
+  /** '' when the requester is not named. */
+  sealedRequester: string
+  /** '' for a plain request. */
+  sealedPublicKey: string
+}
+
+const TASK_WIDTH = 7
+
+function existingReply (name: string, requestHash: unknown, sealedId: unknown, layout: unknown, msToExpiry: unknown): ExistingReply {
+  return { kind: 'existing', requestHash: text(requestHash), sealedId: text(sealedId), layout: text(layout), msToExpiry: count(msToExpiry, name) }
+}
 
 export const SCRIPTS = {
   wcCreate: script<{
-    pairKey: string, targetKey: string, recordKey: string,
-    prefix: string, ttlMs: number, maxPerTarget: number, maxTotal: number,
+    pairKey: string, targetKey: string, unverifiedKey: string, recordKey: string,
+    prefix: string, ttlMs: number, maxPerTarget: number, maxUnverified: number, maxTotal: number,
     requestHash: string, sealedId: string, targetHash: string, pairHash: string, layout: string
   }, CreateReply>('create',
-    ['pairKey', 'targetKey', 'recordKey'],
-    ['prefix', 'ttlMs', 'maxPerTarget', 'maxTotal', 'requestHash', 'sealedId', 'targetHash', 'pairHash', 'layout'],
+    ['pairKey', 'targetKey', 'unverifiedKey', 'recordKey'],
+    ['prefix', 'ttlMs', 'maxPerTarget', 'maxUnverified', 'maxTotal', 'requestHash', 'sealedId', 'targetHash', 'pairHash', 'layout'],
     (raw) => {
-      const [kind, requestHash, sealedId, layout] = list(raw)
-      if (kind === 'existing') return { kind, requestHash: text(requestHash), sealedId: text(sealedId), layout: text(layout) }
-      if (kind === 'created' || kind === 'target_full' || kind === 'store_full') return { kind }
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'existing') return existingReply('create', first, second, third, fourth)
+      if (kind === 'target_full' || kind === 'unverified_full') return { kind, msToRoom: count(first, 'create') }
+      if (kind === 'created' || kind === 'store_full') return { kind }
       throw unexpected('create', kind)
     }),
 
-  wcTasks: script<{ targetKey: string, prefix: string }, Task[]>('tasks',
-    ['targetKey'],
-    ['prefix'],
+  wcAsk: script<{
+    pairKey: string, targetKey: string, recordKey: string, quotaKey: string,
+    prefix: string, ttlMs: number, maxPerTarget: number, maxTotal: number,
+    requestHash: string, sealedId: string, targetHash: string, pairHash: string, layout: string,
+    requesterHash: string, sealedRequester: string, sealedPublicKey: string, quotaIntervalMs: number, quotaBurstMs: number
+  }, AskReply>('ask',
+    ['pairKey', 'targetKey', 'recordKey', 'quotaKey'],
+    ['prefix', 'ttlMs', 'maxPerTarget', 'maxTotal', 'requestHash', 'sealedId', 'targetHash', 'pairHash', 'layout',
+      'requesterHash', 'sealedRequester', 'sealedPublicKey', 'quotaIntervalMs', 'quotaBurstMs'],
+    (raw) => {
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'existing') return existingReply('ask', first, second, third, fourth)
+      if (kind === 'target_full') return { kind, msToRoom: count(first, 'ask') }
+      if (kind === 'quota') return { kind, msToNextAsk: count(first, 'ask') }
+      if (kind === 'created' || kind === 'store_full') return { kind }
+      throw unexpected('ask', kind)
+    }),
+
+  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2' }, TaskRecord[]>('tasks',
+    ['targetKey', 'signedInKey'],
+    ['prefix', 'view'],
     (raw) => {
       const flat = list(raw)
-      const tasks: Task[] = []
-      for (let i = 0; i + 2 < flat.length; i += 3) {
-        tasks.push({ requestHash: text(flat[i]), sealedId: text(flat[i + 1]), layout: text(flat[i + 2]) })
+      const tasks: TaskRecord[] = []
+      for (let i = 0; i + TASK_WIDTH - 1 < flat.length; i += TASK_WIDTH) {
+        tasks.push({
+          requestHash: text(flat[i]),
+          sealedId: text(flat[i + 1]),
+          layout: text(flat[i + 2]),
+          msToExpiry: count(flat[i + 3], 'tasks'),
+          verified: flat[i + 4] === '1',
+          sealedRequester: text(flat[i + 5]),
+          sealedPublicKey: text(flat[i + 6])
+        })
       }
       return tasks
     }),
 
   wcSubmit: script<{
-    recordKey: string, prefix: string, requestHash: string, sealedAnswer: string, layout: string, retryGraceMs: number
+    recordKey: string, prefix: string, requestHash: string, callerHash: string, kind: AnswerKindWire,
+    sealedAnswer: string, layout: string, retryGraceMs: number
   }, SubmitReply>('submit',
     ['recordKey'],
-    ['prefix', 'requestHash', 'sealedAnswer', 'layout', 'retryGraceMs'],
+    ['prefix', 'requestHash', 'callerHash', 'kind', 'sealedAnswer', 'layout', 'retryGraceMs'],
     (raw) => {
-      const [kind, first, second] = list(raw)
-      if (kind === 'accepted' || kind === 'unknown') return { kind }
-      if (kind === 'answered') return { kind, sealedAnswer: text(first), layout: text(second) }
+      const [kind, first, second, third, fourth] = list(raw)
+      if (kind === 'accepted' || kind === 'unknown' || kind === 'mismatch') return { kind }
+      if (kind === 'answered') return { kind, sealedAnswer: text(first), answerKind: answerKind(second, 'submit'), verified: third === '1', layout: text(fourth) }
       if (kind === 'reseal') return { kind, layout: text(first) }
       throw unexpected('submit', kind)
     }),
 
-  wcTake: script<{ recordKey: string, prefix: string, retryGraceMs: number, settleMs: number }, TakeReply>('take',
+  wcTake: script<{ recordKey: string, prefix: string, callerHash: string, retryGraceMs: number, settleMs: number }, TakeReply>('take',
     ['recordKey'],
-    ['prefix', 'retryGraceMs', 'settleMs'],
+    ['prefix', 'callerHash', 'retryGraceMs', 'settleMs'],
     (raw) => {
-      const [kind, first, second, third] = list(raw)
+      const [kind, first, second, third, fourth, fifth] = list(raw)
       if (kind === 'expired') return { kind }
       if (kind === 'pending') return { kind, msToExpiry: Number(first) }
       if (kind === 'settling') return { kind, msToSettle: Number(first) }
-      if (kind === 'completed') return { kind, sealedAnswer: text(first), layout: text(second), handedOutAt: Number(third) }
+      if (kind === 'completed') {
+        return { kind, sealedAnswer: text(first), layout: text(second), handedOutAt: Number(third), answerKind: answerKind(fourth, 'take'), verified: fifth === '1' }
+      }
       throw unexpected('take', kind)
     }),
 
   wcDelivered: script<{ recordKey: string, prefix: string, requestHash: string, handedOutAt: number }, boolean>('delivered',
     ['recordKey'],
     ['prefix', 'requestHash', 'handedOutAt'],
+    (raw) => raw === 1),
+
+  wcSignedIn: script<{ signedInKey: string, ttlMs: number }, boolean>('signed-in',
+    ['signedInKey'],
+    ['ttlMs'],
     (raw) => raw === 1),
 
   wcCount: script<{ prefix: string }, number>('count', [], ['prefix'], (raw) => Number(raw))
@@ -144,6 +229,16 @@ function list (raw: unknown): unknown[] {
 function text (value: unknown): string {
   if (typeof value !== 'string') throw new TypeError('a store script answered a non-string where a string belongs')
   return value
+}
+
+function count (value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`the ${name} script answered a non-number where a number belongs`)
+  return value
+}
+
+function answerKind (value: unknown, name: string): AnswerKindWire {
+  if (value === 'plain' || value === 'sealed' || value === 'declined') return value
+  throw new TypeError(`the ${name} script answered an unknown answer kind`)
 }
 
 function unexpected (name: string, kind: unknown): Error {

@@ -6,30 +6,42 @@
   reader gets the answer again, but only once the first reader has certainly
   given up (settleMs): before that, it is told to look again shortly.
 
+  A v2 request is read by its requester only, through v2; a v1 one through v1
+  only. Anyone else finds it expired, and leaves it as it is.
+
   KEYS[1] recordKey     {p}q:<request>  hash
   ARGV[1] prefix
-  ARGV[2] retryGraceMs
-  ARGV[3] settleMs      longer than a reader's instance may take to confirm
+  ARGV[2] callerHash    the v2 caller's requester hash; '' for a v1 read
+  ARGV[3] retryGraceMs
+  ARGV[4] settleMs      longer than a reader's instance may take to confirm
 
-  Returns {'expired'}                                         unknown, expired or delivered
+  Returns {'expired'}                                         unknown, expired, delivered, or not the caller's
         | {'pending', msToExpiry}
         | {'settling', msToSettle}                            handed to another reader just now
-        | {'completed', sealedAnswer, layout, handedOutAt}
+        | {'completed', sealedAnswer or '', layout, handedOutAt, kind, verified ('1' | '0')}
 ]]
 local recordKey = KEYS[1]
 local prefix = ARGV[1]
-local retryGraceMs = tonumber(ARGV[2])
-local settleMs = tonumber(ARGV[3])
+local callerHash = ARGV[2]
+local retryGraceMs = tonumber(ARGV[3])
+local settleMs = tonumber(ARGV[4])
 
 --- @include "time"
 --- @include "count"
 
-local record = redis.call('HMGET', recordKey, 'st', 'a', 'v', 'b', 'h')
-local state, answer, recordLayout, bucket, handedOutAt = record[1], record[2], record[3], record[4], record[5]
+local record = redis.call('HMGET', recordKey, 'st', 'a', 'v', 'b', 'h', 'r', 'ak', 'av')
+local state, answer, recordLayout, bucket, handedOutAt, requesterHash, answerKind, answerVerified =
+  record[1], record[2], record[3], record[4], record[5], record[6], record[7], record[8]
 
 if not state then return {'expired'} end
+if callerHash == '' then
+  if requesterHash then return {'expired'} end
+elseif requesterHash ~= callerHash then
+  return {'expired'}
+end
 if state == 'p' then return {'pending', redis.call('PTTL', recordKey)} end
-if not answer then return {'expired'} end
+local kind = answerKind or 'plain'
+if not answer and kind ~= 'declined' then return {'expired'} end
 
 local now = nowMs()
 if state == 'h' then
@@ -46,4 +58,4 @@ else
   end
 end
 redis.call('HSET', recordKey, 'st', 'h', 'h', now)
-return {'completed', answer, recordLayout or '1', now}
+return {'completed', answer or '', recordLayout or '1', now, kind, answerVerified or '0'}

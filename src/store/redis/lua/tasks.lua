@@ -1,26 +1,40 @@
 --[[
-  The target's pending requests, in creation order.
+  The target's pending requests, in creation order. The v1 view leaves out
+  sealed requests (a v1 plugin cannot seal), and shows nothing at all while
+  the target is signed in through v2 (shielded from holders of the v1 key).
 
-  KEYS[1] targetKey     {p}t:<target>  zset  the target's pending requests, scored by expiry
+  KEYS[1] targetKey     {p}t:<target>  zset    the target's pending requests, scored by expiry
+  KEYS[2] signedInKey   {p}s:<target>  string  present while the target has a live v2 session
   ARGV[1] prefix
+  ARGV[2] view          'v1' | 'v2'
 
-  Returns {requestHash, sealedId, layout, requestHash, sealedId, layout, ...}, oldest first
+  Returns {requestHash, sealedId, layout, msToExpiry, verified ('1' | '0'), sealedRequester or '',
+           sealedPublicKey or '', ...}, oldest first
 ]]
 local targetKey = KEYS[1]
+local signedInKey = KEYS[2]
 local prefix = ARGV[1]
+local view = ARGV[2]
 
 --- @include "time"
 
-redis.call('ZREMRANGEBYSCORE', targetKey, '-inf', nowMs())
+if view == 'v1' and redis.call('EXISTS', signedInKey) == 1 then return {} end
+
+local now = nowMs()
+redis.call('ZREMRANGEBYSCORE', targetKey, '-inf', now)
 
 local tasks = {}
-for position, requestHash in ipairs(redis.call('ZRANGE', targetKey, 0, -1)) do
-  local record = redis.call('HMGET', prefix .. 'q:' .. requestHash, 'st', 'id', 'v', 'o')
-  if record[1] == 'p' and record[2] then
+local queued = redis.call('ZRANGE', targetKey, 0, -1, 'WITHSCORES')
+for i = 1, #queued, 2 do
+  local requestHash = queued[i]
+  local record = redis.call('HMGET', prefix .. 'q:' .. requestHash, 'st', 'id', 'v', 'o', 'r', 'ri', 'pk')
+  if record[1] == 'p' and record[2] and not (view == 'v1' and record[7]) then
     tasks[#tasks + 1] = {
       hash = requestHash, sealedId = record[2], layout = record[3] or '1',
+      msToExpiry = tonumber(queued[i + 1]) - now,
+      verified = record[5] and '1' or '0', sealedRequester = record[6] or '', sealedPublicKey = record[7] or '',
       -- Records from before layout versions have no creation order: they are the oldest.
-      order = tonumber(record[4] or '0'), position = position
+      order = tonumber(record[4] or '0'), position = i
     }
   end
 end
@@ -31,8 +45,8 @@ end)
 
 local reply = {}
 for _, task in ipairs(tasks) do
-  reply[#reply + 1] = task.hash
-  reply[#reply + 1] = task.sealedId
-  reply[#reply + 1] = task.layout
+  for _, value in ipairs({task.hash, task.sealedId, task.layout, task.msToExpiry, task.verified, task.sealedRequester, task.sealedPublicKey}) do
+    reply[#reply + 1] = value
+  end
 end
 return reply

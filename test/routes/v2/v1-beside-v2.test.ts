@@ -1,0 +1,104 @@
+/**
+ * v1 beside v2 (PROTOCOL.md): a signed-in user is shielded from holders of
+ * the shared key, v2 requests are read only through v2, sealed ones never
+ * reach v1, and questions and answers cross between the versions marked for
+ * what they are.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { build, type TestServer } from '../../helper.js'
+import { SIGN_IN, V2User } from './v2-helper.js'
+
+let server: TestServer
+let nextUser = 6_500_000_000
+const user = (): number => ++nextUser
+const signIn = async (id = user()): Promise<V2User> => V2User.signIn(server.url, id)
+const KEY = Buffer.alloc(32, 7).toString('base64url')
+
+beforeAll(async () => { server = await build(SIGN_IN) })
+afterAll(async () => server.close())
+
+async function v1Ask (requester: number, target: number): Promise<string> {
+  const res = await server.post('/requestClient', { requester_id: requester, target_id: target })
+  expect(res.status).toBe(200)
+  return ((await res.json()) as { request_id: string }).request_id
+}
+const v1Tasks = async (target: number, wait?: number): Promise<unknown> => (await server.get(`/getTasks/${target}${wait === undefined ? '' : `?wait=${wait}`}`)).json()
+const v1Submit = async (requestId: string, pkg: string): Promise<number> => (await server.post('/submitTaskResult', { request_id: requestId, client_name: pkg })).status
+const v1Result = async (requestId: string): Promise<unknown> => (await server.get(`/getRequestResult/${requestId}`)).json()
+
+describe('a user with a live v2 session, seen with the v1 key', () => {
+  it('has an empty v1 task list and cannot be answered for through v1; v1 questions still reach them, unverified', async () => {
+    const bobId = user()
+    const dave = user()
+    const before = await v1Ask(dave, bobId)
+    // Before Bob signs in, the v1 key sees his questions.
+    expect(await v1Tasks(bobId)).toEqual({ tasks: [before] })
+    const bob = await signIn(bobId)
+    expect(await v1Tasks(bobId)).toEqual({ tasks: [] })
+    expect(await v1Tasks(bobId, 0.3)).toEqual({ tasks: [] })
+    const after = await v1Ask(user(), bobId)
+    expect(await v1Tasks(bobId)).toEqual({ tasks: [] })
+    for (const id of [before, after]) {
+      expect(await v1Submit(id, 'org.telegram.messenger')).toBe(404)
+    }
+    const tasks = await bob.tasks()
+    expect(tasks.map(({ expires_at: _, ...task }) => task)).toEqual([
+      { request_id: before, requester_id: null, verified: false },
+      { request_id: after, requester_id: null, verified: false }
+    ])
+    // Bob answers through v2: the v1 asker reads it as v1 always gave it.
+    expect((await bob.answer(before, { package_name: 'com.radolyn.ayugram' })).status).toBe(200)
+    expect(await v1Result(before)).toEqual({ status: 'completed', client_name: 'AyuGram', package_name: 'com.radolyn.ayugram' })
+    // A decline reaches a v1 asker as the end of the request.
+    expect((await bob.answer(after, { declined: true })).status).toBe(200)
+    expect(await v1Result(after)).toEqual({ status: 'expired' })
+  })
+
+  it('stays shielded across a second sign-in, and others are not', async () => {
+    const bobId = user()
+    await signIn(bobId)
+    await signIn(bobId)
+    const carol = user()
+    const toCarol = await v1Ask(user(), carol)
+    await v1Ask(user(), bobId)
+    expect(await v1Tasks(bobId)).toEqual({ tasks: [] })
+    expect(await v1Tasks(carol)).toEqual({ tasks: [toCarol] })
+  })
+})
+
+describe('v2 requests, seen with the v1 key', () => {
+  it('are expired to v1 getRequestResult, pending or answered, and stay for their asker', async () => {
+    const [alice, bob] = [await signIn(), await signIn()]
+    const requestId = await alice.ask(bob.userId)
+    expect(await v1Result(requestId)).toEqual({ status: 'expired' })
+    await bob.answer(requestId, { package_name: 'com.exteragram.messenger' })
+    expect(await v1Result(requestId)).toEqual({ status: 'expired' })
+    expect((await server.get(`/getRequestResult/${requestId}?wait=5`)).status).toBe(200)
+    expect(await alice.result(requestId)).toMatchObject({ status: 'completed', package_name: 'com.exteragram.messenger' })
+  })
+
+  it('reach a target without a v2 session through v1 when plain, and an answer given through v1 reads verified: false', async () => {
+    const alice = await signIn()
+    const carol = user()
+    const plain = await alice.ask(carol, { anonymous: false })
+    const sealed = await alice.ask(carol, { public_key: KEY })
+    // A v1 plugin sees the plain question only (it cannot seal), and answers it.
+    expect(await v1Tasks(carol)).toEqual({ tasks: [plain] })
+    expect(await v1Submit(sealed, 'com.exteragram.messenger')).toBe(404)
+    expect(await v1Submit(plain, 'com.exteragram.messenger')).toBe(200)
+    expect(await v1Submit(plain, 'com.exteragram.messenger')).toBe(200)
+    expect(await alice.result(plain)).toEqual({ status: 'completed', client_name: 'exteraGram', package_name: 'com.exteragram.messenger', verified: false })
+    expect(await alice.result(sealed)).toEqual({ status: 'pending' })
+    // Carol signs in later: she finds the sealed question waiting.
+    const carolV2 = await signIn(carol)
+    expect((await carolV2.tasks()).map((t) => [t.request_id, t.public_key])).toEqual([[sealed, KEY]])
+  })
+
+  it('are never handed to a v1 caller who claims to be their asker', async () => {
+    const [alice, bob] = [await signIn(), await signIn()]
+    const v2 = await alice.ask(bob.userId)
+    const v1 = await v1Ask(alice.userId, bob.userId)
+    expect(v1).not.toBe(v2)
+    expect(await v1Ask(alice.userId, bob.userId)).toBe(v1)
+  })
+})
