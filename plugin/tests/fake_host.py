@@ -1,36 +1,380 @@
 """Stand-ins for what the exteraGram app gives a plugin: base_plugin,
-client_utils, android_utils, ui.*, and the few Java classes the plugin uses.
-Each FakeHost is one phone: its own account ids, package name, language and
-bulletins, so two plugin instances (Alice and Bob) can talk through a real
-server in one test process."""
+client_utils, android_utils, ui.*, java.lang and the Java classes the plugin
+reads. Each FakeHost is one phone: its accounts, package name, language,
+per-account caches and bulletins, so several plugin instances can talk
+through a real server in one test process. A TelegramCloud stands for
+Telegram's own servers and may be shared by several phones.
+
+The stand-ins copy the app's behaviour, not what would be convenient. Where
+each behaviour comes from (exteraGram 12.8, decompiled, in the public
+repository abova8382993/extera-decomp, paths under sources/):
+- the send hook: com/exteragram/messenger/plugins/PythonPluginsEngine.java,
+  executeHook and executeSendMessageHook. A PyException raised by the hook is
+  only logged (errorLogger) and the hook result becomes "params unchanged, not
+  cancelled", so SendMessagesHelper sends the original message. A returned
+  result cancels when str(strategy) ends with "CANCEL".
+- accounts: org/telegram/messenger/UserConfig.java. MAX_ACCOUNT_COUNT = 16,
+  getInstance(i) indexes an array of 16, isClientActivated() is "has a
+  current user", getClientUserId() is 0 without one; selectedAccount is the
+  account shown in the UI, not necessarily the one a message is sent from.
+- dialog ids: org/telegram/messenger/DialogObject.java. A secret chat's
+  dialog id is (chat id & 0xffffffff) | 1 << 62: positive, and not a user id;
+  isUserDialog() is "positive, not encrypted, not a folder".
+- users and chats: org/telegram/messenger/MessagesController.java.
+  getUserOrChat(String) looks the lower-cased name up in objectsByUsernames,
+  which holds users and chats alike; TLRPC.Chat ids are positive (the dialog
+  id is the negated id, DialogObject.getDialogId). getUser(Long),
+  getEncryptedChat(Integer), putUsers/putChats, getInputUser/getInputPeer
+  (the access hash comes from the cached user).
+- secret chats: org/telegram/tgnet/TLRPC.java, EncryptedChat.user_id is the
+  other person.
+- contacts: org/telegram/messenger/ContactsController.java, contactsDict is a
+  ConcurrentHashMap<Long, TL_contact> per account.
+- requests: org/telegram/tgnet/ConnectionsManager.getInstance(account)
+  .sendRequest(request, RequestDelegate); the answer arrives later, on
+  another thread. The plugin SDK's client_utils (decompiled copy found in
+  the public code index) sends with the *selected* account's
+  ConnectionsManager and wraps the callback in RequestCallback, a
+  dynamic_proxy(RequestDelegate) that logs what the callback raises.
+- Mini App sign-in: org/telegram/ui/bots/BotWebViewSheet.java builds
+  TL_messages_requestWebView with peer and bot from MessagesController,
+  platform "android", url with flags |= 2, and reads TL_webViewResultUrl.url;
+  the init data in its fragment is signed as core.telegram.org/bots/webapps
+  says (HMAC-SHA256 keyed with HMAC("WebAppData", bot token)).
+- forum topics: with no reply chosen, the message's replyToMsg is the topic's
+  first message, the same one as replyToTopMsg (SendMessageParams in
+  org/telegram/messenger/SendMessagesHelper.java carries both; forks that
+  rewrite replies set replyToMsg = replyToTopMsg for "no reply" the same way).
+Published plugins call the same things the same way, e.g.
+AlexeiCrystal/extera-plugins plugins/participants_channels_4.4.plugin
+(MessagesController.getInstance(account), getUser(java.lang.Long(id)),
+send_request(request, callback(response, error)), error.text).
+"""
+import hashlib
+import hmac
 import importlib.machinery
 import importlib.util
 import itertools
+import json
 import os
+import random
 import sys
 import threading
 import time
 import types
+import urllib.parse
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "whatclient.plugin")
 _counter = itertools.count()
 
+MAX_ACCOUNT_COUNT = 16
+ENCRYPTED_BIT = 1 << 62
+FOLDER_BIT = 1 << 61
+
+
+class JavaException(Exception):
+    """What a Java exception looks like to Python code under Chaquopy."""
+
+
+# ---------------------------------------------------------------- TLRPC
+
+class TLObject:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+class ArrayList(list):
+    """java.util.ArrayList as Chaquopy shows it: size()/get(i), and iterable."""
+
+    def size(self):
+        return len(self)
+
+    def get(self, index):
+        return self[index]
+
+
+class User(TLObject):
+    id = 0
+    access_hash = 0
+    first_name = ""
+    last_name = ""
+    username = None
+    bot = False
+    contact = False
+
+
+class TL_user(User):
+    pass
+
+
+class Chat(TLObject):
+    id = 0
+    title = ""
+    username = None
+
+
+class TL_channel(Chat):
+    pass
+
+
+class TL_chat(Chat):
+    pass
+
+
+class Peer(TLObject):
+    user_id = 0
+    chat_id = 0
+    channel_id = 0
+
+
+class TL_peerUser(Peer):
+    pass
+
+
+class TL_peerChannel(Peer):
+    pass
+
+
+class EncryptedChat(TLObject):
+    id = 0
+    user_id = 0
+
+
+class TL_encryptedChat(EncryptedChat):
+    pass
+
+
+class TL_inputPeerUser(TLObject):
+    user_id = 0
+    access_hash = 0
+
+
+class TL_inputUser(TLObject):
+    user_id = 0
+    access_hash = 0
+
+
+class TL_error(TLObject):
+    code = 400
+    text = ""
+
+
+class TL_contacts_resolveUsername(TLObject):
+    username = None
+
+
+class TL_contacts_resolvedPeer(TLObject):
+    pass
+
+
+class TL_messages_requestWebView(TLObject):
+    flags = 0
+    peer = None
+    bot = None
+    url = None
+    platform = None
+    start_param = None
+
+
+class TL_messages_requestMainWebView(TLObject):
+    flags = 0
+    peer = None
+    bot = None
+    platform = None
+    start_param = None
+
+
+class TL_webViewResultUrl(TLObject):
+    flags = 0
+    query_id = 0
+    url = None
+
+
+TLRPC = types.SimpleNamespace(**{cls.__name__: cls for cls in (
+    User, TL_user, Chat, TL_channel, TL_chat, Peer, TL_peerUser, TL_peerChannel, EncryptedChat,
+    TL_encryptedChat, TL_inputPeerUser, TL_inputUser, TL_error, TL_contacts_resolveUsername,
+    TL_contacts_resolvedPeer, TL_messages_requestWebView, TL_messages_requestMainWebView,
+    TL_webViewResultUrl)})
+
+
+class JLong(int):
+    """java.lang.Long; a Python int passes for one too."""
+
+
+class JInteger(int):
+    """java.lang.Integer."""
+
+
+def make_encrypted_dialog_id(chat_id):
+    return (chat_id & 0xFFFFFFFF) | ENCRYPTED_BIT
+
+
+# ---------------------------------------------------------------- Telegram's servers
+
+class TelegramCloud:
+    """What Telegram's servers know: users, channels, bots and their Mini Apps."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = {}
+        self.channels = {}
+        self.bots = {}          # bot id -> {"token", "webapp_url", "main_app_url"}
+        self.stale_init_data = False
+
+    def add_user(self, user_id, first_name="", last_name="", username=None, bot=False):
+        with self.lock:
+            self.users[user_id] = dict(id=user_id, first_name=first_name, last_name=last_name,
+                                       username=username, bot=bot, access_hash=random.getrandbits(62))
+        return user_id
+
+    def add_channel(self, channel_id, title, username=None):
+        with self.lock:
+            self.channels[channel_id] = dict(id=channel_id, title=title, username=username)
+        return channel_id
+
+    def add_bot(self, token, username, webapp_url=None, main_app_url=None):
+        bot_id = int(token.split(":", 1)[0])
+        self.add_user(bot_id, first_name="WhatClient", username=username, bot=True)
+        with self.lock:
+            self.bots[bot_id] = dict(token=token, webapp_url=webapp_url, main_app_url=main_app_url)
+        return bot_id
+
+    def user_object(self, user_id):
+        with self.lock:
+            record = self.users.get(user_id)
+        return None if record is None else TL_user(**record)
+
+    def find(self, username):
+        name = username.lower()
+        with self.lock:
+            for record in self.users.values():
+                if (record["username"] or "").lower() == name:
+                    return TL_user(**record)
+            for record in self.channels.values():
+                if (record["username"] or "").lower() == name:
+                    return TL_channel(**record)
+        return None
+
+    def init_data(self, bot_id, user_id):
+        """Init data as Telegram signs it for the bot's owner (the `hash` check)."""
+        with self.lock:
+            token = self.bots[bot_id]["token"]
+            user = self.users.get(user_id, dict(id=user_id, first_name=""))
+        auth_date = int(time.time()) - (3600 if self.stale_init_data else 0)
+        fields = {
+            "query_id": "AAE%x" % random.getrandbits(64),
+            "user": json.dumps({"id": user_id, "first_name": user.get("first_name") or "", "language_code": "en",
+                                "allows_write_to_pm": True}, separators=(",", ":")),
+            "auth_date": str(auth_date),
+        }
+        check = "\n".join("%s=%s" % (key, fields[key]) for key in sorted(fields))
+        secret = hmac.new(b"WebAppData", token.encode("utf-8"), hashlib.sha256).digest()
+        fields["hash"] = hmac.new(secret, check.encode("utf-8"), hashlib.sha256).hexdigest()
+        return urllib.parse.urlencode(fields, quote_via=urllib.parse.quote)
+
+    def web_view_url(self, base_url, bot_id, user_id):
+        theme = json.dumps({"bg_color": "#ffffff"})
+        return "%s#tgWebAppData=%s&tgWebAppVersion=9.1&tgWebAppPlatform=android&tgWebAppThemeParams=%s" % (
+            base_url, urllib.parse.quote(self.init_data(bot_id, user_id), safe=""), urllib.parse.quote(theme, safe=""))
+
+
+# ---------------------------------------------------------------- one phone
+
+class AccountState:
+    """MessagesController's and ContactsController's caches of one account."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = {}
+        self.chats = {}
+        self.by_username = {}
+        self.encrypted = {}
+        self.contacts = set()
+
 
 class FakeHost:
-    def __init__(self, user_id, package="com.exteragram.messenger", language="en", usernames=None, resolvable=None, extra_accounts=()):
-        self.user_ids = [user_id, *extra_accounts]
+    def __init__(self, user_id, package="com.exteragram.messenger", language="en", usernames=None,
+                 resolvable=None, extra_accounts=(), cloud=None, contacts=()):
+        self.cloud = cloud if cloud is not None else TelegramCloud()
+        self.accounts = [None] * MAX_ACCOUNT_COUNT
+        self.states = [AccountState() for _ in range(MAX_ACCOUNT_COUNT)]
+        for slot, uid in enumerate([user_id, *extra_accounts]):
+            self.log_in(uid, slot)
+        self.selected_account = 0
         self.package = package
         self.language = language
-        self.usernames = dict(usernames or {})     # in the app's cache
-        self.resolvable = dict(resolvable or {})   # known to Telegram's servers only
         self.bulletins = []
         self.logs = []
-        self.resolve_requests = []
+        self.requests = []       # (account, request class name, detail) as sent to Telegram
+        self.sent_messages = []  # what the app sent after the send hooks ran
+        self.failing = set()     # names of stand-ins that raise, to model a failing host call
         self._changed = threading.Condition()
+        self._modules = None
+        for name, uid in (usernames or {}).items():
+            self.cache_user(0, uid, username=name)
+        for name, uid in (resolvable or {}).items():
+            self.cloud.add_user(uid, username=name)
+        for uid in contacts:
+            self.add_contact(0, uid)
+
+    # ---- what tests arrange
+
+    def log_in(self, user_id, slot=None):
+        if slot is None:
+            slot = self.accounts.index(None)
+        if user_id not in self.cloud.users:
+            self.cloud.add_user(user_id)
+        self.accounts[slot] = user_id
+        return slot
+
+    def log_out(self, slot):
+        self.accounts[slot] = None
+
+    def select(self, account):
+        self.selected_account = account
+        if self._modules is not None:
+            self._modules["org.telegram.messenger"].UserConfig.selectedAccount = account
+
+    def cache_user(self, account, user_id, username=None, first_name="", contact=False):
+        record = self.cloud.users.get(user_id)
+        if record is None:
+            self.cloud.add_user(user_id, first_name=first_name, username=username)
+            record = self.cloud.users[user_id]
+        user = TL_user(**dict(record, username=username or record["username"], contact=contact))
+        self._put(account, user)
+        return user
+
+    def cache_channel(self, account, channel_id, username):
+        self.cloud.add_channel(channel_id, "Channel %d" % channel_id, username)
+        self._put(account, TL_channel(id=channel_id, title="Channel %d" % channel_id, username=username))
+
+    def add_secret_chat(self, account, chat_id, user_id):
+        with self.states[account].lock:
+            self.states[account].encrypted[chat_id] = TL_encryptedChat(id=chat_id, user_id=user_id)
+        return make_encrypted_dialog_id(chat_id)
+
+    def add_contact(self, account, user_id):
+        with self.states[account].lock:
+            self.states[account].contacts.add(user_id)
+
+    def fail(self, name):
+        self.failing.add(name)
+
+    def _check(self, name):
+        if name in self.failing:
+            raise JavaException("java.lang.RuntimeException in %s" % name)
+
+    def _put(self, account, obj):
+        state = self.states[account]
+        with state.lock:
+            (state.users if isinstance(obj, User) else state.chats)[obj.id] = obj
+            if obj.username:
+                state.by_username[obj.username.lower()] = obj
 
     # ---- what tests read
 
     def bulletin(self, kind, text):
+        self._check("BulletinHelper")
         with self._changed:
             self.bulletins.append((kind, text))
             self._changed.notify_all()
@@ -45,9 +389,39 @@ class FakeHost:
                 self._changed.wait(remaining)
             return list(self.bulletins)
 
+    # ---- the plugin engine
+
+    def change_setting(self, plugin, key, value):
+        """What the settings screen does when the user changes one
+        (PluginsController.setPluginSettingAndTriggerOnChange): store, then on_change."""
+        plugin.set_setting(key, value)
+        for item in plugin.create_settings():
+            if getattr(item, "key", None) == key and getattr(item, "on_change", None) is not None:
+                item.on_change(value)
+
+    def send_message(self, plugin, account, params):
+        """What the app does when the user sends `params` from `account`: runs
+        the send hook as PythonPluginsEngine.executeHook does. Returns "sent"
+        or "cancelled"."""
+        if plugin.send_hook_added and plugin.enabled and plugin.error_message is None:
+            try:
+                result = plugin.on_send_message_hook(account, params)
+            except Exception as err:  # errorLogger: logged, then the message goes on
+                self.logs.append("Failed to execute on_send_message_hook for %s: %r" % (plugin.id, err))
+                result = None
+            if result is not None and str(getattr(result, "strategy", "DEFAULT")).endswith("CANCEL"):
+                return "cancelled"
+        self.sent_messages.append(params)
+        return "sent"
+
     # ---- the host modules
 
     def modules(self):
+        if self._modules is None:
+            self._modules = self._build_modules()
+        return self._modules
+
+    def _build_modules(self):
         host = self
 
         base_plugin = types.ModuleType("base_plugin")
@@ -64,15 +438,21 @@ class FakeHost:
                 self.params = params
 
         class BasePlugin:
+            # The engine reads id, enabled and error_message off the instance
+            # (PythonPluginsEngine); the rest is this stand-in's own state.
             def __init__(self):
-                self.settings = {}
+                self.id = "whatclient"
+                self.name = "WhatClient"
+                self.enabled = True
+                self.error_message = None
                 self.send_hook_added = False
+                self._settings = {}
 
             def get_setting(self, key, default=None):
-                return self.settings.get(key, default)
+                return self._settings.get(key, default)
 
             def set_setting(self, key, value, reload_settings=False):
-                self.settings[key] = value
+                self._settings[key] = value
 
             def add_on_send_message_hook(self, priority=0):
                 self.send_hook_added = True
@@ -86,32 +466,154 @@ class FakeHost:
         android_utils.log = lambda message: host.logs.append(str(message))
         android_utils.run_on_ui_thread = lambda fn, delay=0: threading.Timer(delay / 1000, fn).start()
 
-        class User:
-            def __init__(self, user_id):
-                self.id = user_id
+        class UserConfigInstance:
+            def __init__(self, account):
+                self.account = account
+
+            def isClientActivated(self):
+                return host.accounts[self.account] is not None
+
+            def getClientUserId(self):
+                host._check("UserConfig.getClientUserId")
+                return host.accounts[self.account] or 0
+
+        class UserConfig:
+            MAX_ACCOUNT_COUNT = MAX_ACCOUNT_COUNT
+            selectedAccount = host.selected_account
+
+            @staticmethod
+            def getInstance(account):
+                if not 0 <= account < MAX_ACCOUNT_COUNT:
+                    raise JavaException("java.lang.ArrayIndexOutOfBoundsException: %d" % account)
+                return UserConfigInstance(account)
+
+        class DialogObject:
+            @staticmethod
+            def isEncryptedDialog(dialog_id):
+                return (dialog_id & ENCRYPTED_BIT) != 0 and dialog_id >= 0
+
+            @staticmethod
+            def isFolderDialogId(dialog_id):
+                return (dialog_id & FOLDER_BIT) != 0 and dialog_id >= 0
+
+            @staticmethod
+            def getEncryptedChatId(dialog_id):
+                low = dialog_id & 0xFFFFFFFF
+                return low - (1 << 32) if low >= 1 << 31 else low
+
+            @staticmethod
+            def makeEncryptedDialogId(chat_id):
+                return make_encrypted_dialog_id(chat_id)
+
+            @staticmethod
+            def isUserDialog(dialog_id):
+                return not DialogObject.isEncryptedDialog(dialog_id) and not DialogObject.isFolderDialogId(dialog_id) and dialog_id > 0
 
         class MessagesController:
+            _instances = {}
+
+            def __init__(self, account):
+                self.account = account
+                self.state = host.states[account]
+
+            @staticmethod
+            def getInstance(account):
+                host._check("MessagesController.getInstance")
+                if not 0 <= account < MAX_ACCOUNT_COUNT:
+                    raise JavaException("java.lang.ArrayIndexOutOfBoundsException: %d" % account)
+                return MessagesController._instances.setdefault(account, MessagesController(account))
+
             def getUserOrChat(self, name):
-                user_id = host.usernames.get(name.lower())
-                return None if user_id is None else User(user_id)
+                if not name:
+                    return None
+                with self.state.lock:
+                    return self.state.by_username.get(name.lower())
 
-        class Peer:
-            def __init__(self, user_id):
-                self.user_id = user_id
+            def getUser(self, user_id):
+                with self.state.lock:
+                    return self.state.users.get(int(user_id))
 
-        class ResolvedPeer:
-            def __init__(self, user_id):
-                self.peer = Peer(user_id)
+            def getChat(self, chat_id):
+                with self.state.lock:
+                    return self.state.chats.get(int(chat_id))
 
-        def send_request(request, callback):
-            host.resolve_requests.append(request.username)
-            user_id = host.resolvable.get(request.username.lower())
-            response, error = (ResolvedPeer(user_id), None) if user_id else (None, "USERNAME_NOT_OCCUPIED")
-            threading.Thread(target=callback, args=(response, error), daemon=True).start()
+            def getEncryptedChat(self, chat_id):
+                with self.state.lock:
+                    return self.state.encrypted.get(int(chat_id))
+
+            def putUsers(self, users, from_cache):
+                for user in users or ():
+                    host._put(self.account, user)
+
+            def putChats(self, chats, from_cache):
+                for chat in chats or ():
+                    host._put(self.account, chat)
+
+            def getInputUser(self, user):
+                user = user if isinstance(user, User) else self.getUser(user)
+                if user is None:
+                    return TLObject(kind="inputUserEmpty")
+                return TL_inputUser(user_id=user.id, access_hash=user.access_hash)
+
+            def getInputPeer(self, dialog_id):
+                user = self.getUser(dialog_id)
+                return TL_inputPeerUser(user_id=int(dialog_id), access_hash=user.access_hash if user is not None else 0)
+
+        class ContactsMap:
+            def __init__(self, account):
+                self.state = host.states[account]
+
+            def containsKey(self, user_id):
+                with self.state.lock:
+                    return int(user_id) in self.state.contacts
+
+            def get(self, user_id):
+                return TLObject(user_id=int(user_id)) if self.containsKey(user_id) else None
+
+        class ContactsController:
+            def __init__(self, account):
+                self.contactsDict = ContactsMap(account)
+
+            @staticmethod
+            def getInstance(account):
+                host._check("ContactsController")
+                return ContactsController(account)
+
+        class ConnectionsManager:
+            def __init__(self, account):
+                self.account = account
+
+            @staticmethod
+            def getInstance(account):
+                if not 0 <= account < MAX_ACCOUNT_COUNT:
+                    raise JavaException("java.lang.ArrayIndexOutOfBoundsException: %d" % account)
+                return ConnectionsManager(account)
+
+            def sendRequest(self, request, delegate):
+                if not hasattr(delegate, "run"):  # Java wants a RequestDelegate, not a Python function
+                    raise TypeError("sendRequest: no RequestDelegate")
+                response, error = host._serve(self.account, request)
+                threading.Thread(target=delegate.run, args=(response, error), daemon=True).start()
+                return random.randint(1, 1 << 30)
 
         client_utils = types.ModuleType("client_utils")
-        client_utils.get_messages_controller = lambda: MessagesController()
-        client_utils.send_request = send_request
+
+        class RequestCallback:
+            """dynamic_proxy(RequestDelegate) in the SDK: calls fn, logs what it raises."""
+
+            def __init__(self, fn):
+                self._fn = fn
+
+            def run(self, response, error):
+                try:
+                    self._fn(response, error)
+                except Exception as err:
+                    host.logs.append("Error in RequestDelegate: %r" % err)
+
+        client_utils.RequestCallback = RequestCallback
+        client_utils.send_request = lambda request, fn: ConnectionsManager.getInstance(UserConfig.selectedAccount).sendRequest(request, RequestCallback(fn))
+        client_utils.get_messages_controller = lambda: MessagesController.getInstance(UserConfig.selectedAccount)
+        client_utils.get_user_config = lambda: UserConfig.getInstance(UserConfig.selectedAccount)
         client_utils.run_on_queue = lambda fn, queue_name="pluginsQueue", delay=0: threading.Timer(delay / 1000, fn).start()
 
         ui = types.ModuleType("ui")
@@ -137,21 +639,6 @@ class FakeHost:
             setattr(settings, kind, setting(kind))
         ui.bulletin, ui.settings = bulletin, settings
 
-        class Config:
-            def __init__(self, account):
-                self.account = account
-
-            def getClientUserId(self):
-                return host.user_ids[self.account] if self.account < len(host.user_ids) else 0
-
-            def isClientActivated(self):
-                return self.account < len(host.user_ids)
-
-        class UserConfig:
-            MAX_ACCOUNT_COUNT = 5
-            selectedAccount = 0
-            getInstance = staticmethod(lambda account: Config(account))
-
         class Context:
             def getPackageName(self):
                 return host.package
@@ -163,25 +650,66 @@ class FakeHost:
             shortName = host.language
 
         class LocaleController:
-            getInstance = staticmethod(lambda: types.SimpleNamespace(getCurrentLocaleInfo=lambda: LocaleInfo()))
+            @staticmethod
+            def getInstance():
+                host._check("LocaleController")
+                return types.SimpleNamespace(getCurrentLocaleInfo=lambda: LocaleInfo())
+
+        java = types.ModuleType("java")
+        java_lang = types.ModuleType("java.lang")
+        java_lang.Long, java_lang.Integer = JLong, JInteger
+        java.lang = java_lang
 
         org = types.ModuleType("org")
         telegram = types.ModuleType("org.telegram")
         messenger = types.ModuleType("org.telegram.messenger")
-        messenger.UserConfig, messenger.ApplicationLoader, messenger.LocaleController = UserConfig, ApplicationLoader, LocaleController
+        for cls in (UserConfig, ApplicationLoader, LocaleController, DialogObject, MessagesController, ContactsController):
+            setattr(messenger, cls.__name__, cls)
         tgnet = types.ModuleType("org.telegram.tgnet")
-
-        class TL_contacts_resolveUsername:
-            username = None
-
-        tgnet.TLRPC = types.SimpleNamespace(TL_contacts_resolveUsername=TL_contacts_resolveUsername)
+        tgnet.TLRPC, tgnet.ConnectionsManager = TLRPC, ConnectionsManager
         org.telegram, telegram.messenger, telegram.tgnet = telegram, messenger, tgnet
 
         return {
             "base_plugin": base_plugin, "android_utils": android_utils, "client_utils": client_utils,
-            "ui": ui, "ui.bulletin": bulletin, "ui.settings": settings,
+            "ui": ui, "ui.bulletin": bulletin, "ui.settings": settings, "java": java, "java.lang": java_lang,
             "org": org, "org.telegram": telegram, "org.telegram.messenger": messenger, "org.telegram.tgnet": tgnet,
         }
+
+    # ---- Telegram's answers, as seen from one account of this phone
+
+    def _serve(self, account, request):
+        name = type(request).__name__
+        me = self.accounts[account]
+        if isinstance(request, TL_contacts_resolveUsername):
+            self.requests.append((account, name, request.username))
+            found = self.cloud.find(request.username or "")
+            if found is None:
+                return None, TL_error(code=400, text="USERNAME_NOT_OCCUPIED")
+            if isinstance(found, User):
+                return TL_contacts_resolvedPeer(peer=TL_peerUser(user_id=found.id), users=ArrayList([found]), chats=ArrayList()), None
+            return TL_contacts_resolvedPeer(peer=TL_peerChannel(channel_id=found.id), users=ArrayList(), chats=ArrayList([found])), None
+        if isinstance(request, (TL_messages_requestWebView, TL_messages_requestMainWebView)):
+            self.requests.append((account, name, getattr(request, "url", None)))
+            bot_id = getattr(request.bot, "user_id", 0)
+            bot = self.cloud.bots.get(bot_id)
+            user = self.cloud.users.get(bot_id)
+            if me is None or bot is None or user is None:
+                return None, TL_error(code=400, text="BOT_INVALID")
+            if getattr(request.bot, "access_hash", None) != user["access_hash"] or getattr(request.peer, "user_id", 0) != bot_id \
+                    or getattr(request.peer, "access_hash", None) != user["access_hash"]:
+                return None, TL_error(code=400, text="PEER_ID_INVALID")
+            if request.platform != "android":
+                return None, TL_error(code=400, text="PLATFORM_INVALID")
+            if isinstance(request, TL_messages_requestWebView):
+                if not request.flags & 2 or not request.url or request.url != bot["webapp_url"]:
+                    return None, TL_error(code=400, text="URL_INVALID")
+                base = request.url
+            else:
+                if not bot["main_app_url"]:
+                    return None, TL_error(code=400, text="BOT_APP_INVALID")
+                base = bot["main_app_url"]
+            return TL_webViewResultUrl(query_id=random.getrandbits(62), url=self.cloud.web_view_url(base, bot_id, me)), None
+        raise JavaException("the stand-in does not know %s" % name)
 
 
 def load_plugin_module(host):
@@ -203,10 +731,34 @@ def load_plugin_module(host):
                 sys.modules[name] = previous
 
 
+_message_ids = itertools.count(1000)
+
+
+class MessageObject:
+    """org.telegram.messenger.MessageObject, as far as the plugin reads it."""
+
+    def __init__(self, sender_id, dialog_id=0, message_id=None):
+        self._sender_id = sender_id
+        self._dialog_id = dialog_id
+        self._id = next(_message_ids) if message_id is None else message_id
+
+    def getSenderId(self):
+        return self._sender_id
+
+    def getDialogId(self):
+        return self._dialog_id
+
+    def getId(self):
+        return self._id
+
+
 class Params:
     """SendMessagesHelper.SendMessageParams, as far as the plugin reads it."""
 
-    def __init__(self, message, peer=0, reply_sender=None):
+    def __init__(self, message, peer=0, reply_sender=None, reply_to=None, top=None):
         self.message = message
         self.peer = peer
-        self.replyToMsg = None if reply_sender is None else types.SimpleNamespace(getSenderId=lambda: reply_sender)
+        if reply_to is None and reply_sender is not None:
+            reply_to = MessageObject(reply_sender, peer)
+        self.replyToMsg = reply_to
+        self.replyToTopMsg = top

@@ -1,16 +1,14 @@
-"""The WhatClient plugin under python3: two plugin instances, Alice and Bob,
-each with its own stand-in host, talking through the real server."""
+"""The WhatClient plugin under python3: plugin instances, each with its own
+stand-in phone, talking through the real server (v1 calls)."""
 import ast
 import http.server
 import json
-import os
-import re
 import socket
 import threading
 import time
 import unittest
 
-from fake_host import PLUGIN_PATH, FakeHost, Params, load_plugin_module
+from fake_host import PLUGIN_PATH, FakeHost, MessageObject, Params, load_plugin_module
 from server import ServerProcess
 
 KEY = "plugin-test-key"
@@ -41,6 +39,15 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def eventually(check, timeout=10.0, interval=0.05):
+    """Waits until check() is true; fails the test if it never is."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met within %.0f s" % timeout)
+        time.sleep(interval)
+
+
 class PluginCase(unittest.TestCase):
     def setUp(self):
         self.plugins = []
@@ -49,21 +56,23 @@ class PluginCase(unittest.TestCase):
         for plugin in self.plugins:
             plugin.on_plugin_unload()
 
-    def start(self, host, server="main", **settings):
+    def start(self, host, server="main", module_settings=None, **settings):
         module = load_plugin_module(host)
+        for name, value in (module_settings or {}).items():
+            setattr(module, name, value)
         plugin = module.WhatClientPlugin()
-        plugin.settings.update({"server_url": servers[server].url, "api_key": KEY, **settings})
+        defaults = {} if "server_url" in settings else {"server_url": servers[server].url, "api_key": KEY}
+        for key, value in dict(defaults, **settings).items():
+            plugin.set_setting(key, value)
         plugin.on_plugin_load()
         self.plugins.append(plugin)
         return plugin, module
 
-    def send(self, plugin, host, message, **params):
-        result = plugin.on_send_message_hook(0, Params(message, **params))
-        return result
+    def send(self, plugin, host, message, account=0, **params):
+        return host.send_message(plugin, account, Params(message, **params))
 
     def final_bulletin(self, host, count=2):
-        bulletins = host.wait_for_bulletins(count)
-        return bulletins[count - 1]
+        return host.wait_for_bulletins(count)[count - 1]
 
 
 class MetadataTest(unittest.TestCase):
@@ -88,8 +97,8 @@ class MetadataTest(unittest.TestCase):
     def test_imports_only_stdlib_and_the_host(self):
         with open(PLUGIN_PATH, encoding="utf-8") as source:
             tree = ast.parse(source.read())
-        allowed = {"hashlib", "hmac", "http", "json", "random", "re", "socket", "threading", "time", "urllib",
-                   "base_plugin", "android_utils", "client_utils", "ui", "org"}
+        allowed = {"contextlib", "hashlib", "hmac", "http", "json", "random", "re", "socket", "threading", "time", "urllib",
+                   "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -99,6 +108,25 @@ class MetadataTest(unittest.TestCase):
                 continue
             for name in names:
                 self.assertIn(name.split(".")[0], allowed, name)
+
+    def test_every_attribute_of_ours_is_prefixed(self):
+        # BasePlugin keeps its own state on the plugin object (the engine reads
+        # id, enabled and error_message off it): ours must never shadow it.
+        host = FakeHost(new_user())
+        module = load_plugin_module(host)
+        base = set(vars(module.BasePlugin()))
+        plugin = module.WhatClientPlugin()
+        plugin.set_setting("server_url", "")
+        plugin.on_plugin_load()
+        try:
+            ours = set(vars(plugin)) - base
+            self.assertTrue(ours)
+            self.assertEqual([name for name in ours if not name.startswith("_wc_")], [])
+            self.assertEqual([name for name in vars(module.WhatClientPlugin)
+                              if not name.startswith("_wc_") and not name.startswith("__")],
+                             ["on_plugin_load", "on_plugin_unload", "create_settings", "on_send_message_hook"])
+        finally:
+            plugin.on_plugin_unload()
 
 
 class ProtocolTest(unittest.TestCase):
@@ -126,33 +154,47 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(parse(bad), ("usage", None), bad)
 
     def test_rejects_bad_settings_in_words(self):
-        Api, WcError = self.module.Api, self.module.WcError
+        Server, WcError = self.module.Server, self.module.WcError
         for url, key in (("", "k"), ("http://x", ""), ("ftp://x", "k"), ("not a url", "k"), ("http://x:99999", "k")):
             with self.assertRaises(WcError) as caught:
-                Api(url, key)
-            self.assertEqual(caught.exception.kind, "config")
+                Server(url, key).v1()
+            self.assertEqual(caught.exception.kind, self.module.CONFIG)
+
+    def test_a_session_closes_what_it_started_and_what_was_opened_under_it(self):
+        Session = self.module.Session
+        root = Session()
+        with root.child() as child:
+            started = threading.Event()
+            child.spawn(lambda: (started.set(), child.wait(30)))
+            started.wait(5)
+            grandchild = child.child()
+        self.assertTrue(child.stopped.is_set())
+        self.assertTrue(grandchild.stopped.is_set())
+        eventually(lambda: child.threads() == [], timeout=3)
+        self.assertFalse(root.stopped.is_set())
+        root.close()
+        self.assertTrue(root.child().stopped.is_set())  # nothing new starts under a closed session
 
 
 class FlowTest(PluginCase):
     def test_alice_learns_bobs_client(self):
         bob_id, alice_id = new_user(), new_user()
         bob_host = FakeHost(bob_id, package="com.radolyn.ayugram")
-        bob, _ = self.start(bob_host)
+        self.start(bob_host)
         alice_host = FakeHost(alice_id)
-        alice, module = self.start(alice_host)
+        alice, _ = self.start(alice_host)
 
-        result = self.send(alice, alice_host, ".wc %d" % bob_id)
-        self.assertEqual(result.strategy, "CANCEL")
+        self.assertEqual(self.send(alice, alice_host, ".wc %d" % bob_id), "cancelled")
         self.assertEqual(alice_host.wait_for_bulletins(1)[0], ("info", "WhatClient: asking which app %d uses…" % bob_id))
         self.assertEqual(self.final_bulletin(alice_host), ("success", "%d uses AyuGram" % bob_id))
         self.assertEqual(bob_host.bulletins, [])
-        self.assertTrue(alice.send_hook_added)
+        self.assertEqual(alice_host.sent_messages, [])
 
     def test_other_messages_are_sent_as_they_are(self):
         host = FakeHost(new_user())
         plugin, _ = self.start(host)
         for message in ("hello", ".wcx", "wc 5", None):
-            self.assertEqual(self.send(plugin, host, message).strategy, "DEFAULT")
+            self.assertEqual(self.send(plugin, host, message), "sent")
         self.assertEqual(host.bulletins, [])
 
     def test_reply_private_chat_and_usernames(self):
@@ -167,20 +209,21 @@ class FlowTest(PluginCase):
             ((".wc bobremote",), {}, "@bobremote"),
         ]
         for number, (args, params, who) in enumerate(cases):
-            self.assertEqual(self.send(alice, alice_host, *args, **params).strategy, "CANCEL")
+            self.assertEqual(self.send(alice, alice_host, *args, **params), "cancelled")
             self.assertEqual(self.final_bulletin(alice_host, 2 * (number + 1)), ("success", "%s uses Nekogram" % who))
-        self.assertEqual(alice_host.resolve_requests, ["bobremote"])
+        self.assertEqual(alice_host.requests, [(0, "TL_contacts_resolveUsername", "bobremote")])
 
     def test_bad_input_is_explained_and_never_sent(self):
-        host = FakeHost(new_user(), resolvable={})
+        host = FakeHost(new_user())
         plugin, _ = self.start(host)
-        self.assertEqual(self.send(plugin, host, ".wc 12ab!").strategy, "CANCEL")
+        self.assertEqual(self.send(plugin, host, ".wc 12ab!"), "cancelled")
         self.assertEqual(host.wait_for_bulletins(1)[0][0], "error")
         self.assertIn("Usage: .wc", host.bulletins[0][1])
-        self.assertEqual(self.send(plugin, host, ".wc", peer=-1001234).strategy, "CANCEL")
+        self.assertEqual(self.send(plugin, host, ".wc", peer=-1001234), "cancelled")
         self.assertIn("Usage: .wc", host.wait_for_bulletins(2)[1][1])
-        self.assertEqual(self.send(plugin, host, ".wc @nobody_here").strategy, "CANCEL")
+        self.assertEqual(self.send(plugin, host, ".wc @nobody_here"), "cancelled")
         self.assertEqual(host.wait_for_bulletins(3)[2], ("error", "WhatClient: cannot find @nobody_here"))
+        self.assertEqual(host.sent_messages, [])
 
     def test_answers_in_russian_when_the_app_is_russian(self):
         bob_id = new_user()
@@ -216,9 +259,9 @@ class FlowTest(PluginCase):
         unset = FakeHost(new_user())
         plugin, _ = self.start(unset, server_url="")
         self.send(plugin, unset, ".wc 5")
-        kind, message = self.final_bulletin(unset)
-        self.assertEqual(kind, "error")
-        self.assertIn("set the server URL and secret key", message)
+        kind, message = unset.wait_for_bulletins(1)[0]
+        self.assertEqual(kind, "error", message)
+        self.assertEqual(message, "WhatClient: enter the server URL in the plugin settings")
 
     def test_check_connection_setting(self):
         host = FakeHost(new_user())
@@ -226,11 +269,9 @@ class FlowTest(PluginCase):
         check = [s for s in plugin.create_settings() if s.kind == "Text"][0]
         check.on_click(None)
         self.assertEqual(host.wait_for_bulletins(1)[0], ("success", "WhatClient: connected, the server accepts your key"))
-        plugin.settings["api_key"] = "wrong"
+        host.change_setting(plugin, "api_key", "wrong")
         check.on_click(None)
         self.assertEqual(host.wait_for_bulletins(2)[1][0], "error")
-        keys = [getattr(s, "key", None) for s in plugin.create_settings()]
-        self.assertEqual([k for k in keys if k], ["server_url", "api_key", "answer_requests"])
 
     def test_serves_every_logged_in_account(self):
         first, second = new_user(), new_user()
@@ -241,31 +282,125 @@ class FlowTest(PluginCase):
         self.assertEqual(self.final_bulletin(host), ("success", "%d uses Nicegram" % second))
 
     def test_unload_stops_the_answer_loop_at_once(self):
-        bob_id = new_user()
-        bob_host = FakeHost(bob_id)
+        bob_host = FakeHost(new_user())
         bob, _ = self.start(bob_host)
-        threads = bob.answer_threads()
-        self.assertEqual(len(threads), 1)
+        eventually(lambda: len(bob._wc_threads()) == 2)  # the account watcher and one account's loop
+        threads = bob._wc_threads()
         time.sleep(0.3)  # the loop now holds a long-poll on the server
         bob.on_plugin_unload()
         self.plugins.remove(bob)
         for thread in threads:
             thread.join(timeout=3)
             self.assertFalse(thread.is_alive())
-        self.assertEqual(bob.answer_threads(), [])
+        self.assertEqual(bob._wc_threads(), [])
 
-    def test_switching_answers_off_stops_answering(self):
+    def test_choosing_nobody_stops_answering_on_a_v1_server(self):
         host = FakeHost(new_user())
         plugin, _ = self.start(host)
-        self.assertEqual(len(plugin.answer_threads()), 1)
-        plugin.settings["answer_requests"] = False
-        switch = [s for s in plugin.create_settings() if s.kind == "Switch"][0]
-        old = plugin.answer_threads()
-        switch.on_change(False)
-        self.assertEqual(plugin.answer_threads(), [])
+        eventually(lambda: len(plugin._wc_threads()) == 2)
+        old = plugin._wc_threads()
+        host.change_setting(plugin, "answer_policy", 2)  # Nobody
         for thread in old:
             thread.join(timeout=3)
             self.assertFalse(thread.is_alive())
+        # v1 questions come from strangers: only the account watcher is left.
+        eventually(lambda: len(plugin._wc_threads()) == 1)
+
+    def test_the_old_answer_switch_still_counts_until_a_choice_is_made(self):
+        host = FakeHost(new_user())
+        plugin, module = self.start(host, answer_requests=False)
+        self.assertEqual(plugin._wc_policy(), module.NOBODY)
+        plugin.set_setting("answer_policy", module.CONTACTS)
+        self.assertEqual(plugin._wc_policy(), module.CONTACTS)
+
+
+class PhoneCaseTest(PluginCase):
+    """The cases a phone hits (issue #12), each against a stand-in that
+    behaves as exteraGram 12.8 does (see fake_host.py for the sources)."""
+
+    def test_a_command_is_never_posted_even_when_handling_it_fails(self):
+        # The app sends the original message when the hook raises: `.wc ...`
+        # would land in the chat for everyone to read.
+        host = FakeHost(new_user())
+        plugin, _ = self.start(host)
+        secret_chat = host.add_secret_chat(0, 99, new_user())
+        failures = [
+            ("BulletinHelper", ".wc 12ab!", {}),
+            ("BulletinHelper", ".wc", {"peer": -1001234}),
+            ("MessagesController.getInstance", ".wc", {"peer": secret_chat}),
+            ("UserConfig.getClientUserId", ".wc 5", {}),
+            ("LocaleController", ".wc", {"peer": -5}),
+        ]
+        for failing, message, params in failures:
+            host.failing = {failing}
+            self.assertEqual(self.send(plugin, host, message, **params), "cancelled", (failing, message))
+        self.assertEqual(host.sent_messages, [])
+
+    def test_a_username_of_a_channel_or_group_is_not_asked_about(self):
+        # Channel ids and user ids share one number space: channel 7 is not user 7.
+        number = new_user()
+        self.start(FakeHost(number, package="com.radolyn.ayugram"))
+        host = FakeHost(new_user())
+        host.cache_channel(0, number, "cachednews")
+        host.cloud.add_channel(number + 1, "Remote", "remotenews")
+        plugin, _ = self.start(host)
+        self.assertEqual(self.send(plugin, host, ".wc @cachednews"), "cancelled")
+        self.assertEqual(host.wait_for_bulletins(1), [("error", "WhatClient: @cachednews is a channel or a group, not a user")])
+        self.assertEqual(self.send(plugin, host, ".wc @remotenews"), "cancelled")
+        self.assertEqual(host.wait_for_bulletins(2)[1], ("error", "WhatClient: @remotenews is a channel or a group, not a user"))
+
+    def test_in_a_forum_topic_the_topic_start_is_no_reply(self):
+        creator, author = new_user(), new_user()
+        self.start(FakeHost(creator))
+        self.start(FakeHost(author, package="tw.nekomimi.nekogram"))
+        host = FakeHost(new_user())
+        plugin, _ = self.start(host)
+        group = -1001234567890
+        top = MessageObject(creator, group, message_id=77)
+        # No reply chosen: the app still fills replyToMsg with the topic's first message.
+        self.assertEqual(self.send(plugin, host, ".wc", peer=group, reply_to=MessageObject(creator, group, message_id=77), top=top), "cancelled")
+        self.assertIn("Usage: .wc", host.wait_for_bulletins(1)[0][1])
+        # A real reply inside the topic.
+        self.assertEqual(self.send(plugin, host, ".wc", peer=group, reply_to=MessageObject(author, group), top=top), "cancelled")
+        self.assertEqual(self.final_bulletin(host, 3), ("success", "%d uses Nekogram" % author))
+
+    def test_in_a_secret_chat_the_question_is_about_the_other_person(self):
+        bob_id = new_user()
+        self.start(FakeHost(bob_id, package="app.nicegram"))
+        host = FakeHost(new_user())
+        dialog_id = host.add_secret_chat(0, 4242, bob_id)
+        plugin, _ = self.start(host)
+        self.assertEqual(self.send(plugin, host, ".wc", peer=dialog_id), "cancelled")
+        self.assertEqual(self.final_bulletin(host), ("success", "%d uses Nicegram" % bob_id))
+
+    def test_usernames_are_resolved_with_the_account_that_sends(self):
+        bob_id, carol_id = new_user(), new_user()
+        self.start(FakeHost(bob_id, package="app.nicegram"))
+        self.start(FakeHost(carol_id, package="app.nicegram"))
+        host = FakeHost(new_user(), extra_accounts=(new_user(),))
+        host.cache_user(0, bob_id, username="bobfriend")  # in account 0's cache only
+        host.cloud.add_user(carol_id, username="carolremote")  # known to Telegram, cached nowhere
+        host.select(1)  # the UI shows account 1; the messages go out from account 0
+        plugin, _ = self.start(host)
+        self.assertEqual(self.send(plugin, host, ".wc @bobfriend", account=0), "cancelled")
+        self.assertEqual(self.final_bulletin(host), ("success", "@bobfriend uses Nicegram"))
+        self.assertEqual(host.requests, [])
+        self.assertEqual(self.send(plugin, host, ".wc @carolremote", account=0), "cancelled")
+        self.assertEqual(self.final_bulletin(host, 4), ("success", "@carolremote uses Nicegram"))
+        self.assertEqual(host.requests, [(0, "TL_contacts_resolveUsername", "carolremote")])
+
+    def test_accounts_that_log_in_later_are_served_and_logged_out_ones_dropped(self):
+        bob_host = FakeHost(new_user(), package="app.nicegram")
+        bob, _ = self.start(bob_host, module_settings={"ACCOUNT_SCAN_SECONDS": 0.2})
+        later = new_user()
+        slot = bob_host.log_in(later)  # after the plugin started
+        host = FakeHost(new_user())
+        plugin, _ = self.start(host)
+        self.send(plugin, host, ".wc %d" % later)
+        self.assertEqual(self.final_bulletin(host), ("success", "%d uses Nicegram" % later))
+        self.assertEqual(len(bob._wc_threads()), 3)  # the account watcher and two accounts' loops
+        bob_host.log_out(slot)
+        eventually(lambda: len(bob._wc_threads()) == 2)
 
 
 class LoopTest(unittest.TestCase):
@@ -276,21 +411,20 @@ class LoopTest(unittest.TestCase):
         self.module.POLL_INTERVAL_SECONDS = 0.2
         self.module.BACKOFF_BASE_SECONDS = 0.2
 
-    def run_loop_for(self, api, seconds):
-        stop = threading.Event()
+    def run_loop_for(self, url, seconds):
+        v1 = self.module.Server(url, KEY).v1()
+        session = self.module.Session()
         errors = []
-        thread = threading.Thread(target=self.module.answer_loop, args=(api, 42, "a.b", stop, errors.append), daemon=True)
+        thread = threading.Thread(target=self.module.answer_loop, args=(v1, session, 42, "a.b", errors.append), daemon=True)
         thread.start()
         time.sleep(seconds)
-        stop.set()
-        api.abort()
+        session.close()
         thread.join(timeout=3)
         self.assertFalse(thread.is_alive())
         return errors
 
     def test_backs_off_when_the_server_is_unreachable(self):
-        api = self.module.Api("http://127.0.0.1:%d" % free_port(), KEY)
-        errors = self.run_loop_for(api, 1.0)
+        errors = self.run_loop_for("http://127.0.0.1:%d" % free_port(), 1.0)
         self.assertGreaterEqual(len(errors), 1)
         self.assertLessEqual(len(errors), 10)  # at least 0.1 s apart
         self.assertTrue(all(e.kind == "unreachable" for e in errors))
@@ -314,8 +448,7 @@ class LoopTest(unittest.TestCase):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), V1Server)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            api = self.module.Api("http://127.0.0.1:%d" % server.server_address[1], KEY)
-            errors = self.run_loop_for(api, 1.0)
+            errors = self.run_loop_for("http://127.0.0.1:%d" % server.server_address[1], 1.0)
         finally:
             server.shutdown()
             server.server_close()
