@@ -17,10 +17,11 @@ import { signedClient, type SignedClient } from './kit/signed-client.js'
 
 export { eventually, heldPollsBecome } from './kit/eventually.js'
 export { closeWhenDone } from './kit/lifetime.js'
+export { listenOnLoopback } from './kit/loopback.js'
 export { detailOf, rawConnection, rawRequest, requestText, type RawConnection, type RawResponse } from './kit/raw-http.js'
 export { codeOf, refusal } from './kit/refusals.js'
 export { pyJson, signedClient, signedPath, type SignedClient } from './kit/signed-client.js'
-export { userIds } from './kit/user-ids.js'
+export { userIdArgs, userIds } from './kit/user-ids.js'
 export { BOT_TOKEN, postSession, SIGN_IN, signInWith, V2User, type Reply, type Task } from './kit/v2.js'
 export { sleep }
 

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, type TestServer, userIdArgs } from '../helper.js'
 import { freePort, runCli, serveProcess, type Child } from '../process-helper.js'
 
 let server: TestServer
-let nextUser = 8_400_000_000
-const user = (): string => String(++nextUser)
+const user = userIdArgs()
 
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 describe('answer keeps going, and says so, while the server cannot be reached', () => {
   it('says that it retries, then that the server is back, and answers', async () => {

@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, type TestServer, userIdArgs } from '../helper.js'
 import { CLI, ROOT, runCli, wrap } from '../process-helper.js'
 import { standIn } from './stand-in.js'
 
 let server: TestServer
-let nextUser = 8_100_000_000
-const user = (): string => String(++nextUser)
+const user = userIdArgs()
 
 // Requests live 3 s here, so that expiry comes quickly; `ask --ttl 3` knows it.
 beforeAll(async () => { server = await build({ REQUEST_TTL_SECONDS: '3' }) })
-afterAll(async () => server.close())
 
 /** Runs the CLI on a real pseudo-terminal (python3's pty module): what a user at a terminal sees, bytes and all. */
 function runOnTerminal (args: string[], env: Record<string, string>): ReturnType<typeof wrap> {

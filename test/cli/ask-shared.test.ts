@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, type TestServer, userIdArgs } from '../helper.js'
 import { runCli, type Child } from '../process-helper.js'
 import { recordingProxy } from './stand-in.js'
 
 let server: TestServer
-let nextUser = 8_200_000_000
-const user = (): string => String(++nextUser)
+const user = userIdArgs()
 
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 /** Two asks for one pair, both made before the target answers once; the first to read hears the answer. */
 async function twoAsksOneAnswer (extra: string[]): Promise<{ winner: Child, loser: Child, me: string, target: string }> {

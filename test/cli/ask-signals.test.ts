@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, type TestServer, userIdArgs } from '../helper.js'
 import { runCli } from '../process-helper.js'
 
 let server: TestServer
-let nextUser = 8_300_000_000
-const user = (): string => String(++nextUser)
+const user = userIdArgs()
 
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 describe('ask stops cleanly when told to', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('on %s: says so, exits 1, not killed by the signal', async (signal) => {

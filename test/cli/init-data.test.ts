@@ -3,8 +3,8 @@
  * at a real server with the same bot token, once; without the token, or with
  * one the server would refuse as a setting, it refuses.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build, type TestServer } from '../helper.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { build, signInWith, type TestServer } from '../helper.js'
 import { runCli } from '../process-helper.js'
 
 const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
@@ -12,13 +12,9 @@ const OTHER_BOT_TOKEN = '7000000002:AAanother-bot-token_for_WhatClient'
 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN }) })
-afterAll(async () => server.close())
 
 async function signIn (initData: string): Promise<{ status: number, body: Record<string, unknown> }> {
-  const res = await fetch(`${server.url}/v2/session`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: initData })
-  })
-  return { status: res.status, body: await res.json() as Record<string, unknown> }
+  return signInWith(server.url, initData)
 }
 
 describe('whatclient init-data', () => {

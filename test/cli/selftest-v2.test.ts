@@ -4,7 +4,7 @@
  * given), and fails with a clear line against a server of another bot, one
  * that does not publish its bot, and one that is down.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { signInitData } from '../../src/identity/init-data.js'
 import { build, type TestServer } from '../helper.js'
 import { freePort, runCli } from '../process-helper.js'
@@ -19,7 +19,6 @@ const CHECKS = [
 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN, ...PUBLISHED }) })
-afterAll(async () => server.close())
 
 const lines = (text: string): string[] => text.trimEnd().split('\n')
 const outcomes = (text: string): string[] => lines(text).slice(1, -1).map((line) => line.split(':')[0] as string)

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { build, type TestServer } from '../helper.js'
 import { freePort, runCli } from '../process-helper.js'
 import { recordingProxy, standIn } from './stand-in.js'
@@ -6,7 +6,6 @@ import { recordingProxy, standIn } from './stand-in.js'
 let server: TestServer
 
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 const lines = (text: string): string[] => text.trimEnd().split('\n')
 

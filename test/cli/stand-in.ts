@@ -4,6 +4,7 @@
  * pretend a request ended. Each call is answered by `answer`; unsigned, any key.
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import { listenOnLoopback } from '../helper.js'
 
 export interface StandInAnswer { status?: number, body: unknown, headers?: Record<string, string> }
 
@@ -24,13 +25,7 @@ export async function standIn (answer: (method: string, path: string, body: stri
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(reply === undefined ? undefined : typeof reply === 'string' ? reply : JSON.stringify(reply))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    calls,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
-  }
+  return { ...await listenOnLoopback(server), calls }
 }
 
 async function readBody (req: IncomingMessage): Promise<string> {
@@ -57,11 +52,5 @@ export async function recordingProxy (target: string, options: { dropQuery?: boo
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    calls,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
-  }
+  return { ...await listenOnLoopback(server), calls }
 }

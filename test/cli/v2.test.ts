@@ -5,20 +5,18 @@
  * and v2 flags.
  */
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { signInitData } from '../../src/identity/init-data.js'
-import { build, type TestServer } from '../helper.js'
+import { build, signInWith, type TestServer, userIds } from '../helper.js'
 import { runCli, type Child } from '../process-helper.js'
 
 const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
-let nextUser = 6_500_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 // A query_id of its own, as Telegram gives each: init data made twice in one second still differs.
 const initDataFor = (id: number): string => signInitData({ botToken: BOT_TOKEN, user: id, fields: { query_id: randomUUID() } })
 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN }) })
-afterAll(async () => server.close())
 
 async function stopped (child: Child): Promise<void> {
   child.process.kill('SIGINT')
@@ -75,7 +73,7 @@ describe('whatclient ask / answer with --init-data (v2)', () => {
 
   it('says why init data is refused, and exits 1', async () => {
     const used = initDataFor(user())
-    await fetch(`${server.url}/v2/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ init_data: used }) })
+    await signInWith(server.url, used)
     const asking = runCli(['ask', String(user()), '--server', server.url, '--init-data', used])
     expect(await asking.exited).toBe(1)
     expect(asking.stderr()).toMatch(/401: Init data was already used; get fresh init data from Telegram\. Init data is accepted once, for a few minutes, and only from the server's own bot: get fresh init data\.\n$/)

@@ -9,3 +9,9 @@ let last = 1_000_000_000 + Math.floor(Math.random() * 2 ** 40)
 export function userIds (): () => number {
   return () => ++last
 }
+
+/** The same, as the decimal text a command line takes. */
+export function userIdArgs (): () => string {
+  const next = userIds()
+  return () => String(next())
+}

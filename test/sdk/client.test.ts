@@ -1,15 +1,13 @@
-import { createServer, request as httpRequest, type Server } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createServer, request as httpRequest } from 'node:http'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { WhatClient, WhatClientError } from 'whatclient-sdk'
-import { build, type TestServer } from '../helper.js'
+import { build, heldPollsBecome, listenOnLoopback, type TestServer, userIds } from '../helper.js'
 
 let server: TestServer
-let nextUser = 7_000_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 const fast = { baseMs: 10, maxMs: 50 }
 
 beforeAll(async () => { server = await build() })
-afterAll(async () => server.close())
 
 /**
  * A stand-in in front of the real server: counts calls, can answer 503 a few
@@ -19,7 +17,7 @@ afterAll(async () => server.close())
 async function frontServer (target: string, opts: { dropQuery?: boolean, fail503?: number }): Promise<{ url: string, calls: string[], close: () => Promise<void> }> {
   const calls: string[] = []
   let failures = opts.fail503 ?? 0
-  const front: Server = createServer((req, res) => {
+  const front = createServer((req, res) => {
     calls.push(req.url ?? '')
     if (failures > 0) {
       failures--
@@ -33,9 +31,7 @@ async function frontServer (target: string, opts: { dropQuery?: boolean, fail503
     })
     req.pipe(upstream)
   })
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
-  const { port } = front.address() as { port: number }
-  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((resolve) => { front.closeAllConnections(); front.close(() => resolve()) }) }
+  return { ...await listenOnLoopback(front), calls }
 }
 
 describe('WhatClient SDK', () => {
@@ -127,8 +123,7 @@ describe('WhatClient SDK', () => {
     expect(server.app.relay.heldPolls()).toBeGreaterThanOrEqual(1)
     stop.abort()
     await serving
-    for (let i = 0; i < 100 && server.app.relay.heldPolls() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
-    expect(server.app.relay.heldPolls()).toBe(0)
+    await heldPollsBecome(server.app.relay, 0)
   })
 })
 

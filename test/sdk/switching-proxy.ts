@@ -6,6 +6,7 @@
  * server has acted on the call, as a dropped connection would.
  */
 import { createServer, request as httpRequest } from 'node:http'
+import { listenOnLoopback } from '../helper.js'
 
 export interface SwitchingProxy {
   url: string
@@ -25,7 +26,7 @@ export async function switchingProxy (initial: string): Promise<SwitchingProxy> 
     calls: [],
     route: () => initial,
     loseReplyTo: (method, path) => { lose = { method, path } },
-    close: async () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
+    close: async () => {}
   }
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET'
@@ -45,7 +46,8 @@ export async function switchingProxy (initial: string): Promise<SwitchingProxy> 
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  proxy.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const { url, close } = await listenOnLoopback(server)
+  proxy.url = url
+  proxy.close = close
   return proxy
 }

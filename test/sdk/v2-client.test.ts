@@ -4,22 +4,20 @@
  */
 import { inspect } from 'node:util'
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { WhatClientError, WhatClientV2 } from 'whatclient-sdk'
 import { nowSeconds, signInitData } from '../../src/identity/init-data.js'
-import { build, type TestServer } from '../helper.js'
+import { build, type TestServer, userIds } from '../helper.js'
 import { switchingProxy } from './switching-proxy.js'
 
 const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
 const fast = { baseMs: 10, maxMs: 50 }
-let nextUser = 6_400_000_000
-const user = (): number => ++nextUser
+const user = userIds()
 // A query_id of its own, as Telegram gives each: init data made twice in one second still differs.
 const initDataFor = (id: number): string => signInitData({ botToken: BOT_TOKEN, user: id, fields: { query_id: randomUUID() } })
 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN, SESSION_TTL_SECONDS: '3600' }) })
-afterAll(async () => server.close())
 
 describe('WhatClientV2 sign-in', () => {
   it('signs in with init data and keeps the session, never showing its token', async () => {
