@@ -48,14 +48,12 @@ async function errors (app: FastifyInstance): Promise<void> {
   })
 
   const allowed = allowedMethods(app)
-  app.setNotFoundHandler((request, reply) => {
+  // Thrown, so that the error handler above answers them as it answers every other error.
+  app.setNotFoundHandler(async (request, reply) => {
     const methods = allowed(request.raw.url ?? '/')
-    if (methods.length > 0) {
-      const error = new WC_ERR_METHOD_NOT_ALLOWED(methods.join(', '))
-      return reply.code(405).header('allow', methods.join(', ')).send({ detail: error.message })
-    }
-    const error = new WC_ERR_NOT_FOUND()
-    return reply.code(404).send({ detail: error.message })
+    if (methods.length === 0) throw new WC_ERR_NOT_FOUND()
+    void reply.header('allow', methods.join(', '))
+    throw new WC_ERR_METHOD_NOT_ALLOWED(methods.join(', '))
   })
 }
 
