@@ -1,5 +1,7 @@
-"""The plugin's sealing code (plugin/sealing.py) against the RFC test vectors,
-and the WhatClient wrapper (seal_answer / open_answer) against itself.
+"""The plugin's sealing code (the "sealed answers" block of
+plugin/whatclient.plugin, loaded with the host stand-ins as the other tests
+load it) against the RFC test vectors, and the WhatClient wrapper
+(seal_answer / open_answer, and their wire forms) against itself.
 
 Where the vector bytes came from:
 - RFC 7748 sections 5.2 and 6.1 (X25519): the RFC's hex, read from two public
@@ -11,14 +13,12 @@ Where the vector bytes came from:
   MFDI-hub/rfc9180-py).
 A vector copied wrong could only make a test fail, never pass.
 """
-import importlib.util
 import os
 import unittest
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sealing.py")
-_spec = importlib.util.spec_from_file_location("sealing", _PATH)
-sealing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sealing)
+from fake_host import FakeHost, load_plugin_module
+
+sealing = load_plugin_module(FakeHost(1))
 
 h = bytes.fromhex
 
