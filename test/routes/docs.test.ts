@@ -97,9 +97,24 @@ describe('/docs signs "Try it out" requests in the page', () => {
     expect(unauthorized.headers['X-Signature']).toBe('')
   })
 
+  it('declares the bearer scheme, and the v2 calls that act as a user ask for it; a bearer token goes out as it is', async () => {
+    const spec = (await (await fetch(`${server.url}/docs/json`)).json()) as {
+      components: { securitySchemes: Record<string, { type: string, scheme?: string }> }
+      paths: Record<string, Record<string, { security?: Array<Record<string, unknown>> }>>
+    }
+    expect(spec.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' })
+    const bearer = Object.entries(spec.paths).flatMap(([path, operations]) => Object.entries(operations)
+      .filter(([, op]) => (op.security ?? []).some((s) => 'bearer' in s)).map(([method]) => `${method.toUpperCase()} ${path}`))
+    expect(bearer.sort()).toEqual(['GET /v2/requests/{request_id}', 'GET /v2/tasks', 'POST /v2/answers', 'POST /v2/requests'])
+    const intercept = await loadDocsPage(true)
+    const call = { url: `${server.url}/v2/tasks`, method: 'GET', headers: { Authorization: 'Bearer abc' } }
+    expect(await intercept({ ...call, headers: { ...call.headers } })).toEqual(call)
+  })
+
   it('explains signing at the top of the page', async () => {
     const spec = (await (await fetch(`${server.url}/docs/json`)).json()) as { info: { description: string } }
     expect(spec.info.description).toMatch(/Authorize/)
     expect(spec.info.description).toMatch(/HMAC-SHA256/)
+    expect(spec.info.description).toMatch(/Authorization: Bearer/)
   })
 })
