@@ -79,11 +79,12 @@ class RecordingProxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
 
-    def calls(self, route=None):
-        """The exchanges so far (those of one route, as "GET /v2/tasks"), answered ones only."""
+    def calls(self, route=None, in_flight=False):
+        """The exchanges so far (those of one route, as "GET /v2/tasks"):
+        answered ones, and with `in_flight` those still waiting too (a held poll)."""
         with self.lock:
-            done = [e for e in self.exchanges if e.status is not None]
-        return [e for e in done if route is None or e.route == route or e.route.startswith(route + "/")]
+            seen = [e for e in self.exchanges if in_flight or e.status is not None]
+        return [e for e in seen if route is None or e.route == route or e.route.startswith(route + "/")]
 
     def stop(self):
         self.server.shutdown()

@@ -1,11 +1,13 @@
-"""Sealed answers between plugins over the real server (../shared/PROTOCOL.md,
-"Sealed answers"): a recording proxy between the plugins and the server shows
-what the server was sent and answered, and the server's own output shows what
-it logged. The plugin asks sealed, opens the answer, names the app from the
-catalogue (cached by its ETag), answers sealed tasks sealed and plain tasks
-plain, and declines a task it cannot seal to."""
+"""Sealed answers over the real server (../shared/PROTOCOL.md, "Sealed
+answers"), between plugins and between a plugin and the TypeScript SDK (the
+built `whatclient` CLI as a child process): a recording proxy between the
+clients and the server shows what the server was sent and answered, and the
+server's own output shows what it logged. The plugin asks sealed, opens the
+answer, names the app from the catalogue (cached by its ETag), answers sealed
+tasks sealed and plain tasks plain, and declines a task it cannot seal to."""
 import json
 import os
+import signal
 import subprocess
 import unittest
 import urllib.error
@@ -14,7 +16,7 @@ import uuid
 
 from fake_host import FakeHost, TelegramCloud
 from recording_proxy import RecordingProxy
-from server import ServerProcess
+from server import CLI, ROOT, ServerProcess
 from test_plugin import PluginCase, eventually, new_user
 
 KEY = "plugin-sealed-test-key"
@@ -262,6 +264,93 @@ class AnsweringTest(SealedCase):
         answers = [json.loads(e.body) for e in self.proxy.calls("POST /v2/answers")]
         self.assertEqual([sorted(a) for a in answers],
                          [["package_name", "request_id"], ["request_id", "sealed"], ["declined", "request_id"]])
+
+
+def cli_has_v2():
+    """Whether the built CLI has the v2 commands (init-data, ask/answer --init-data)."""
+    probe = subprocess.run(["node", CLI, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return "init-data" in probe.stdout
+
+
+class InteropTest(SealedCase):
+    """The plugin and the SDK, each sealing what the other opens, over the real
+    server: the other side is the CLI an operator runs (`whatclient ask` and
+    `whatclient answer --init-data`, sealed by default), signing in with init
+    data from `whatclient init-data` (the server's bot token, as Telegram signs)."""
+
+    def setUp(self):
+        if not cli_has_v2():
+            self.skipTest("the built CLI has no v2 commands (whatclient init-data) yet")
+        super().setUp()
+
+    def cli(self, *args, **kwargs):
+        env = dict(os.environ, TELEGRAM_BOT_TOKEN=BOT_TOKEN)
+        for name in ("WHATCLIENT_URL", "WHATCLIENT_KEY", "WHATCLIENT_INIT_DATA", "API_SECRET_KEY"):
+            env.pop(name, None)
+        return subprocess.Popen(["node", CLI] + list(args), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, **kwargs)
+
+    def init_data(self, user_id):
+        out, err = self.cli("init-data", "--user", str(user_id)).communicate(timeout=60)
+        self.assertTrue(out.strip(), err)
+        return out.strip()
+
+    def ask_with_cli(self, target, *flags):
+        asker = self.cli("ask", str(target), "--server", self.proxy.url, "--init-data", self.init_data(new_user()), *flags)
+        try:
+            out, err = asker.communicate(timeout=90)
+        finally:
+            if asker.poll() is None:
+                asker.kill()
+        self.assertEqual(asker.returncode, 0, out + err)
+        return out
+
+    def traffic_without_catalogue(self):
+        return "\n".join(e.body.decode("utf-8", "replace") + e.answer.decode("utf-8", "replace")
+                         for e in self.proxy.calls() if e.route != "GET /v2/catalogue")
+
+    def test_the_plugin_seals_and_the_sdk_opens(self):
+        package = canary()
+        bob_host = self.phone(package=package)
+        self.start(bob_host)
+        bob_id = bob_host.accounts[0]
+        out = self.ask_with_cli(bob_id, "--json")
+        # The CLI could only print the package by opening what Bob's plugin sealed.
+        self.assertEqual(json.loads(out), {"status": "completed", "target": bob_id, "client_name": "Unknown Client",
+                                           "package_name": package, "verified": True, "sealed": True})
+        [asked] = self.proxy.calls("POST /v2/requests")
+        self.assertIn("public_key", json.loads(asked.body))
+        [answered] = self.proxy.calls("POST /v2/answers")
+        self.assertEqual(sorted(json.loads(answered.body)), ["request_id", "sealed"])
+        self.assertNotIn(package, self.traffic_without_catalogue())
+
+        # A known app, as a person reads it: named from the catalogue.
+        known_host = self.phone(package="com.radolyn.ayugram")
+        self.start(known_host)
+        known_id = known_host.accounts[0]
+        out = self.ask_with_cli(known_id)
+        self.assertIn("%d uses AyuGram (com.radolyn.ayugram): verified, sealed" % known_id, out)
+
+    def test_the_sdk_seals_and_the_plugin_opens(self):
+        bob_id = new_user()
+        answerer = self.cli("answer", "--server", self.proxy.url, "--init-data", self.init_data(bob_id),
+                            "--package", "app.nicegram")
+        try:
+            eventually(lambda: self.proxy.calls("GET /v2/tasks", in_flight=True) or answerer.poll() is not None, timeout=30)
+            self.assertIsNone(answerer.poll(), "the CLI's answer stopped")
+            alice_host = self.phone()
+            alice, _ = self.start(alice_host)
+            # The plugin could only name Nicegram by opening what the SDK sealed to its key.
+            self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Nicegram (verified)" % bob_id))
+        finally:
+            answerer.send_signal(signal.SIGTERM)
+            _, err = answerer.communicate(timeout=30)
+        self.assertIn("answered 1: anonymous, verified, sealed", err)
+        [asked] = self.proxy.calls("POST /v2/requests")
+        self.assertIn("public_key", json.loads(asked.body))
+        [answered] = self.proxy.calls("POST /v2/answers")
+        self.assertEqual(sorted(json.loads(answered.body)), ["request_id", "sealed"])
+        self.assertNotIn("app.nicegram", self.traffic_without_catalogue())
 
 
 class ServerLogsTest(SealedCase):
