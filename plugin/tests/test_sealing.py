@@ -431,6 +431,25 @@ class KeysOfSealedAsks(unittest.TestCase):
         self.assertNotEqual(keys.key_for(0), oldest)
 
 
+class NamingWithoutACatalogue(unittest.TestCase):
+    """Server.client_name when GET /v2/catalogue cannot be read and none was
+    read before: the opened name is shown as it is only if it is a package
+    name, since the target's app chose it and no server checked it."""
+
+    def test_only_a_package_name_is_shown_as_it_is(self):
+        server = sealing.Server("http://127.0.0.1:9", "")
+
+        def unreachable(_session, _etag=None):
+            raise sealing.WcError(sealing.UNREACHABLE, "test")
+        server.v2.catalogue = unreachable
+        with sealing.Session() as session:
+            self.assertEqual(server.client_name(session, "com.radolyn.ayugram"), "com.radolyn.ayugram")
+            self.assertEqual(server.client_name(session, "a.b_1.C"), "a.b_1.C")
+            for shown in ("Telegram (verified)", "org.telegram.messenger\nuses Telegram", "single", "a..b", "1a.b",
+                          "a.b.", "é.b", "a." + "b" * 254):
+                self.assertEqual(server.client_name(session, shown), "Unknown Client", shown)
+
+
 class CacheControl(unittest.TestCase):
     def test_max_age(self):
         self.assertEqual(sealing._max_age("public, max-age=3600"), 3600)
