@@ -5,17 +5,14 @@
  * more every hour/limit; a refused ask learns exactly when the next fits
  * (Retry-After). The record expires by itself once the quota is whole again.
  *
- * Meant to be folded into the store's create step, so that an ask costs one
- * Redis round trip in all: QUOTA_LUA is a fragment for the create script, to
- * run after the dedupe and the target cap (asking again for a pending
- * request, or a refused ask, costs no quota). The memory adapter and the
- * standalone Redis adapter below share one conformance suite, so the
- * fragment is tested where it will run.
+ * The memory store charges an ask with MemoryQuota in the same step that
+ * opens it; the Redis store does the same inside its ask script, from
+ * src/store/redis/lua/includes/quota.lua (one round trip in all). Asking
+ * again for a pending request, or a refused ask, costs no quota. Both pass
+ * one conformance suite (test/identity/quota-conformance.ts).
  */
-import type { FastifyReply } from 'fastify'
-import type { RedisClientType } from 'redis'
 import { Sealer } from '../crypto/sealer.js'
-import { WC_ERR_QUOTA_EXCEEDED, WC_ERR_QUOTA_FULL, WC_ERR_STORE_UNAVAILABLE } from '../errors.js'
+import { WC_ERR_QUOTA_FULL } from '../errors.js'
 
 const HOUR_MS = 3_600_000
 
@@ -38,44 +35,6 @@ export interface Quota {
   take (requesterId: number): Promise<number>
   close (): Promise<void>
 }
-
-/**
- * The 429 of a spent quota, with Retry-After in whole seconds (rounded up).
- * The header is set on the reply before the error goes to the error handler.
- */
-export function quotaExceeded (reply: FastifyReply, waitMs: number): Error {
-  void reply.header('retry-after', String(Math.max(1, Math.ceil(waitMs / 1000))))
-  return new WC_ERR_QUOTA_EXCEEDED()
-}
-
-/**
- * The Lua of one GCRA step, for a script that has set `now` (ms, from TIME).
- * quota_wait(key, now, burstMs) -> 0 or ms to wait; quota_take(key, now, intervalMs) counts one ask.
- */
-export const QUOTA_LUA = `
-local function quota_tat (key, now)
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  return tat
-end
-local function quota_wait (key, now, burstMs)
-  local wait = quota_tat(key, now) - burstMs - now
-  if wait > 0 then return math.ceil(wait) end
-  return 0
-end
-local function quota_take (key, now, intervalMs)
-  local tat = quota_tat(key, now) + intervalMs
-  redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now))
-end
-`
-
-/** KEYS: quota key; ARGV: intervalMs, burstMs -> 0 (counted) or ms to wait. */
-export const QUOTA_TAKE_SCRIPT = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-${QUOTA_LUA}
-local wait = quota_wait(KEYS[1], now, tonumber(ARGV[2]))
-if wait > 0 then return wait end
-quota_take(KEYS[1], now, tonumber(ARGV[1]))
-return 0`
 
 export interface MemoryQuotaOptions extends QuotaRate {
   /** Keys the hashes of requester ids; random when omitted. */
@@ -142,37 +101,4 @@ export class MemoryQuota implements Quota {
     }
     this.#earliest = earliest
   }
-}
-
-export interface RedisQuotaOptions extends QuotaRate {
-  client: Pick<RedisClientType, 'eval'>
-  secret: Buffer
-  prefix: string
-}
-
-/** The fragment as a script of its own (a second round trip if used beside the create script; see above). */
-export class RedisQuota implements Quota {
-  readonly #client: Pick<RedisClientType, 'eval'>
-  readonly #hasher: Sealer
-  readonly #prefix: string
-  readonly #args: string[]
-
-  constructor (options: RedisQuotaOptions) {
-    const { intervalMs, burstMs } = gcraParameters(options)
-    this.#client = options.client
-    this.#hasher = new Sealer(options.secret)
-    this.#prefix = options.prefix
-    this.#args = [String(intervalMs), String(burstMs)]
-  }
-
-  async take (requesterId: number): Promise<number> {
-    const key = `${this.#prefix}quota:${this.#hasher.hash(`quota:${requesterId}`)}`
-    try {
-      return Number(await this.#client.eval(QUOTA_TAKE_SCRIPT, { keys: [key], arguments: this.#args }))
-    } catch {
-      throw new WC_ERR_STORE_UNAVAILABLE()
-    }
-  }
-
-  async close (): Promise<void> {}
 }

@@ -3,8 +3,7 @@
  * instances racing on one request agree: one answer wins, a result is
  * delivered once, a quota is charged once. Each script is a file in ./lua/
  * whose header lists its KEYS, ARGV and reply; `--- @include "name"` lines
- * pull in ./lua/includes/name.lua (or a fragment the code shares, such as the
- * quota's). They are loaded with node-redis's own defineScript (EVALSHA, EVAL
+ * pull in ./lua/includes/name.lua. They are loaded with node-redis's own defineScript (EVALSHA, EVAL
  * when Redis does not know the script yet), and called with named arguments.
  *
  * What Redis holds (every name a keyed hash, never an id):
@@ -27,7 +26,7 @@
  *   {p}d:<pair>      string  the pending request hash of one v1 (requester, target) pair,
  *                            or of one v2 (requester, target, public key): the two hash apart
  *   {p}s:<target>    string  the target is signed in through v2 (expires with the session)
- *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see identity/quota.ts)
+ *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see includes/quota.lua)
  *   {p}order         int     the last creation order given
  *   {p}count:*               the total count (includes/count.lua)
  *   channel {p}wake          a target hash (new task) or a request hash (new answer, delivered)
@@ -43,20 +42,16 @@
  */
 import { readFileSync } from 'node:fs'
 import { defineScript, type CommandParser } from 'redis'
-import { QUOTA_LUA } from '../../identity/quota.js'
 
 /** The record layouts this version writes: v1 requests as layout 2 always did, v2 requests in layout 3. */
 export const LAYOUT = { v1: '2', v2: '3' } as const
-
-/** Includes the code provides (shared with code outside these scripts), by name. */
-const FRAGMENTS: Record<string, string> = { quota: QUOTA_LUA }
 
 const LUA = new URL('./lua/', import.meta.url)
 
 /** A script's source, with its `--- @include "name"` lines replaced by lua/includes/name.lua. */
 export function luaSource (name: string): string {
   const source = readFileSync(new URL(`${name}.lua`, LUA), 'utf8')
-  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => FRAGMENTS[include] ?? readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
+  return source.replace(/^--- @include "([\w-]+)"$/gm, (_line, include: string) => readFileSync(new URL(`includes/${include}.lua`, LUA), 'utf8'))
 }
 
 type Args = Record<string, string | number>
