@@ -6,13 +6,22 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { makeKeyPair, openAnswer, sealAnswer } from 'whatclient-sdk'
 import { eventually, SIGN_IN, signedClient, V2User } from '../helper.js'
 import { serveProcess, type Child } from '../process-helper.js'
+import { deleteKeys, dumpKeys, SHARED_REDIS, testPrefix } from '../store/redis-helper.js'
 
 const KEY = 'heap-test-key'
 const dir = mkdtempSync(join(tmpdir(), 'wc-heap-'))
+const redisPrefix = testPrefix()
 
-afterAll(() => {
+afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
+  await deleteKeys(redisPrefix)
 })
+
+// The Redis store keeps its own copies of what it reads and writes (replies, scripts' arguments): its heap is checked too.
+const STORES: Array<[string, Record<string, string>]> = [
+  ['memory', {}],
+  ['redis', { STORE: 'redis', REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: redisPrefix, STORE_KEY: randomBytes(32).toString('base64') }]
+]
 
 /** A v1 call on a connection of its own, closed after it, and its answer. */
 async function call (url: string, method: 'GET' | 'POST', path: string, body: object = {}): Promise<Record<string, unknown>> {
@@ -58,8 +67,8 @@ describe('at-rest protection', () => {
     expect(await call(url, 'GET', `/getRequestResult/${requestId}`)).toEqual({ status: 'completed', client_name: 'Unknown Client', package_name: secretPackage })
   })
 
-  it('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow', async () => {
-    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
+  it.each(STORES)('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow (STORE=%s)', async (_store, storeEnv) => {
+    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN, ...storeEnv }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
     const v2Server = started.child
     const { url } = started
     const sealedPackage = `org.canary.sealed${randomBytes(8).toString('hex')}`
@@ -76,6 +85,7 @@ describe('at-rest protection', () => {
     expect((await bob.answer(sealedId, { sealed })).status).toBe(200)
     expect((await bob.answer(plainId, { package_name: plainPackage })).status).toBe(200)
 
+    if (storeEnv.STORE === 'redis') expect((await dumpKeys(redisPrefix)).length, 'the requests are held in Redis').toBeGreaterThan(0)
     const heap = await snapshot(v2Server, url)
     expect(heap).toContain('Unknown Client')
     for (const secret of [sealedPackage, plainPackage, String(aliceId), String(bobId), sealedId, plainId, alice.token, bob.token, keys.publicKey, sealed.enc, sealed.ciphertext]) {
