@@ -86,9 +86,6 @@ describe('the expiry-bucket count', () => {
     const ttlMs = 5001
     const width = Math.ceil(ttlMs / 128)
     const span = Math.ceil(ttlMs / width) + 1
-    const prefix = testPrefix()
-    prefixes.push(prefix)
-    const store = closeWhenDone(await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
     const redisNow = async (): Promise<number> => {
       const [seconds, micros] = await client.time() as unknown as [string, string]
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
@@ -96,16 +93,29 @@ describe('the expiry-bucket count', () => {
     const until = async (at: number): Promise<void> => {
       for (let left = at - await redisNow(); left > 0; left = at - await redisNow()) await sleep(Math.min(200, Math.max(1, left - 5)))
     }
-    const created = await redisNow()
-    await store.createRequest(1, 2)
-    const bucket = Math.floor((created + ttlMs) / width)
-    // A create refused while the first request still lives, in the bucket where it expires...
-    await until(bucket * width + 5)
-    await expect(store.createRequest(3, 4)).rejects.toMatchObject({ code: 'WC_ERR_STORE_FULL' })
-    // ...then idle into the window where that bucket's counter was gone when swept.
-    const gapStart = bucket * width + 2 * width + ttlMs
-    await until(gapStart + Math.floor(((bucket + span + 1) * width - gapStart) / 2))
-    expect((await store.createRequest(5, 6)).created).toBe(true)
-  })
+    /** The timeline once, on a store of its own; 'late' when this machine stalled past the moment the refused create needs. */
+    const replay = async (): Promise<'done' | 'late'> => {
+      const prefix = testPrefix()
+      prefixes.push(prefix)
+      const store = closeWhenDone(await RedisTaskStore.connect({ ttlMs, maxPendingPerTarget: 32, maxPendingTotal: 1, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
+      const created = await redisNow()
+      await store.createRequest(1, 2)
+      const bucket = Math.floor((created + ttlMs) / width)
+      // A create refused while the first request still lives, in the bucket where it expires...
+      const refuseAt = bucket * width + 5
+      await until(refuseAt)
+      const refused = await store.createRequest(3, 4).then(() => undefined, (err: unknown) => err)
+      if (refused === undefined && await redisNow() > refuseAt + 20) return 'late'
+      expect(refused).toMatchObject({ code: 'WC_ERR_STORE_FULL' })
+      // ...then idle into the window where that bucket's counter was gone when swept.
+      const gapStart = bucket * width + 2 * width + ttlMs
+      await until(gapStart + Math.floor(((bucket + span + 1) * width - gapStart) / 2))
+      expect((await store.createRequest(5, 6)).created).toBe(true)
+      return 'done'
+    }
+    let outcome = await replay()
+    for (let attempt = 2; attempt <= 3 && outcome === 'late'; attempt++) outcome = await replay()
+    expect(outcome, 'the machine stalled past the refused create three times').toBe('done')
+  }, 60_000)
 })
 
