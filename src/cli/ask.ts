@@ -1,5 +1,7 @@
 /**
- * `whatclient ask <target> --as <me>`: asks which client a user runs, shows
+ * `whatclient ask <target> --as <me>` (v1, with the shared key) or
+ * `whatclient ask <target> --init-data <data>` (v2, signed in; see ask-v2.ts):
+ * asks which client a user runs, shows
  * at once that it is asking and then when the request expires (a live countdown
  * on a terminal, a line now and then otherwise), prints the answer.
  * Exit 0 answered; 2 no answer, either because the request expired (JSON
@@ -11,15 +13,21 @@
  * say which, so an early end is told as what it most likely is.
  */
 import { Command, Option } from 'commander'
-import { clientFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, type ConnectionFlags } from './connection.js'
+import { askV2 } from './ask-v2.js'
+import {
+  clientFrom, credentialsFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, withInitData,
+  type ConnectionFlags
+} from './connection.js'
 import { jsonLine, printable } from './output.js'
 import { clock, startProgress, timeOfDay } from './progress.js'
 
-interface AskFlags extends ConnectionFlags {
-  as: string
+export interface AskFlags extends ConnectionFlags {
+  as?: string
   json?: boolean
   timeout?: number
   ttl: number
+  plain?: boolean
+  named?: boolean
 }
 
 /** The server's REQUEST_TTL_SECONDS by default: a v1 server does not say how long a request lives. */
@@ -28,23 +36,33 @@ const DEFAULT_TTL_SECONDS = 120
 const EARLY_MARGIN_MS = 1000
 
 export function askCommand (): Command {
-  return withConnection(new Command('ask'))
-    .description('Ask which Telegram client a user runs')
+  return withInitData(withConnection(new Command('ask')))
+    .description('Ask which Telegram client a user runs (v1 with --key, v2 with --init-data)')
     .argument('<target>', "the target's Telegram user id")
-    .requiredOption('--as <me>', 'your own Telegram user id (the requester)')
+    .option('--as <me>', 'v1: your own Telegram user id (the requester); in v2 you are the user your init data names')
     .addOption(new Option('--timeout <seconds>', 'stop waiting after this long (default: until the request expires)').argParser(Number))
-    .addOption(new Option('--ttl <seconds>', "how long the server keeps a request (its REQUEST_TTL_SECONDS), for the countdown").default(DEFAULT_TTL_SECONDS).argParser(Number))
+    .addOption(new Option('--ttl <seconds>', "v1: how long the server keeps a request (its REQUEST_TTL_SECONDS), for the countdown; a v2 server says").default(DEFAULT_TTL_SECONDS).argParser(Number))
+    .option('--plain', 'v2: ask for a plain answer, which the server can read (default: sealed, only this process can open it)')
+    .option('--named', 'v2: let the target see who asks (default: anonymous)')
     .option('--json', 'print one JSON object on stdout, nothing else')
-    .action(async (target: string, flags: AskFlags) => {
+    .action(async (target: string, flags: AskFlags, command: Command) => {
       const json = flags.json === true
       const print = (text: string, value: object): void => {
         process.stdout.write(json ? jsonLine(value) : text + '\n')
       }
       try {
-        const me = parseUserId(flags.as, '--as')
+        const credentials = credentialsFrom(flags, command)
         const targetId = parseUserId(target, 'target')
         positiveSeconds(flags.timeout, '--timeout')
         positiveSeconds(flags.ttl, '--ttl')
+        if (credentials.kind === 'v2') {
+          if (flags.as !== undefined) throw new UsageError('--as is for v1 (--key): in v2 you are the user your init data names')
+          await askV2(credentials, targetId, flags, print)
+          return
+        }
+        if (flags.plain === true || flags.named === true) throw new UsageError('--plain and --named are for v2 (--init-data): v1 answers are always plain and anonymous')
+        if (flags.as === undefined) throw new UsageError('v1 needs --as <me>, your own Telegram user id (or --init-data for v2)')
+        const me = parseUserId(flags.as, '--as')
         const ttlMs = flags.ttl * 1000
         const giveUpAt = flags.timeout === undefined ? undefined : Date.now() + flags.timeout * 1000
         // Set once the server has the request: it expires by then at the latest
@@ -108,6 +126,6 @@ export function askCommand (): Command {
     })
 }
 
-function positiveSeconds (value: number | undefined, what: string): void {
+export function positiveSeconds (value: number | undefined, what: string): void {
   if (value !== undefined && !(value > 0 && Number.isFinite(value))) throw new UsageError(`${what} must be a positive number of seconds`)
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `whatclient` command: `serve` runs the server; `ask` and `answer` try the
- * service from a terminal through the SDK; `selftest` checks a deployment.
+ * service from a terminal through the SDK; `selftest` checks a deployment;
+ * `init-data` signs a test sign-in with the operator's bot token.
  */
 import { Command } from 'commander'
 import { answerCommand } from './answer.js'
 import { askCommand } from './ask.js'
+import { initDataCommand } from './init-data.js'
 import { selftestCommand } from './selftest.js'
 import { serveCommand } from './serve.js'
 
@@ -18,5 +20,6 @@ program.addCommand(serveCommand())
 program.addCommand(askCommand())
 program.addCommand(answerCommand())
 program.addCommand(selftestCommand())
+program.addCommand(initDataCommand())
 
 await program.parseAsync()

@@ -22,13 +22,16 @@ export class CheckFailed extends Error {}
 /** The server could not be reached at all: the checks after it would only say so again. */
 export class Unreachable extends CheckFailed {}
 
+/** A check that cannot run because one before it failed (say, sign-in); the message says which. */
+export class Skipped extends Error {}
+
 /**
  * How the self-test proves who it is. v1 signs every call with the shared key.
- * The v2 mode (`--init-data`: Telegram Mini App init data exchanged at
- * `POST /v2/session` for a bearer token) becomes another kind here, with its
- * own signed checks in `checksFor`; health and the unknown path apply to both.
+ * v2 signs two users in with Telegram Mini App init data (an asker and a
+ * target: the flows need both) and acts as them with their tokens (see
+ * selftest-v2.ts). Health and the unknown path apply to both.
  */
-export type Credentials = { kind: 'v1', key: string }
+export type SelftestCredentials = { kind: 'v1', key: string } | { kind: 'v2', asker: string, target: string }
 
 export interface SelftestOptions {
   /** Time limit of one call, on top of a long-poll hold. */
@@ -36,27 +39,20 @@ export interface SelftestOptions {
 }
 
 /** How long the long-poll check asks the server to hold (within the default MAX_WAIT_SECONDS). */
-const HOLD_SECONDS = 5
+export const HOLD_SECONDS = 5
 /** How long the held poll is left alone before the answer is sent: it must still be held then. */
-const SETTLE_MS = 500
+export const SETTLE_MS = 500
 /** The package the flow answers with, and the name the catalogue gives it. */
-const PACKAGE = 'com.exteragram.messenger'
+export const PACKAGE = 'com.exteragram.messenger'
 /** How much of a body a failure shows. */
 const SHOWN_BODY = 160
 
-export function checksFor (baseUrl: string, credentials: Credentials, options: SelftestOptions): Check[] {
-  const http = new Http(baseUrl, options.callTimeoutMs)
-  switch (credentials.kind) {
-    case 'v1': return [...healthChecks(http), ...v1Checks(http, credentials.key), unknownPathCheck(http)]
-  }
-}
-
-interface Answer { status: number, text: string, json: unknown, ms: number }
+export interface Answer { status: number, headers: Headers, text: string, json: unknown, ms: number }
 
 interface CallOptions { body?: string, headers?: Record<string, string>, waitSeconds?: number }
 
 /** Plain HTTP calls that report what came back, whatever it was. */
-class Http {
+export class Http {
   constructor (readonly baseUrl: string, readonly timeoutMs: number) {}
 
   async call (method: 'GET' | 'POST', path: string, { body, headers = {}, waitSeconds = 0 }: CallOptions = {}): Promise<Answer> {
@@ -77,23 +73,25 @@ class Http {
     } catch {
       json = undefined
     }
-    return { status: res.status, text, json, ms: Math.round(performance.now() - started) }
+    return { status: res.status, headers: res.headers, text, json, ms: Math.round(performance.now() - started) }
   }
 }
 
 /** `{"detail": "..."}` in a failure message, cut short: the body is the server's, and may be anything. */
-function shown (answer: Answer): string {
+export function shown (answer: Answer): string {
   const text = answer.text.replace(/\s+/g, ' ')
   return `${answer.status} ${text.length > SHOWN_BODY ? text.slice(0, SHOWN_BODY) + '...' : text}`
 }
 
-function expectAnswer (what: string, answer: Answer, status: number, body?: unknown): void {
+export function expectAnswer (what: string, answer: Answer, status: number, body?: unknown): void {
   if (answer.status === status && (body === undefined || isDeepStrictEqual(answer.json, body))) return
-  const hint = answer.status === 403 && status !== 403 ? ": the key is not this server's API_SECRET_KEY (--key / WHATCLIENT_KEY)" : ''
+  const hint = answer.status === 403 && status !== 403
+    ? ": the key is not this server's API_SECRET_KEY (--key / WHATCLIENT_KEY)"
+    : answer.status === 401 && status !== 401 ? ': the server refused the session (see its detail)' : ''
   throw new CheckFailed(`${what} answered ${shown(answer)}, expected ${status}${body === undefined ? '' : ' ' + JSON.stringify(body)}${hint}`)
 }
 
-function healthChecks (http: Http): Check[] {
+export function healthChecks (http: Http): Check[] {
   return [
     {
       name: 'liveness',
@@ -114,7 +112,7 @@ function healthChecks (http: Http): Check[] {
   ]
 }
 
-function unknownPathCheck (http: Http): Check {
+export function unknownPathCheck (http: Http): Check {
   return {
     name: 'unknown path',
     run: async () => {
@@ -136,11 +134,11 @@ function pyJson (fields: Record<string, string | number>): string {
  * A random user id that belongs to nobody: Telegram's user ids fit in 52 bits,
  * these are 2^52 up to 2^53 - 1 (still an exact JSON number, so the server takes them).
  */
-function testUserId (): number {
+export function testUserId (): number {
   return 2 ** 52 + randomInt(2 ** 47) * 2 ** 5 + randomInt(2 ** 5)
 }
 
-function v1Checks (http: Http, key: string): Check[] {
+export function v1Checks (http: Http, key: string): Check[] {
   // One requester and one target for the whole run: the test plays both.
   const requester = testUserId()
   const target = testUserId()

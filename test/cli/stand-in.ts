@@ -3,9 +3,9 @@
  * will not do: answer with escape codes, refuse with hostile details, or
  * pretend a request ended. Each call is answered by `answer`; unsigned, any key.
  */
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http'
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 
-export interface StandInAnswer { status?: number, body: unknown }
+export interface StandInAnswer { status?: number, body: unknown, headers?: Record<string, string> }
 
 export interface StandIn {
   url: string
@@ -14,14 +14,14 @@ export interface StandIn {
   close: () => Promise<void>
 }
 
-export async function standIn (answer: (method: string, path: string, body: string) => StandInAnswer | Promise<StandInAnswer>): Promise<StandIn> {
+export async function standIn (answer: (method: string, path: string, body: string, headers: IncomingHttpHeaders) => StandInAnswer | Promise<StandInAnswer>): Promise<StandIn> {
   const calls: string[] = []
   const server = createServer((req, res) => {
     void readBody(req).then(async (body) => {
       const path = (req.url ?? '').split('?')[0] as string
       calls.push(`${req.method} ${path}`)
-      const { status = 200, body: reply } = await answer(req.method ?? '', path, body)
-      res.writeHead(status, { 'content-type': 'application/json' }).end(typeof reply === 'string' ? reply : JSON.stringify(reply))
+      const { status = 200, body: reply, headers = {} } = await answer(req.method ?? '', path, body, req.headers)
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(reply === undefined ? undefined : typeof reply === 'string' ? reply : JSON.stringify(reply))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

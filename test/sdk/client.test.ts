@@ -141,7 +141,7 @@ describe('the package entry', () => {
       execFile(process.execPath, ['--input-type=module', '-e', script],
         { cwd: ROOT }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
     })
-    expect(out.trim()).toBe('SealingError UNKNOWN_CLIENT WhatClient WhatClientError makeKeyPair openAnswer sealAnswer sign ' +
+    expect(out.trim()).toBe('SealingError UNKNOWN_CLIENT WhatClient WhatClientError WhatClientV2 isPackageName makeKeyPair openAnswer sealAnswer sign ' +
       '8e1090cfdd7e4ccabb9c87075b71d53fde6d30129da3b42720b6238eb3fcba37')
   })
 })

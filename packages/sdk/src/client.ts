@@ -15,6 +15,7 @@
 import { sign } from './signature.js'
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
+import { HttpCore, isRetryableStatus } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
 
 export interface WhatClientOptions {
@@ -62,30 +63,19 @@ export interface AnswerOptions {
   onAnswered?: (requestId: string) => void
 }
 
-const RETRYABLE_STATUS = (status: number): boolean => status === 429 || status >= 500
 const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
 
 export class WhatClient {
-  readonly #baseUrl: string
+  readonly #http: HttpCore
   readonly #key: Buffer
   readonly #longPollSeconds: number
   readonly #pollIntervalMs: number
-  readonly #retry: BackoffOptions
-  readonly #maxRetries: number
-  readonly #requestTimeoutMs: number
-  readonly #fetch: typeof fetch
-  readonly #onRetry: WhatClientOptions['onRetry']
 
   constructor (options: WhatClientOptions) {
-    this.#baseUrl = options.baseUrl.replace(/\/+$/, '')
+    this.#http = httpCoreFor(options)
     this.#key = Buffer.from(options.apiKey, 'utf8')
     this.#longPollSeconds = options.longPollSeconds ?? 25
     this.#pollIntervalMs = options.pollIntervalMs ?? 2000
-    this.#retry = options.retry ?? { baseMs: 250, maxMs: 10_000 }
-    this.#maxRetries = options.maxRetries ?? 4
-    this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000
-    this.#fetch = options.fetch ?? fetch
-    this.#onRetry = options.onRetry
   }
 
   /** The v1 signature of a POST body or a GET path. */
@@ -171,9 +161,9 @@ export class WhatClient {
         if (tasks.length === 0) await this.#pace(started, this.#pollIntervalMs, signal)
       } catch (err) {
         if (aborted(signal)) return
-        if (err instanceof WhatClientError && !RETRYABLE_STATUS(err.status)) throw err
-        const delay = backoffDelay(this.#maxRetries + failures++, this.#retry)
-        this.#onRetry?.(err, delay)
+        if (err instanceof WhatClientError && !isRetryableStatus(err.status)) throw err
+        const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
+        this.#http.onRetry?.(err, delay)
         await sleep(delay, signal)
       }
     }
@@ -184,36 +174,23 @@ export class WhatClient {
     await sleep(intervalMs - (Date.now() - startedAt), signal)
   }
 
-  /** One signed call, retried on network errors, 429 and 5xx up to `maxRetries` times. */
+  /** One signed call, through the shared core (retries, time limit, errors). */
   async #call (method: 'GET' | 'POST', path: string, payload: object | undefined, waitSeconds: number, signal?: AbortSignal): Promise<unknown> {
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const signature = this.sign(body ?? decodeURIComponent(path))
-    const url = this.#baseUrl + path + (waitSeconds > 0 ? `?wait=${waitSeconds}` : '')
-    for (let attempt = 0; ; attempt++) {
-      signal?.throwIfAborted()
-      let retryable: unknown
-      try {
-        const timeout = AbortSignal.timeout(this.#requestTimeoutMs + waitSeconds * 1000)
-        const res = await this.#fetch(url, {
-          method,
-          body,
-          headers: body === undefined ? { 'x-signature': signature } : { 'x-signature': signature, 'content-type': 'application/json' },
-          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-        })
-        const parsed = await res.json().catch(() => undefined) as { detail?: unknown } | undefined
-        if (res.ok) return parsed
-        const error = new WhatClientError(res.status, parsed?.detail ?? res.statusText)
-        if (!RETRYABLE_STATUS(res.status)) throw error
-        retryable = error
-      } catch (err) {
-        if (err instanceof WhatClientError && !RETRYABLE_STATUS(err.status)) throw err
-        if (aborted(signal)) throw signal?.reason
-        retryable = err
-      }
-      if (attempt >= this.#maxRetries) throw retryable
-      const delay = backoffDelay(attempt, this.#retry)
-      this.#onRetry?.(retryable, delay)
-      await sleep(delay, signal)
-    }
+    const reply = await this.#http.send({ method, path, body, headers: { 'x-signature': signature }, waitSeconds, signal })
+    return reply.body
   }
+}
+
+/** The HTTP core for a client's options, with the defaults both clients share. */
+export function httpCoreFor (options: Pick<WhatClientOptions, 'baseUrl' | 'retry' | 'maxRetries' | 'requestTimeoutMs' | 'fetch' | 'onRetry'>): HttpCore {
+  return new HttpCore({
+    baseUrl: options.baseUrl,
+    retry: options.retry ?? { baseMs: 250, maxMs: 10_000 },
+    maxRetries: options.maxRetries ?? 4,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    fetch: options.fetch ?? fetch,
+    onRetry: options.onRetry
+  })
 }

@@ -40,7 +40,8 @@ const catalogue: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     void reply.header('etag', etag).header('cache-control', CACHE_CONTROL)
-    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
+    // send() without a payload: a serialised null would go out as Content-Length: 4 on a 304.
+    if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return (reply as FastifyReply).code(304).send()
     // Sent as serialised once (a JSON string goes out as it is); the response schema documents it.
     return (reply as FastifyReply).type('application/json; charset=utf-8').send(body)
   })

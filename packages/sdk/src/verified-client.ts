@@ -1,0 +1,459 @@
+/**
+ * WhatClientV2: the v2 protocol, "verified identity". The client signs in
+ * with Telegram Mini App init data (`POST /v2/session`) and every call then
+ * acts as that user through a bearer token: no call names the caller, and
+ * only the token's user can read their answers or see questions about them.
+ *
+ * A class of its own beside the v1 `WhatClient` (they share the HTTP core):
+ * in v1 every call names its users and anyone with the key may act for
+ * anyone; in v2 the session is the user. The same method names would mean
+ * different things on one class (`answerTasks(me, name)` against
+ * `answerTasks(name)`), and a v1 key and a v2 session mixed on one object
+ * would invite acting as someone the session is not.
+ *
+ * Asks are sealed by default (PROTOCOL.md, "Sealed answers"): a one-use key
+ * pair per ask, its private half kept in this process's memory until the
+ * answer is read or the request expires (asked.ts); the answer is opened here
+ * and its app named with the server's catalogue (catalogue.ts).
+ *
+ * @example
+ * ```ts
+ * const wc = new WhatClientV2({ baseUrl: 'https://whatclient.example.org', initData: () => askTelegramForInitData() })
+ * const requestId = await wc.ask(targetId)
+ * const outcome = await wc.waitForAnswer(requestId, { timeoutMs: 120_000 })
+ * ```
+ */
+import { AskedRequests } from './asked.js'
+import { backoffDelay, sleep } from './backoff.js'
+import { CatalogueCache, type Catalogue } from './catalogue.js'
+import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
+import { WhatClientError } from './errors.js'
+import { isRetryableStatus, isTransportFailure, type HttpCall, type HttpCore, type HttpReply } from './http.js'
+import { isPackageName } from './protocol.js'
+import { openAnswer, sealAnswer, SealingError, type SealedAnswer } from './sealing.js'
+
+export interface WhatClientV2Options extends Omit<WhatClientOptions, 'apiKey'> {
+  /**
+   * Supplies fresh init data (Telegram Mini App init data of the server's
+   * bot) whenever the client must sign in: before the first call if
+   * `signIn` was not called, once the session has expired, and once after a
+   * call is refused with 401 (the server restarted with a new key, say).
+   * Init data is single use: return new data each time.
+   */
+  initData?: () => string | Promise<string>
+}
+
+/** Who the client acts as, and until when (unix seconds). */
+export interface Session {
+  userId: number
+  expiresAt: number
+}
+
+/** What `GET /v2/info` says about a server. */
+export interface ServerInfo {
+  version: number
+  signIn: boolean
+  botUsername: string | null
+  webappUrl: string | null
+  v1Enabled: boolean
+  maxWaitSeconds: number
+}
+
+/** A pending question about the signed-in user. */
+export interface Task {
+  requestId: string
+  /** The asker, when they chose to be named and signed in; else null. */
+  requesterId: number | null
+  /** Asked by a signed-in user (v2); false for a question through the v1 key. */
+  verified: boolean
+  /** Unix seconds. */
+  expiresAt: number
+  /** Present when the asker wants the answer sealed to this key. */
+  publicKey: string | undefined
+}
+
+export interface AskOptions {
+  /** Keep the asker's id from the target (default true). The server always knows. */
+  anonymous?: boolean
+  /** Ask for a sealed answer that only this client can open (default true). */
+  sealed?: boolean
+  signal?: AbortSignal
+}
+
+export interface CompletedAnswer {
+  status: 'completed'
+  /** The target app's package name. In a sealed answer no server checked it: show it escaped. */
+  packageName: string
+  /** Its display name: the server's for a plain answer; from the catalogue for a sealed one (the package name itself if the catalogue cannot be read). */
+  clientName: string
+  /** Answered by a signed-in target (v2); false when the answer came through the v1 key. */
+  verified: boolean
+  /** The answer came sealed and was opened here. */
+  sealed: boolean
+}
+
+export type AnswerState = { status: 'pending' } | CompletedAnswer | { status: 'declined' } | { status: 'expired' }
+
+export type AnswerOutcome = CompletedAnswer | { status: 'declined' } | { status: 'expired' } | { status: 'timeout' }
+
+/** What a target's policy does with a task. */
+export type TaskDecision = 'answer' | 'decline'
+
+export interface AnswerTasksOptions {
+  /** Answer or decline each task (default: answer all). Declining tells the asker at once. */
+  policy?: (task: Task) => TaskDecision | Promise<TaskDecision>
+  signal?: AbortSignal
+  /** Called after each task answered or declined. */
+  onAnswered?: (task: Task, action: 'answered' | 'declined') => void
+}
+
+export interface PollOptions {
+  /** How long the server may hold the call (long-poll), in seconds (default 0). */
+  waitSeconds?: number
+  signal?: AbortSignal
+}
+
+const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
+
+export class WhatClientV2 {
+  readonly #http: HttpCore
+  readonly #initData: (() => string | Promise<string>) | undefined
+  readonly #longPollSeconds: number
+  readonly #pollIntervalMs: number
+  readonly #asked = new AskedRequests()
+  readonly #catalogue: CatalogueCache
+  #token: string | undefined
+  #session: Session | undefined
+  /** The one sign-in under way (calls that need one share it). */
+  #signingIn: Promise<void> | undefined
+  /** Sign-ins after a 401 since a token last worked: each waits longer, so a server that refuses every token is not hammered. */
+  #renewals = 0
+
+  constructor (options: WhatClientV2Options) {
+    this.#http = httpCoreFor(options)
+    this.#initData = options.initData
+    this.#longPollSeconds = options.longPollSeconds ?? 25
+    this.#pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.#catalogue = new CatalogueCache(this.#http)
+  }
+
+  /** The signed-in user and the session's expiry; undefined before the first sign-in. */
+  get session (): Session | undefined {
+    return this.#session === undefined ? undefined : { ...this.#session }
+  }
+
+  /** `GET /v2/info`: whether the server signs anyone in, and with which bot. */
+  async info (signal?: AbortSignal): Promise<ServerInfo> {
+    const { body } = await this.#http.send({ method: 'GET', path: '/v2/info', signal })
+    const b = (body ?? {}) as Record<string, unknown>
+    return {
+      version: typeof b.version === 'number' ? b.version : 0,
+      signIn: b.sign_in === true,
+      botUsername: typeof b.bot_username === 'string' ? b.bot_username : null,
+      webappUrl: typeof b.webapp_url === 'string' ? b.webapp_url : null,
+      v1Enabled: b.v1_enabled === true,
+      maxWaitSeconds: typeof b.max_wait_seconds === 'number' ? b.max_wait_seconds : 0
+    }
+  }
+
+  /**
+   * Signs in with init data (or, without it, with the `initData` callback's).
+   * Throws WhatClientError 401 when the server refuses it (not its bot's,
+   * stale, already used), 503 when the server has no sign-in.
+   */
+  async signIn (initData?: string, signal?: AbortSignal): Promise<Session> {
+    await this.#signInWith(initData ?? await this.#freshInitData(), signal)
+    return this.session as Session
+  }
+
+  /** Asks which app `targetId` runs; returns the request id. Asking again while it is pending returns the same id. */
+  async ask (targetId: number, { anonymous = true, sealed = true, signal }: AskOptions = {}): Promise<string> {
+    if (!Number.isSafeInteger(targetId) || targetId < 1) throw new RangeError('a target is a Telegram user id, an integer in 1..2^53-1')
+    const keyPair = sealed ? await this.#asked.keyFor(targetId, anonymous) : undefined
+    const payload = keyPair === undefined
+      ? { target_id: targetId, anonymous }
+      : { target_id: targetId, anonymous, public_key: keyPair.publicKey }
+    let reply: HttpReply
+    try {
+      reply = await this.#authed({ method: 'POST', path: '/v2/requests', body: JSON.stringify(payload), signal })
+    } catch (err) {
+      // Refused for good: nothing was made with this key. Otherwise (network, 5xx, quota) it waits for a retry.
+      if (keyPair !== undefined && err instanceof WhatClientError && !isRetryableStatus(err.status)) this.#asked.refused(targetId, anonymous, keyPair)
+      throw err
+    }
+    const { request_id: requestId, expires_at: expiresAt } = (reply.body ?? {}) as { request_id?: unknown, expires_at?: unknown }
+    if (typeof requestId !== 'string' || requestId === '') throw malformed(reply, 'POST /v2/requests', 'a request_id')
+    const expiry = typeof expiresAt === 'number' ? expiresAt : Date.now() / 1000
+    // The request's lifetime by the server's own clock (its Date header), so that a clock here that runs ahead does not drop the key early.
+    const serverNow = Date.parse(reply.headers.get('date') ?? '')
+    const lifetimeMs = expiry * 1000 - (Number.isNaN(serverNow) ? Date.now() : serverNow)
+    this.#asked.asked(requestId, expiry, lifetimeMs, keyPair === undefined ? undefined : { targetId, anonymous, keyPair })
+    return requestId
+  }
+
+  /** When a request this client asked expires (unix seconds), as the server said; undefined once it has ended here. */
+  expiresAt (requestId: string): number | undefined {
+    return this.#asked.get(requestId)?.expiresAt
+  }
+
+  /**
+   * One poll of a request's answer (held up to `waitSeconds`). A sealed
+   * answer is opened here; a sealed request answered in the clear, or an
+   * answer that does not open, throws SealingError. Anything but pending is
+   * delivered once: the request is gone from the server afterwards.
+   */
+  async checkAnswer (requestId: string, { waitSeconds = 0, signal }: PollOptions = {}): Promise<AnswerState> {
+    const reply = await this.#authed({ method: 'GET', path: `/v2/requests/${encodeURIComponent(requestId)}`, waitSeconds, signal })
+    const body = (reply.body ?? {}) as Record<string, unknown>
+    if (body.status === 'pending') return { status: 'pending' }
+    try {
+      if (body.status === 'completed') return await this.#completed(requestId, body, reply, signal)
+      return body.status === 'declined' ? { status: 'declined' } : { status: 'expired' }
+    } finally {
+      this.#asked.done(requestId)
+    }
+  }
+
+  /**
+   * Polls until the answer comes, the target declines, the request expires,
+   * or `timeoutMs` passes (then `{ status: 'timeout' }`, and the request may
+   * still be waited for). Throws the abort reason if `signal` aborts.
+   */
+  async waitForAnswer (requestId: string, options: WaitOptions = {}): Promise<AnswerOutcome> {
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
+    const { signal } = options
+    for (;;) {
+      signal?.throwIfAborted()
+      const remaining = deadline - Date.now()
+      if (remaining <= 0) return { status: 'timeout' }
+      const waitSeconds = Math.min(this.#longPollSeconds, Math.floor(remaining / 1000))
+      const started = Date.now()
+      const state = await this.checkAnswer(requestId, { waitSeconds, signal })
+      if (state.status !== 'pending') return state
+      options.onPending?.()
+      await sleep(Math.min(this.#pollIntervalMs, deadline - Date.now()) - (Date.now() - started), signal)
+    }
+  }
+
+  /** One poll of the questions about the signed-in user, oldest first (held up to `waitSeconds`). */
+  async tasks ({ waitSeconds = 0, signal }: PollOptions = {}): Promise<Task[]> {
+    const reply = await this.#authed({ method: 'GET', path: '/v2/tasks', waitSeconds, signal })
+    const listed = (reply.body as { tasks?: unknown } | undefined)?.tasks
+    if (!Array.isArray(listed)) throw malformed(reply, 'GET /v2/tasks', 'a task list')
+    return listed.flatMap((entry): Task[] => {
+      const t = (entry ?? {}) as Record<string, unknown>
+      if (typeof t.request_id !== 'string' || t.request_id === '') return []
+      return [{
+        requestId: t.request_id,
+        requesterId: typeof t.requester_id === 'number' && Number.isSafeInteger(t.requester_id) ? t.requester_id : null,
+        verified: t.verified === true,
+        expiresAt: typeof t.expires_at === 'number' ? t.expires_at : 0,
+        publicKey: typeof t.public_key === 'string' ? t.public_key : undefined
+      }]
+    })
+  }
+
+  /**
+   * Answers one task with a package name: sealed to the asker's key when the
+   * task carries one, plain otherwise. False when the server no longer has
+   * it (answered, expired). Throws RangeError for a name that is not an
+   * Android package name, SealingError for a key no one can seal to.
+   */
+  async answer (task: Task, packageName: string, signal?: AbortSignal): Promise<boolean> {
+    if (!isPackageName(packageName)) throw new RangeError('not an Android package name (segments of letters, digits and _, joined by dots)')
+    const answer = task.publicKey === undefined
+      ? { package_name: packageName }
+      : { sealed: await sealAnswer(task.publicKey, task.requestId, packageName) }
+    return await this.#submit({ request_id: task.requestId, ...answer }, signal)
+  }
+
+  /** Declines a task: the asker hears at once that no answer will come. False when the server no longer has it. */
+  async decline (task: Task | string, signal?: AbortSignal): Promise<boolean> {
+    return await this.#submit({ request_id: typeof task === 'string' ? task : task.requestId, declined: true }, signal)
+  }
+
+  /**
+   * Serves the signed-in user's tasks with `packageName` until `signal`
+   * aborts: each is answered or declined as `policy` says (a task whose key
+   * cannot be sealed to is declined). Network trouble and server errors never
+   * end it: it backs off and goes on. A refusal that retrying cannot fix (a
+   * 401 that signing in again did not cure, a 422) is thrown.
+   */
+  async answerTasks (packageName: string, options: AnswerTasksOptions = {}): Promise<void> {
+    if (!isPackageName(packageName)) throw new RangeError('not an Android package name (segments of letters, digits and _, joined by dots)')
+    await this.#serve(packageName, options)
+  }
+
+  /** Declines every question about the signed-in user until `signal` aborts (as answerTasks with a policy that always declines). */
+  async declineTasks (options: Omit<AnswerTasksOptions, 'policy'> = {}): Promise<void> {
+    await this.#serve(undefined, { ...options, policy: () => 'decline' })
+  }
+
+  async #serve (packageName: string | undefined, options: AnswerTasksOptions): Promise<void> {
+    const { signal, policy } = options
+    let failures = 0
+    while (!aborted(signal)) {
+      const started = Date.now()
+      try {
+        const tasks = await this.tasks({ waitSeconds: this.#longPollSeconds, signal })
+        let handled = 0
+        for (const task of tasks) {
+          if (aborted(signal)) return
+          const action = await this.#handle(task, packageName, policy, signal)
+          if (action !== undefined) {
+            handled++
+            options.onAnswered?.(task, action)
+          }
+        }
+        failures = 0
+        // Nothing done (nothing there, or all gone meanwhile): a server that answered at once is not asked again at once.
+        if (handled === 0) await sleep(this.#pollIntervalMs - (Date.now() - started), signal)
+      } catch (err) {
+        if (aborted(signal)) return
+        if (!(err instanceof WhatClientError && isRetryableStatus(err.status)) && !isTransportFailure(err)) throw err
+        const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
+        this.#http.onRetry?.(err, delay)
+        await sleep(delay, signal)
+      }
+    }
+  }
+
+  /** The server's package -> display name catalogue (cached, revalidated with its ETag). */
+  async catalogue (signal?: AbortSignal): Promise<Catalogue> {
+    return await this.#catalogue.get(signal)
+  }
+
+  async #handle (task: Task, packageName: string | undefined, policy: AnswerTasksOptions['policy'], signal: AbortSignal | undefined): Promise<'answered' | 'declined' | undefined> {
+    if (packageName === undefined || (await policy?.(task) ?? 'answer') === 'decline') return await this.decline(task, signal) ? 'declined' : undefined
+    try {
+      return await this.answer(task, packageName, signal) ? 'answered' : undefined
+    } catch (err) {
+      // The asker's key is not a usable X25519 key: no answer can be sealed to it, so say no at once.
+      if (err instanceof SealingError && err.code === 'WC_ERR_SEAL_KEY') return await this.decline(task, signal) ? 'declined' : undefined
+      throw err
+    }
+  }
+
+  async #submit (payload: object, signal: AbortSignal | undefined): Promise<boolean> {
+    try {
+      await this.#authed({ method: 'POST', path: '/v2/answers', body: JSON.stringify(payload), signal })
+      return true
+    } catch (err) {
+      if (err instanceof WhatClientError && err.status === 404) return false
+      throw err
+    }
+  }
+
+  async #completed (requestId: string, body: Record<string, unknown>, reply: HttpReply, signal: AbortSignal | undefined): Promise<CompletedAnswer> {
+    const verified = body.verified === true
+    const keyPair = this.#asked.get(requestId)?.keyPair
+    if (keyPair !== undefined) {
+      // Asked sealed: only a sealed answer is accepted (openAnswer refuses a missing one), never a name in the clear.
+      const packageName = await openAnswer(keyPair.privateKey, body.sealed as SealedAnswer, requestId)
+      return { status: 'completed', packageName, clientName: await this.#nameOf(packageName, signal), verified, sealed: true }
+    }
+    if (body.sealed !== undefined) throw new SealingError('WC_ERR_SEAL_OPEN', 'A sealed answer came for a request this client holds no key for.')
+    if (typeof body.package_name !== 'string') throw malformed(reply, 'GET /v2/requests', 'a package_name')
+    const clientName = typeof body.client_name === 'string' ? body.client_name : await this.#nameOf(body.package_name, signal)
+    return { status: 'completed', packageName: body.package_name, clientName, verified, sealed: false }
+  }
+
+  /** The display name of a package; never fails once an answer is in hand (it is delivered only once). */
+  async #nameOf (packageName: string, signal: AbortSignal | undefined): Promise<string> {
+    try {
+      return (await this.#catalogue.get(signal)).nameOf(packageName)
+    } catch (err) {
+      if (aborted(signal)) throw err
+      const stale = this.#catalogue.stale
+      return stale === undefined ? packageName : stale.nameOf(packageName)
+    }
+  }
+
+  /**
+   * A call as the signed-in user. Signs in first when there is no session,
+   * or it has expired and the callback can renew it; after a 401 signs in
+   * again through the callback once, and repeats the call once.
+   */
+  async #authed (call: Omit<HttpCall, 'headers'>): Promise<HttpReply> {
+    let token = await this.#currentToken(call.signal)
+    for (let renewed = false; ; renewed = true) {
+      try {
+        const reply = await this.#http.send({ ...call, headers: { authorization: `Bearer ${token}` } })
+        this.#renewals = 0
+        return reply
+      } catch (err) {
+        if (renewed || this.#initData === undefined || !(err instanceof WhatClientError && err.status === 401)) throw err
+        token = await this.#renew(token, err, call.signal)
+      }
+    }
+  }
+
+  async #currentToken (signal: AbortSignal | undefined): Promise<string> {
+    if (this.#signingIn !== undefined) await untilAborted(this.#signingIn, signal)
+    const expired = this.#session !== undefined && this.#session.expiresAt * 1000 <= Date.now()
+    if (this.#token !== undefined && !(expired && this.#initData !== undefined)) return this.#token
+    if (this.#initData === undefined) throw new Error('not signed in: call signIn(initData) first, or give the client an initData callback')
+    this.#startSignIn(0)
+    await untilAborted(this.#signingIn as Promise<void>, signal)
+    return this.#token as string
+  }
+
+  /** A fresh token after `stale` was refused; concurrent refusals share one sign-in. */
+  async #renew (stale: string, refusal: WhatClientError, signal: AbortSignal | undefined): Promise<string> {
+    if (this.#signingIn === undefined) {
+      // Another call signed in again since this one was sent.
+      if (this.#token !== undefined && this.#token !== stale) return this.#token
+      const delayMs = this.#renewals === 0 ? 0 : backoffDelay(this.#renewals - 1, this.#http.retry)
+      this.#renewals++
+      this.#http.onRetry?.(refusal, delayMs)
+      this.#startSignIn(delayMs)
+    }
+    await untilAborted(this.#signingIn as Promise<void>, signal)
+    return this.#token as string
+  }
+
+  /** Signs in with the callback's init data after `delayMs`, as the same user if there was one; shared by every call that waits for it. */
+  #startSignIn (delayMs: number): void {
+    this.#signingIn ??= (async () => {
+      await sleep(delayMs)
+      await this.#signInWith(await this.#freshInitData(), undefined, this.#session?.userId)
+    })().finally(() => { this.#signingIn = undefined })
+  }
+
+  async #freshInitData (): Promise<string> {
+    if (this.#initData === undefined) throw new TypeError('signIn needs init data: pass it, or give the client an initData callback')
+    const data = await this.#initData()
+    if (typeof data !== 'string' || data === '') throw new TypeError('the initData callback gave no init data')
+    return data
+  }
+
+  /** POST /v2/session; `sameUser` (a renewal) refuses a session for anyone else. */
+  async #signInWith (initData: string, signal: AbortSignal | undefined, sameUser?: number): Promise<void> {
+    const reply = await this.#http.send({ method: 'POST', path: '/v2/session', body: JSON.stringify({ init_data: initData }), signal })
+    const { token, user_id: userId, expires_at: expiresAt } = (reply.body ?? {}) as Record<string, unknown>
+    if (typeof token !== 'string' || token === '' || typeof userId !== 'number' || !Number.isSafeInteger(userId) || typeof expiresAt !== 'number') {
+      throw malformed(reply, 'POST /v2/session', 'a token, user_id and expires_at')
+    }
+    if (sameUser !== undefined && userId !== sameUser) {
+      throw new Error('the initData callback signed in another user than this client\'s session: refused, the client still acts as its user')
+    }
+    this.#token = token
+    this.#session = { userId, expiresAt }
+  }
+}
+
+/** A success that lacks what the protocol promises: the server is not speaking v2 as agreed. */
+function malformed (reply: HttpReply, call: string, what: string): WhatClientError {
+  return new WhatClientError(reply.status, `${call} answered without ${what}`)
+}
+
+/** `promise`, or the abort reason as soon as `signal` aborts (the work itself goes on for others who wait on it). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(signal.reason)
+    signal.addEventListener('abort', stop, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
+  })
+}
