@@ -97,8 +97,8 @@ class MetadataTest(unittest.TestCase):
     def test_imports_only_stdlib_and_the_host(self):
         with open(PLUGIN_PATH, encoding="utf-8") as source:
             tree = ast.parse(source.read())
-        allowed = {"contextlib", "hashlib", "hmac", "http", "json", "random", "re", "socket", "threading", "time", "urllib",
-                   "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
+        allowed = {"base64", "contextlib", "hashlib", "hmac", "http", "json", "os", "random", "re", "socket", "struct",
+                   "threading", "time", "urllib", "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

@@ -1,5 +1,7 @@
-"""The plugin's sealing code (plugin/sealing.py) against the RFC test vectors,
-and the WhatClient wrapper (seal_answer / open_answer) against itself.
+"""The plugin's sealing code (the "sealed answers" block of
+plugin/whatclient.plugin, loaded with the host stand-ins as the other tests
+load it) against the RFC test vectors, and the WhatClient wrapper
+(seal_answer / open_answer, and their wire forms) against itself.
 
 Where the vector bytes came from:
 - RFC 7748 sections 5.2 and 6.1 (X25519): the RFC's hex, read from two public
@@ -11,14 +13,13 @@ Where the vector bytes came from:
   MFDI-hub/rfc9180-py).
 A vector copied wrong could only make a test fail, never pass.
 """
-import importlib.util
 import os
+import types
 import unittest
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sealing.py")
-_spec = importlib.util.spec_from_file_location("sealing", _PATH)
-sealing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sealing)
+from fake_host import FakeHost, load_plugin_module
+
+sealing = load_plugin_module(FakeHost(1))
 
 h = bytes.fromhex
 
@@ -336,6 +337,127 @@ class Base64Url(unittest.TestCase):
         for text in ("-_8=", "+/8", "-_9", "a", "ab cd", "abc\n", "ab*d", "é"):
             with self.assertRaises(sealing.SealError, msg=text):
                 sealing.b64url_decode(text)
+
+
+class OnTheWire(unittest.TestCase):
+    """What the plugin sends and reads: base64url fields, and the refusals that
+    keep a sealed question from ever being answered in plain."""
+    REQUEST_ID = "5f0c2a2e-3d0f-4e6b-9a43-2b1c8d7e6f50"
+
+    def test_round_trip(self):
+        private_key, public_key = sealing.make_key_pair()
+        sealed = sealing.seal_for_wire(sealing.b64url_encode(public_key), self.REQUEST_ID, "com.radolyn.ayugram")
+        self.assertEqual(sorted(sealed), ["ciphertext", "enc"])
+        self.assertEqual((len(sealed["enc"]), len(sealed["ciphertext"])), (43, 363))  # 32 and 272 bytes
+        self.assertEqual(sealing.open_from_wire(private_key, sealed, self.REQUEST_ID), "com.radolyn.ayugram")
+
+    def test_keys_no_one_can_seal_to(self):
+        _, public_key = sealing.make_key_pair()
+        good = sealing.b64url_encode(public_key)
+        for key in (None, 5, [good], "", good + "=", good[:-1], good.replace("-", "+").replace("_", "/") + "+",
+                    sealing.b64url_encode(bytes(32)), sealing.b64url_encode(b"\x01" + bytes(31)), good + "AA"):
+            with self.assertRaises(sealing.SealError, msg=repr(key)):
+                sealing.seal_for_wire(key, self.REQUEST_ID, "com.radolyn.ayugram")
+
+    def test_only_a_sealed_answer_opens(self):
+        private_key, public_key = sealing.make_key_pair()
+        sealed = sealing.seal_for_wire(sealing.b64url_encode(public_key), self.REQUEST_ID, "app.nicegram")
+        for answer in (None, {}, {"client_name": "Nicegram", "package_name": "app.nicegram"}, "sealed",
+                       {"enc": sealed["enc"]}, dict(sealed, ciphertext=None), dict(sealed, enc=5),
+                       dict(sealed, enc=sealed["enc"] + "="), dict(sealed, ciphertext=sealed["ciphertext"][:-4])):
+            with self.assertRaises(sealing.SealError, msg=repr(answer)):
+                sealing.open_from_wire(private_key, answer, self.REQUEST_ID)
+
+
+class Replies(unittest.TestCase):
+    """reply_to: what the answering side sends for each kind of task."""
+
+    def test_plain_sealed_unusable_and_declined(self):
+        private_key, public_key = sealing.make_key_pair()
+        plain_task = {"request_id": "r1", "requester_id": None, "verified": True}
+        sealed_task = dict(plain_task, request_id="r2", public_key=sealing.b64url_encode(public_key))
+        self.assertEqual(sealing.reply_to(plain_task, "app.nicegram", True), ("app.nicegram", None))
+        plain, sealed = sealing.reply_to(sealed_task, "app.nicegram", True)
+        self.assertIsNone(plain)
+        self.assertEqual(sealing.open_from_wire(private_key, sealed, "r2"), "app.nicegram")
+        # Sealed to another request id, it does not open: the aad binds it.
+        with self.assertRaises(sealing.SealError):
+            sealing.open_from_wire(private_key, sealed, "r1")
+        for task in (plain_task, sealed_task):
+            self.assertEqual(sealing.reply_to(task, "app.nicegram", False), (None, None))
+        # A sealed task whose key is unusable, or null, is declined, never answered in plain.
+        for key in (sealing.b64url_encode(bytes(32)), "not a key", None, 7):
+            self.assertEqual(sealing.reply_to(dict(sealed_task, public_key=key), "app.nicegram", True), (None, None), key)
+
+
+class KeysOfSealedAsks(unittest.TestCase):
+    def setUp(self):
+        self.clock = [1000.0]
+        real_time = sealing.time
+        sealing.time = types.SimpleNamespace(monotonic=lambda: self.clock[0], time=real_time.time)
+        self.addCleanup(setattr, sealing, "time", real_time)
+
+    def test_one_key_pair_per_ask_until_its_request_ends(self):
+        keys = sealing.AskKeys()
+        first = keys.key_for((0, 5, 7, True))
+        self.assertEqual(sealing._x25519_public(first[0]), first[1])
+        self.assertEqual(keys.key_for((0, 5, 7, True)), first)       # asking again: the same request
+        self.assertNotEqual(keys.key_for((0, 5, 7, False))[1], first[1])  # named: another ask
+        self.assertNotEqual(keys.key_for((1, 6, 7, True))[1], first[1])   # another account
+        keys.done((0, 5, 7, True), first[1])
+        fresh = keys.key_for((0, 5, 7, True))
+        self.assertNotEqual(fresh[1], first[1])
+        keys.done((0, 5, 7, True), first[1])  # an older key's end leaves the newer one
+        self.assertEqual(keys.key_for((0, 5, 7, True)), fresh)
+
+    def test_a_key_pair_goes_once_its_request_must_have_expired(self):
+        keys = sealing.AskKeys()
+        first = keys.key_for("ask")
+        self.clock[0] += sealing.ASK_TIMEOUT_SECONDS - 1
+        self.assertEqual(keys.key_for("ask"), first)  # used again: it may open the request anew
+        self.clock[0] += sealing.ASK_TIMEOUT_SECONDS - 1
+        self.assertEqual(keys.key_for("ask"), first)
+        self.clock[0] += sealing.ASK_TIMEOUT_SECONDS
+        keys.key_for("other")
+        self.assertEqual(len(keys), 1)
+        self.assertNotEqual(keys.key_for("ask"), first)
+
+    def test_bounded(self):
+        keys = sealing.AskKeys()
+        oldest = keys.key_for(0)
+        for ask in range(1, sealing.ASK_KEYS_MAX + 10):
+            keys.key_for(ask)
+        self.assertEqual(len(keys), sealing.ASK_KEYS_MAX)
+        self.assertNotEqual(keys.key_for(0), oldest)
+
+
+class NamingWithoutACatalogue(unittest.TestCase):
+    """Server.client_name when GET /v2/catalogue cannot be read and none was
+    read before: the opened name is shown as it is only if it is a package
+    name, since the target's app chose it and no server checked it."""
+
+    def test_only_a_package_name_is_shown_as_it_is(self):
+        server = sealing.Server("http://127.0.0.1:9", "")
+
+        def unreachable(_session, _etag=None):
+            raise sealing.WcError(sealing.UNREACHABLE, "test")
+        server.v2.catalogue = unreachable
+        with sealing.Session() as session:
+            self.assertEqual(server.client_name(session, "com.radolyn.ayugram"), "com.radolyn.ayugram")
+            self.assertEqual(server.client_name(session, "a.b_1.C"), "a.b_1.C")
+            for shown in ("Telegram (verified)", "org.telegram.messenger\nuses Telegram", "single", "a..b", "1a.b",
+                          "a.b.", "é.b", "a." + "b" * 254):
+                self.assertEqual(server.client_name(session, shown), "Unknown Client", shown)
+
+
+class CacheControl(unittest.TestCase):
+    def test_max_age(self):
+        self.assertEqual(sealing._max_age("public, max-age=3600"), 3600)
+        self.assertEqual(sealing._max_age('max-age="60"'), 60)
+        self.assertEqual(sealing._max_age("MAX-AGE=5, public"), 5)
+        self.assertEqual(sealing._max_age("max-age=99999999"), sealing.CATALOGUE_MAX_AGE_SECONDS)
+        for header in (None, "", "public", "no-cache, max-age=60", "max-age=60, no-store", "s-maxage=60", "max-age=-1"):
+            self.assertEqual(sealing._max_age(header), 0, header)
 
 
 if __name__ == "__main__":

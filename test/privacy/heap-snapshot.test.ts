@@ -8,17 +8,26 @@ import { sign } from '../../src/crypto/signature.js'
 import { pyJson, sleep } from '../helper.js'
 import { serveProcess, type Child } from '../process-helper.js'
 import { SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
+import { deleteKeys, dumpKeys, SHARED_REDIS, testPrefix } from '../store/redis-helper.js'
 
 const KEY = 'heap-test-key'
 const dir = mkdtempSync(join(tmpdir(), 'wc-heap-'))
 let server: Child | undefined
-let v2Server: Child | undefined
+const v2Servers: Child[] = []
+const redisPrefix = testPrefix()
 
-afterAll(() => {
+afterAll(async () => {
   server?.process.kill('SIGKILL')
-  v2Server?.process.kill('SIGKILL')
+  for (const child of v2Servers) child.process.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })
+  await deleteKeys(redisPrefix)
 })
+
+// The Redis store keeps its own copies of what it reads and writes (replies, scripts' arguments): its heap is checked too.
+const STORES: Array<[string, Record<string, string>]> = [
+  ['memory', {}],
+  ['redis', { STORE: 'redis', REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: redisPrefix, STORE_KEY: randomBytes(32).toString('base64') }]
+]
 
 async function call (url: string, method: 'GET' | 'POST', path: string, body?: object): Promise<Record<string, unknown>> {
   const text = body === undefined ? undefined : pyJson(body)
@@ -69,9 +78,10 @@ describe('at-rest protection', () => {
     expect(await call(url, 'GET', `/getRequestResult/${requestId}`)).toEqual({ status: 'completed', client_name: 'Unknown Client', package_name: secretPackage })
   })
 
-  it('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow', async () => {
-    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
-    v2Server = started.child
+  it.each(STORES)('holds no package name (sealed or plain), user id, request id, token, public key or sealed answer in clear during a v2 flow (STORE=%s)', async (_store, storeEnv) => {
+    const started = await serveProcess({ API_SECRET_KEY: KEY, LOG_LEVEL: 'info', ...SIGN_IN, ...storeEnv }, ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${dir}`])
+    const v2Server = started.child
+    v2Servers.push(v2Server)
     const { url } = started
     const sealedPackage = `org.canary.sealed${randomBytes(8).toString('hex')}`
     const plainPackage = `org.canary.plain${randomBytes(8).toString('hex')}`
@@ -87,6 +97,7 @@ describe('at-rest protection', () => {
     expect((await bob.answer(sealedId, { sealed })).status).toBe(200)
     expect((await bob.answer(plainId, { package_name: plainPackage })).status).toBe(200)
 
+    if (storeEnv.STORE === 'redis') expect((await dumpKeys(redisPrefix)).length, 'the requests are held in Redis').toBeGreaterThan(0)
     const heap = await snapshot(v2Server, url)
     expect(heap).toContain('Unknown Client')
     for (const secret of [sealedPackage, plainPackage, String(aliceId), String(bobId), sealedId, plainId, alice.token, bob.token, keys.publicKey, sealed.enc, sealed.ciphertext]) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { makeKeyPair, sealAnswer } from 'whatclient-sdk'
 import { sign } from '../../src/crypto/signature.js'
@@ -5,6 +6,7 @@ import { signInitData } from '../../src/identity/init-data.js'
 import { build, type TestServer } from '../helper.js'
 import { rawRequest, requestText } from '../routes/raw-http.js'
 import { BOT_TOKEN, SIGN_IN, V2User } from '../routes/v2/v2-helper.js'
+import { deleteKeys, dumpKeys, SHARED_REDIS, testPrefix } from '../store/redis-helper.js'
 
 // Ids with digits that appear nowhere else in a log line (not as a port, pid or time).
 const ALICE = 777_111_222_333
@@ -113,6 +115,24 @@ describe('logs', () => {
     const server = await build({ ...SIGN_IN, LOG_LEVEL: level })
     const secrets = await trafficV2(server)
     await server.close()
+    expect(server.logs.join('')).toContain('/v2/requests/:request_id')
+    expectNoneOf(server.logs, secrets)
+  })
+
+  // The Redis store has its own code paths (scripts, layouts, a client that can fail and log).
+  it.each(['info', 'debug'])('at %s level with STORE=redis, the same v2 flow (plain and sealed) names none of them either', async (level) => {
+    const prefix = testPrefix()
+    const server = await build({
+      ...SIGN_IN, LOG_LEVEL: level, STORE: 'redis', REDIS_URL: SHARED_REDIS, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64')
+    })
+    let secrets: string[]
+    try {
+      secrets = await trafficV2(server)
+      expect((await dumpKeys(prefix)).length, 'the flow went through Redis').toBeGreaterThan(0)
+    } finally {
+      await server.close()
+      await deleteKeys(prefix)
+    }
     expect(server.logs.join('')).toContain('/v2/requests/:request_id')
     expectNoneOf(server.logs, secrets)
   })

@@ -1,7 +1,7 @@
 /**
  * Sealed answers in the SDK (packages/sdk/src/sealing.ts): the HPKE library as
  * configured against RFC 9180, the wrapper's refusals (the same as
- * plugin/sealing.py's), and interop both ways with the plugin's stdlib-Python
+ * the plugin's), and interop both ways with the plugin's stdlib-Python
  * implementation, run as a real python3 child (no server: that comes with the
  * v2 routes).
  */
@@ -50,7 +50,7 @@ const padded = (name: Uint8Array): Uint8Array => {
   return out
 }
 
-/** One command to plugin/sealing.py through test/sdk/sealing_peer.py. */
+/** One command to the plugin's sealing code through test/sdk/sealing_peer.py. */
 function python<T> (command: object): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn('python3', [PEER], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -245,7 +245,7 @@ describe('sealed answers', () => {
   })
 })
 
-describe('interop with the plugin (plugin/sealing.py under python3)', () => {
+describe('interop with the plugin (plugin/whatclient.plugin under python3)', () => {
   const answers = NAMES.map((name, i) => ({ request_id: `${REQUEST_ID}-${i}`, package_name: name }))
 
   it('the plugin seals to a key the SDK made, and the SDK opens', async () => {

@@ -1,5 +1,6 @@
-"""The plugin's sealing code (plugin/sealing.py) as the other end of the SDK's
-interop tests. Reads one JSON command on stdin, prints one JSON answer:
+"""The plugin's sealing code (the "sealed answers" block of
+plugin/whatclient.plugin) as the other end of the SDK's interop tests.
+Reads one JSON command on stdin, prints one JSON answer:
 
   {"op": "key_pair"}
       -> {"private_key", "public_key"}          (base64url)
@@ -10,15 +11,16 @@ interop tests. Reads one JSON command on stdin, prints one JSON answer:
 
 The private key crosses stdout only here, between a test and its own child.
 """
-import importlib.util
 import json
 import os
 import sys
 
-_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugin", "sealing.py")
-_spec = importlib.util.spec_from_file_location("sealing", _PATH)
-sealing = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sealing)
+# The plugin file itself, loaded with the host stand-ins its own tests use:
+# the code under test is the one that ships.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugin", "tests"))
+from fake_host import FakeHost, load_plugin_module  # noqa: E402 (needs the path above)
+
+sealing = load_plugin_module(FakeHost(1))
 
 
 def open_one(private_key, answer):

@@ -8,7 +8,7 @@
  * hpke-js packages rather than written here. What this module adds is only what
  * the protocol names: `info`, the request id as `aad`, the 256-byte zero
  * padding, strict base64url on the wire, and the same refusals as the plugin's
- * stdlib-Python implementation (plugin/sealing.py), so either side opens what
+ * stdlib-Python implementation (in plugin/whatclient.plugin), so either side opens what
  * the other sealed and both refuse the same inputs.
  *
  * The hpke-js packages are the SDK's only runtime dependencies, a deliberate
@@ -158,7 +158,7 @@ function isHpkeError (error: unknown): boolean {
 
 /**
  * The name ends at the first zero byte and everything after it must be zero,
- * so one plaintext has exactly one reading (as in plugin/sealing.py).
+ * so one plaintext has exactly one reading (as in the plugin).
  */
 function unpad (padded: Uint8Array): string {
   const zero = padded.indexOf(0)
