@@ -261,6 +261,8 @@ class AnsweringTest(SealedCase):
         # Bob was told of the two he answered, and not blamed for the third.
         self.assertEqual(bob_host.wait_for_bulletins(2), [("info", "WhatClient: someone asked which app you use, and was told")] * 2)
         self.assertEqual(len(bob_host.bulletins), 2)
+        # The proxy records an exchange once its reply is relayed, which can be just after Carol reads the result.
+        eventually(lambda: len(self.proxy.calls("POST /v2/answers")) >= 3)
         answers = [json.loads(e.body) for e in self.proxy.calls("POST /v2/answers")]
         self.assertEqual([sorted(a) for a in answers],
                          [["package_name", "request_id"], ["request_id", "sealed"], ["declined", "request_id"]])

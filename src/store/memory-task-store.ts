@@ -20,9 +20,7 @@ import { MemoryQuota } from '../identity/quota.js'
 import { answerPayload, answerFromPayload, type AnswerKind } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
-import type {
-  Answer, AnswerOutcome, AskOptions, ResultState, StoreLimits, StoreListener, Task, TaskStore, Topic, VerifiedResult
-} from './task-store.js'
+import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
 
 interface Entry {
   /** The request id, sealed under this entry's key. */
@@ -80,15 +78,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: MemoryTaskStoreOptions) {
-    this.#limits = {
-      ttlMs: options.ttlMs,
-      maxPendingPerTarget: options.maxPendingPerTarget,
-      maxPendingTotal: options.maxPendingTotal,
-      retryGraceMs: options.retryGraceMs,
-      maxUnverifiedPerTarget: options.maxUnverifiedPerTarget,
-      askQuota: options.askQuota,
-      maxSignedInUsers: options.maxSignedInUsers
-    }
+    this.#limits = storeLimits(options)
     this.#sealer = options.sealer ?? new Sealer()
     this.#keys = new StoreKeys(this.#sealer)
     this.#listener = options.listener

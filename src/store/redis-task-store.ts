@@ -30,9 +30,7 @@ import { sameText } from './same-text.js'
 import { checkServer } from './redis/server-check.js'
 import { Reachability } from './redis/reachability.js'
 import { LAYOUT, SCRIPTS, type ExistingReply } from './redis/scripts.js'
-import type {
-  Answer, AnswerOutcome, AskOptions, ResultState, StoreLimits, StoreListener, Task, TaskStore, Topic, VerifiedResult
-} from './task-store.js'
+import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
 
 export interface RedisTaskStoreOptions extends StoreLimits {
   listener: StoreListener
@@ -99,15 +97,7 @@ export class RedisTaskStore implements TaskStore {
   #closed = false
 
   private constructor (options: RedisTaskStoreOptions, client: Client, subscriber: Client) {
-    this.#limits = {
-      ttlMs: options.ttlMs,
-      maxPendingPerTarget: options.maxPendingPerTarget,
-      maxPendingTotal: options.maxPendingTotal,
-      retryGraceMs: options.retryGraceMs,
-      maxUnverifiedPerTarget: options.maxUnverifiedPerTarget,
-      askQuota: options.askQuota,
-      maxSignedInUsers: options.maxSignedInUsers
-    }
+    this.#limits = storeLimits(options)
     this.#quota = gcraParameters(options.askQuota)
     this.#sealer = new Sealer(options.storeKey)
     this.#keys = new StoreKeys(this.#sealer)

@@ -173,3 +173,9 @@ export interface StoreLimits {
   /** Memory: most users marked signed in, and most askers with a quota not yet whole, at once. */
   maxSignedInUsers: number
 }
+
+/** The limits alone, out of an adapter's options (which carry more: a key, a listener, a client). */
+export function storeLimits (options: StoreLimits): StoreLimits {
+  const { ttlMs, maxPendingPerTarget, maxPendingTotal, retryGraceMs, maxUnverifiedPerTarget, askQuota, maxSignedInUsers } = options
+  return { ttlMs, maxPendingPerTarget, maxPendingTotal, retryGraceMs, maxUnverifiedPerTarget, askQuota, maxSignedInUsers }
+}

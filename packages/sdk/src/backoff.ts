@@ -1,6 +1,7 @@
 /**
- * Waiting between retries and polls: exponential backoff with full jitter, and
- * a sleep that an AbortSignal cuts short.
+ * Waiting between retries and polls: exponential backoff with full jitter, a
+ * sleep that an AbortSignal cuts short, and the long-poll loop both clients
+ * wait for an answer with.
  */
 
 export interface BackoffOptions {
@@ -28,4 +29,37 @@ export function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms)
     signal?.addEventListener('abort', done, { once: true })
   })
+}
+
+export interface PollUntilOptions {
+  /** Stop after this long (then `{ status: 'timeout' }`); default: never. */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Called after each poll that found nothing yet. */
+  onPending?: () => void
+  /** The longest hold to ask the server for, in seconds. */
+  longPollSeconds: number
+  /** The least time between two polls: a server that ignores `wait` answers at once. */
+  pollIntervalMs: number
+}
+
+/**
+ * Long-polls `poll(waitSeconds)` until it answers something other than
+ * `pending`, or `timeoutMs` passes. Throws the abort reason if `signal` aborts.
+ */
+export async function pollUntilSettled<T extends { status: string }> (
+  poll: (waitSeconds: number) => Promise<T>,
+  { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs }: PollUntilOptions
+): Promise<Exclude<T, { status: 'pending' }> | { status: 'timeout' }> {
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
+  for (;;) {
+    signal?.throwIfAborted()
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) return { status: 'timeout' }
+    const started = Date.now()
+    const state = await poll(Math.min(longPollSeconds, Math.floor(remaining / 1000)))
+    if (state.status !== 'pending') return state as Exclude<T, { status: 'pending' }>
+    onPending?.()
+    await sleep(Math.min(pollIntervalMs, deadline - Date.now()) - (Date.now() - started), signal)
+  }
 }

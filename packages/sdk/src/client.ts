@@ -13,7 +13,7 @@
  * ```
  */
 import { sign } from './signature.js'
-import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
+import { backoffDelay, pollUntilSettled, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
 import { HttpCore, isRetryableStatus } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
@@ -126,19 +126,8 @@ export class WhatClient {
    * (then `{ status: 'timeout' }`). Throws the abort reason if `signal` aborts.
    */
   async waitForResult (requestId: string, options: WaitOptions = {}): Promise<WaitOutcome> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
-    const { signal } = options
-    for (;;) {
-      signal?.throwIfAborted()
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) return { status: 'timeout' }
-      const wait = Math.min(this.#longPollSeconds, Math.floor(remaining / 1000))
-      const started = Date.now()
-      const state = await this.getRequestResult(requestId, wait, signal)
-      if (state.status !== 'pending') return state
-      options.onPending?.()
-      await this.#pace(started, Math.min(this.#pollIntervalMs, deadline - Date.now()), signal)
-    }
+    return pollUntilSettled((wait) => this.getRequestResult(requestId, wait, options.signal),
+      { ...options, longPollSeconds: this.#longPollSeconds, pollIntervalMs: this.#pollIntervalMs })
   }
 
   /**

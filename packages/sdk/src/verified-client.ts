@@ -24,7 +24,7 @@
  * ```
  */
 import { AskedRequests } from './asked.js'
-import { backoffDelay, sleep } from './backoff.js'
+import { backoffDelay, pollUntilSettled, sleep } from './backoff.js'
 import { CatalogueCache, type Catalogue } from './catalogue.js'
 import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
 import { WhatClientError } from './errors.js'
@@ -220,19 +220,8 @@ export class WhatClientV2 {
    * still be waited for). Throws the abort reason if `signal` aborts.
    */
   async waitForAnswer (requestId: string, options: WaitOptions = {}): Promise<AnswerOutcome> {
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs
-    const { signal } = options
-    for (;;) {
-      signal?.throwIfAborted()
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) return { status: 'timeout' }
-      const waitSeconds = Math.min(this.#longPollSeconds, Math.floor(remaining / 1000))
-      const started = Date.now()
-      const state = await this.checkAnswer(requestId, { waitSeconds, signal })
-      if (state.status !== 'pending') return state
-      options.onPending?.()
-      await sleep(Math.min(this.#pollIntervalMs, deadline - Date.now()) - (Date.now() - started), signal)
-    }
+    return pollUntilSettled((waitSeconds) => this.checkAnswer(requestId, { waitSeconds, signal: options.signal }),
+      { ...options, longPollSeconds: this.#longPollSeconds, pollIntervalMs: this.#pollIntervalMs })
   }
 
   /** One poll of the questions about the signed-in user, oldest first (held up to `waitSeconds`). */
