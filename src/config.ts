@@ -12,7 +12,7 @@ const EnvSchema = Type.Object({
   API_SECRET_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  REQUEST_TTL_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 120 }),
+  REQUEST_TTL_SECONDS: Type.Number({ minimum: 0.001, maximum: 86400, default: 120 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   LOG_SUMMARY_SECONDS: Type.Number({ minimum: 0.1, maximum: 86400, default: 60 }),
   MAX_PENDING_PER_TARGET: Type.Integer({ minimum: 1, maximum: 100000, default: 32 }),
@@ -73,8 +73,23 @@ export type StoreConfig =
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
 
+/** How a number setting must be written: env-schema alone would read "1e400" as Infinity, "0x10" as 16, " 5" as 5. */
+const PLAIN_DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/
+
+/** Refuses number settings that are not plain decimals, naming the variable. */
+function requirePlainNumbers (schema: { properties: Record<string, unknown> }, env: NodeJS.ProcessEnv): void {
+  for (const [name, property] of Object.entries(schema.properties)) {
+    const type = (property as { type?: unknown }).type
+    const value = env[name]
+    if ((type === 'number' || type === 'integer') && value !== undefined && !PLAIN_DECIMAL.test(value)) {
+      throw new WC_ERR_CONFIG(`${name} must be a plain decimal number such as 30 or 0.5 (got ${JSON.stringify(value.slice(0, 40))})`)
+    }
+  }
+}
+
 /** Reads and validates settings; throws WC_ERR_CONFIG naming what is wrong. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  requirePlainNumbers(EnvSchema, env)
   let parsed: Env
   try {
     parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false })
@@ -178,6 +193,7 @@ const BOT_USERNAME = /^@?([A-Za-z][A-Za-z0-9_]{3,31})$/
 
 /** The v2 settings; throws WC_ERR_CONFIG naming the variable, never echoing a secret. */
 export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): IdentitySettings {
+  requirePlainNumbers(IdentityEnvSchema, env)
   let parsed: IdentityEnv
   try {
     parsed = envSchema<IdentityEnv>({ schema: IdentityEnvSchema, data: { ...env }, dotenv: false })

@@ -25,7 +25,8 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
   })
   await app.listen({ host: config.host, port: config.port })
   // Only now is there a server that signs with this key.
-  if (config.apiSecretKeyGenerated) {
+  // With v1 off nothing is signed with the key: a banner about it would mislead.
+  if (config.apiSecretKeyGenerated && config.v1Enabled) {
     process.stderr.write([
       'WhatClient: API_SECRET_KEY is not set, so this run signs with a random key:',
       `  API_SECRET_KEY=${config.apiSecretKey}`,

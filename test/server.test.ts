@@ -69,6 +69,17 @@ describe('the server process', () => {
     }
   })
 
+  it('prints no random-key banner with v1 switched off: nothing is signed with the key', async () => {
+    const { child, url } = await serveProcess({ V1_ENABLED: 'false' })
+    try {
+      expect((await fetch(`${url}/v2/info`)).status).toBe(200)
+      expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
+    } finally {
+      child.process.kill('SIGTERM')
+      await child.exited
+    }
+  })
+
   it('prints the random-key banner only once it listens', async () => {
     const taken = createServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))

@@ -112,7 +112,9 @@ export function describeFailure (err: unknown): string {
     return `${err.message} Check the key: --key or WHATCLIENT_KEY must be the server's API_SECRET_KEY.`
   }
   if (err instanceof WhatClientError && err.status === 401) {
-    return `${err.message} Init data is accepted once, for a few minutes, and only from the server's own bot: get fresh init data.`
+    const why = "Init data is accepted once, for a few minutes, and only from the server's own bot"
+    // The server's own message may already say to get fresh init data: say it once.
+    return /fresh init data/.test(err.message) ? `${err.message} (${why}.)` : `${err.message} ${why}: get fresh init data.`
   }
   if (err instanceof WhatClientError && err.status === 429 && err.retryAfterSeconds !== undefined) {
     return `${err.message} (try again in ${err.retryAfterSeconds} s)`

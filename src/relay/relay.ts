@@ -55,10 +55,12 @@ export class Relay {
 
   /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. `client` aborts when the caller leaves. */
   tasksFor (userId: number, waitMs: number, client?: AbortSignal): Promise<string[]> {
-    if (waitMs <= 0) return this.#store.pendingTasks(userId)
+    if (waitMs <= 0) return this.#store.pendingTasks(userId).then((tasks) => tasks ?? [])
     return this.#hold({ kind: 'tasks', userId }, waitMs, client, [], async () => {
       const tasks = await this.#store.pendingTasks(userId)
-      return { done: tasks.length > 0, value: tasks }
+      // A signed-in user's v1 poll answers at once: held, it would take a place among their
+      // held polls, and the v1 key could crowd their own v2 polls out.
+      return tasks === null ? { done: true, value: [] } : { done: tasks.length > 0, value: tasks }
     })
   }
 

@@ -121,10 +121,10 @@ export class MemoryTaskStore implements TaskStore {
     return { requestId, created: true, expiresInMs: this.#limits.ttlMs }
   }
 
-  async pendingTasks (userId: number): Promise<string[]> {
+  async pendingTasks (userId: number): Promise<string[] | null> {
     const targetKey = this.#keys.target(userId)
     const now = performance.now()
-    if (this.#isSignedIn(targetKey, now)) return []
+    if (this.#isSignedIn(targetKey, now)) return null
     const ids: string[] = []
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
       // A v1 plugin cannot seal: sealed requests are for v2 targets only.

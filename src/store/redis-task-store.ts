@@ -225,8 +225,9 @@ export class RedisTaskStore implements TaskStore {
     }
   }
 
-  async pendingTasks (userId: number): Promise<string[]> {
+  async pendingTasks (userId: number): Promise<string[] | null> {
     const tasks = await this.#tasks(userId, 'v1')
+    if (tasks === null) return null
     const ids: string[] = []
     for (const task of tasks) {
       const id = this.#openId(task.requestHash, task.sealedId, task.layout)
@@ -236,7 +237,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async inbox (userId: number): Promise<Task[]> {
-    const records = await this.#tasks(userId, 'v2')
+    const records = await this.#tasks(userId, 'v2') ?? []
     const tasks: Task[] = []
     for (const record of records) {
       const requestId = this.#openId(record.requestHash, record.sealedId, record.layout)

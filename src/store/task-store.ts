@@ -90,10 +90,11 @@ export interface TaskStore {
 
   /**
    * v1: request ids of the pending tasks whose target is `userId`, oldest
-   * (first created) first; sealed requests left out, and nothing at all while
-   * `userId` is marked signed in.
+   * (first created) first; sealed requests left out. `null` while `userId` is
+   * marked signed in: v1 sees nothing of them, and a v1 poll must not wait
+   * (a held one would take a place among the user's held polls).
    */
-  pendingTasks (userId: number): Promise<string[]>
+  pendingTasks (userId: number): Promise<string[] | null>
 
   /**
    * v1: records the target's answer (unverified). False when the request is

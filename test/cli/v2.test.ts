@@ -76,7 +76,7 @@ describe('whatclient ask / answer with --init-data (v2)', () => {
     await signInWith(server.url, used)
     const asking = runCli(['ask', String(user()), '--server', server.url, '--init-data', used])
     expect(await asking.exited).toBe(1)
-    expect(asking.stderr()).toMatch(/401: Init data was already used; get fresh init data from Telegram\. Init data is accepted once, for a few minutes, and only from the server's own bot: get fresh init data\.\n$/)
+    expect(asking.stderr()).toMatch(/401: Init data was already used; get fresh init data from Telegram\. \(Init data is accepted once, for a few minutes, and only from the server's own bot\.\)\n$/)
   })
 
   // Each case its own test (and time limit): a CLI process start is slow on two busy cores.

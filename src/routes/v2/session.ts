@@ -17,7 +17,8 @@ import { errorReplies, UserId } from './schemas.js'
 
 const SessionBody = Type.Object({
   init_data: Type.String({ minLength: 1, maxLength: MAX_INIT_DATA_LENGTH, description: 'Mini App init data of the operator\'s bot, as Telegram gave it (tgWebAppData, URL-decoded once)' })
-})
+}, { additionalProperties: false })
+
 const SessionReply = Type.Object({
   token: Type.String({ description: 'Send as Authorization: Bearer <token>. Opaque.' }),
   user_id: UserId,

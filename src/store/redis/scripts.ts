@@ -155,10 +155,11 @@ export const SCRIPTS = {
       throw unexpected('ask', kind)
     }),
 
-  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2' }, TaskRecord[]>('tasks',
+  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2' }, TaskRecord[] | null>('tasks',
     ['targetKey', 'signedInKey'],
     ['prefix', 'view'],
     (raw) => {
+      if (raw === null) return null
       const flat = list(raw)
       const tasks: TaskRecord[] = []
       for (let i = 0; i + TASK_WIDTH - 1 < flat.length; i += TASK_WIDTH) {

@@ -54,8 +54,9 @@ describe('POST /v2/session, checking hash (TELEGRAM_BOT_TOKEN)', () => {
     expect(res).toMatchObject({ status: 401, body: { detail } })
   })
 
-  it('validates the body: missing, empty, too long, not a string -> 422; bad JSON -> 400; not JSON -> 415', async () => {
-    for (const body of ['{}', '{"init_data": ""}', `{"init_data": "${'a'.repeat(4097)}"}`, '{"init_data": 5}', '[]']) {
+  it('validates the body: missing, empty, too long, not a string, unknown fields -> 422; bad JSON -> 400; not JSON -> 415', async () => {
+    const valid = signInitData({ botToken: BOT_TOKEN, user: user() })
+    for (const body of ['{}', '{"init_data": ""}', `{"init_data": "${'a'.repeat(4097)}"}`, '{"init_data": 5}', '[]', JSON.stringify({ init_data: valid, x: 1 })]) {
       const res = await postSession(server.url, body)
       expect(res.status, body.slice(0, 30)).toBe(422)
       expect(res.body.detail).toBeInstanceOf(Array)

@@ -51,6 +51,20 @@ describe('a user with a live v2 session, seen with the v1 key', () => {
     expect(await v1Result(after)).toEqual({ status: 'expired' })
   })
 
+  it('answers their v1 long-polls at once, so the v1 key cannot take the places of their own held polls', async () => {
+    const bobId = user()
+    const bob = await signIn(bobId)
+    // MAX_HELD_POLLS_PER_USER is 4: were these held for their 30 s, Bob's own poll would get 429.
+    const started = Date.now()
+    const v1Polls = await Promise.all([1, 2, 3, 4].map(async () => v1Tasks(bobId, 30)))
+    expect(v1Polls).toEqual(Array(4).fill({ tasks: [] }))
+    expect(Date.now() - started).toBeLessThan(20_000)
+    const held = [1, 2, 3, 4].map(async () => server.get(`/getTasks/${bobId}?wait=30`))
+    const own = await bob.get('/v2/tasks?wait=0.3')
+    expect(own.status, JSON.stringify(own.body)).toBe(200)
+    expect((await Promise.all(held)).map((res) => res.status)).toEqual([200, 200, 200, 200])
+  })
+
   it('stays shielded across a second sign-in, and others are not', async () => {
     const bobId = user()
     await signIn(bobId)

@@ -9,7 +9,7 @@
   ARGV[2] view          'v1' | 'v2'
 
   Returns {requestHash, sealedId, layout, msToExpiry, verified ('1' | '0'), sealedRequester or '',
-           sealedPublicKey or '', ...}, oldest first
+           sealedPublicKey or '', ...}, oldest first; nil for the v1 view of a signed-in target
 ]]
 local targetKey = KEYS[1]
 local signedInKey = KEYS[2]
@@ -18,7 +18,8 @@ local view = ARGV[2]
 
 --- @include "time"
 
-if view == 'v1' and redis.call('EXISTS', signedInKey) == 1 then return {} end
+-- Nil: the v1 view of a signed-in target, which must not even be waited on.
+if view == 'v1' and redis.call('EXISTS', signedInKey) == 1 then return false end
 
 local now = nowMs()
 redis.call('ZREMRANGEBYSCORE', targetKey, '-inf', now)
