@@ -7,6 +7,7 @@
  * deadline marks Redis unreachable: calls then fail at once (503) until a
  * heartbeat is answered again.
  */
+import { performance } from 'node:perf_hooks'
 import { WC_ERR_STORE_UNAVAILABLE } from '../../errors.js'
 
 export interface ReachabilityOptions {
@@ -26,6 +27,13 @@ export interface ReachabilityOptions {
   onFailure?: ((kind: 'error' | 'timeout') => void) | undefined
 }
 
+interface InFlight {
+  settled: boolean
+  /** performance.now() by which it must be answered. */
+  deadline: number
+  reject: (err: unknown) => void
+}
+
 export class Reachability {
   readonly #options: ReachabilityOptions
   /** A call or a ping missed its deadline, and no ping has been answered since. */
@@ -34,6 +42,11 @@ export class Reachability {
   #heartbeat: NodeJS.Timeout | undefined
   /** Reporting runs between start() and stop(): connecting is not a change. */
   #running = false
+  /** Calls not yet answered, oldest first from #head (answered ones may linger behind an older one). */
+  readonly #inFlight: InFlight[] = []
+  #head = 0
+  /** Armed while calls are in flight, for the oldest one's deadline. */
+  #timer: NodeJS.Timeout | undefined
 
   constructor (options: ReachabilityOptions) {
     this.#options = options
@@ -73,32 +86,78 @@ export class Reachability {
    * Runs one store call within the deadline. Fails at once with
    * WC_ERR_STORE_UNAVAILABLE while Redis is known unreachable, and with it
    * when the deadline passes (the call may still land in Redis later).
+   *
+   * Every call has the same deadline, so calls expire in the order they
+   * started: they wait in one queue under one timer, armed for the oldest,
+   * rather than each with a timer and a race of its own.
    */
-  async call<T> (run: () => Promise<T>): Promise<T> {
+  call<T> (run: () => Promise<T>): Promise<T> {
     if (!this.callable) {
       this.#options.onFailure?.('error')
-      throw new WC_ERR_STORE_UNAVAILABLE()
+      return Promise.reject(new WC_ERR_STORE_UNAVAILABLE())
     }
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
+    return new Promise<T>((resolve, reject) => {
+      const call: InFlight = { settled: false, deadline: performance.now() + this.#options.deadlineMs, reject }
+      let work: Promise<T>
+      try {
+        work = run()
+      } catch (err) {
+        reject(err)
+        return
+      }
+      this.#inFlight.push(call)
+      this.#timer ??= setTimeout(this.#expire, this.#options.deadlineMs)
+      // A late reply, after the deadline answered, is dropped here.
+      work.then((value) => {
+        if (this.#settle(call)) resolve(value)
+      }, (err: unknown) => {
+        if (!this.#settle(call)) return
+        this.#options.onFailure?.('error')
+        reject(new WC_ERR_STORE_UNAVAILABLE({ cause: err }))
+      })
+    })
+  }
+
+  /** Marks a call answered; false when its deadline answered it already. */
+  #settle (call: InFlight): boolean {
+    if (call.settled) return false
+    call.settled = true
+    // Answered calls leave the front of the queue at once, so that it stays short.
+    const queue = this.#inFlight
+    while (this.#head < queue.length && (queue[this.#head] as InFlight).settled) this.#head++
+    if (this.#head === queue.length) {
+      queue.length = 0
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= queue.length) {
+      queue.splice(0, this.#head)
+      this.#head = 0
+    }
+    return true
+  }
+
+  /** The timer: fails every call past its deadline, then waits for the oldest one left. */
+  readonly #expire = (): void => {
+    this.#timer = undefined
+    const now = performance.now()
+    const queue = this.#inFlight
+    for (;;) {
+      const call = queue[this.#head]
+      if (call === undefined) break
+      if (!call.settled) {
+        if (call.deadline > now) break
+        call.settled = true
         this.#options.onFailure?.('timeout')
         this.#stall()
-        reject(new WC_ERR_STORE_UNAVAILABLE())
-      }, this.#options.deadlineMs)
-    })
-    const work = run()
-    // The late reply of a call that lost the race is dropped here, not left unhandled.
-    work.catch(() => {})
-    try {
-      return await Promise.race([work, deadline])
-    } catch (err) {
-      if (err instanceof WC_ERR_STORE_UNAVAILABLE) throw err
-      this.#options.onFailure?.('error')
-      throw new WC_ERR_STORE_UNAVAILABLE({ cause: err })
-    } finally {
-      clearTimeout(timer)
+        call.reject(new WC_ERR_STORE_UNAVAILABLE())
+      }
+      this.#head++
     }
+    if (this.#head === queue.length) {
+      queue.length = 0
+      this.#head = 0
+      return
+    }
+    this.#timer = setTimeout(this.#expire, Math.max(1, Math.ceil((queue[this.#head] as InFlight).deadline - now)))
   }
 
   #stall (): void {
