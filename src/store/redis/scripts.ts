@@ -16,6 +16,7 @@
  *                              o  creation order               b  count bucket (see includes/count.lua)
  *                              w  when answered (ms)           h  when last handed out (ms)
  *                              ak answer kind: sealed | declined (absent: plain)
+ *                              sw '1': a reader was told to wait for the hand-out to settle
  *                              av '1': answered through v2
  *                            v2 requests (layout 3) also:
  *                              r  requester hash (who may read the answer)
@@ -29,7 +30,8 @@
  *   {p}quota:<requester> string  a v2 requester's quota (GCRA, see includes/quota.lua)
  *   {p}order         int     the last creation order given
  *   {p}count:*               the total count (includes/count.lua)
- *   channel {p}wake          a target hash (new task) or a request hash (new answer, delivered)
+ *   channel {p}wake          a target hash (new task) or a request hash (new answer; delivered,
+ *                            when a reader waits on it)
  *
  * A new field is added without a new layout when older code can ignore it;
  * a new layout number is for changes older code would misread (it then tells

@@ -70,9 +70,10 @@ quota_take(quotaKey, now, quotaIntervalMs)
 local expiresAt = now + ttlMs
 local order = redis.call('INCR', prefix .. 'order')
 local bucket = countRequest(prefix, expiresAt)
-redis.call('HSET', recordKey, 'v', layout, 'st', 'p', 'id', sealedId, 't', targetHash, 'd', pairHash, 'o', order, 'b', bucket, 'r', requesterHash)
-if sealedRequester ~= '' then redis.call('HSET', recordKey, 'ri', sealedRequester) end
-if sealedPublicKey ~= '' then redis.call('HSET', recordKey, 'pk', sealedPublicKey) end
+local fields = {'v', layout, 'st', 'p', 'id', sealedId, 't', targetHash, 'd', pairHash, 'o', order, 'b', bucket, 'r', requesterHash}
+if sealedRequester ~= '' then fields[#fields + 1] = 'ri'; fields[#fields + 1] = sealedRequester end
+if sealedPublicKey ~= '' then fields[#fields + 1] = 'pk'; fields[#fields + 1] = sealedPublicKey end
+redis.call('HSET', recordKey, unpack(fields))
 redis.call('PEXPIREAT', recordKey, expiresAt)
 enqueue(targetKey, expiresAt, requestHash)
 redis.call('SET', pairKey, requestHash, 'PX', ttlMs)

@@ -15,8 +15,8 @@ local handedOutAt = tonumber(ARGV[3])
 
 --- @include "count"
 
-local record = redis.call('HMGET', recordKey, 'st', 'h', 'v', 'b')
-local state, recordHandedOutAt, recordLayout, bucket = record[1], record[2], record[3], record[4]
+local record = redis.call('HMGET', recordKey, 'st', 'h', 'v', 'b', 'sw')
+local state, recordHandedOutAt, recordLayout, bucket, someoneWaits = record[1], record[2], record[3], record[4], record[5]
 if state ~= 'h' or tonumber(recordHandedOutAt or '0') ~= handedOutAt then return 0 end
 
 redis.call('DEL', recordKey)
@@ -25,6 +25,7 @@ if recordLayout and bucket then
 else
   redis.call('ZREM', prefix .. 'all', requestHash)
 end
--- Readers told to wait while this one settled learn that it is gone.
-redis.call('PUBLISH', prefix .. 'wake', requestHash)
+-- Readers told to wait while this one settled learn that it is gone (nobody else
+-- listens: every instance would get a wake-up for nothing).
+if someoneWaits then redis.call('PUBLISH', prefix .. 'wake', requestHash) end
 return 1

@@ -57,10 +57,12 @@ end
 -- The first layout bound an answer to its record alone; every later one to its record and field.
 if (recordLayout == '1') ~= (layout == '1') then return {'reseal', recordLayout} end
 
-redis.call('HSET', recordKey, 'st', 'c', 'w', now)
-if sealedAnswer ~= '' then redis.call('HSET', recordKey, 'a', sealedAnswer) end
-if kind ~= 'plain' then redis.call('HSET', recordKey, 'ak', kind) end
-if callerHash ~= '' then redis.call('HSET', recordKey, 'av', '1') end
+local fields = {'st', 'c', 'w', now}
+local function field (name, value) fields[#fields + 1] = name; fields[#fields + 1] = value end
+if sealedAnswer ~= '' then field('a', sealedAnswer) end
+if kind ~= 'plain' then field('ak', kind) end
+if callerHash ~= '' then field('av', '1') end
+redis.call('HSET', recordKey, unpack(fields))
 if targetHash then
   redis.call('ZREM', prefix .. 't:' .. targetHash, requestHash)
   redis.call('ZREM', prefix .. 'u:' .. targetHash, requestHash)

@@ -17,7 +17,8 @@
 
   Returns {'expired'}                                         unknown, expired, delivered, or not the caller's
         | {'pending', msToExpiry}
-        | {'settling', msToSettle}                            handed to another reader just now
+        | {'settling', msToSettle}                            handed to another reader just now (marked
+                                                              'sw', so that its confirmation wakes this one)
         | {'completed', sealedAnswer or '', layout, handedOutAt, kind, verified ('1' | '0')}
 ]]
 local recordKey = KEYS[1]
@@ -46,7 +47,12 @@ if not answer and kind ~= 'declined' then return {'expired'} end
 local now = nowMs()
 if state == 'h' then
   local since = now - tonumber(handedOutAt or '0')
-  if since < settleMs then return {'settling', settleMs - since} end
+  if since < settleMs then
+    -- Someone waits now: the confirmation (delivered.lua) wakes them.
+    redis.call('HSET', recordKey, 'sw', '1')
+    return {'settling', settleMs - since}
+  end
+  redis.call('HSET', recordKey, 'st', 'h', 'h', now)
 else
   -- First hand-out: from now on the answer is kept for the grace only, and
   -- counted in the bucket of its new expiry.
@@ -54,8 +60,9 @@ else
   redis.call('PEXPIREAT', recordKey, keptUntil)
   if recordLayout and bucket then
     uncountRequest(prefix, tonumber(bucket))
-    redis.call('HSET', recordKey, 'b', countRequest(prefix, keptUntil))
+    redis.call('HSET', recordKey, 'st', 'h', 'h', now, 'b', countRequest(prefix, keptUntil))
+  else
+    redis.call('HSET', recordKey, 'st', 'h', 'h', now)
   end
 end
-redis.call('HSET', recordKey, 'st', 'h', 'h', now)
 return {'completed', answer or '', recordLayout or '1', now, kind, answerVerified or '0'}

@@ -45,7 +45,10 @@ end
 local function closeBuckets (prefix, nowMs)
   local total = tonumber(redis.call('GET', prefix .. 'count:total') or '0')
   local beforeNow = '(' .. bucketOf(nowMs)
-  for _, bucket in ipairs(redis.call('ZRANGE', prefix .. 'count:buckets', '-inf', beforeNow, 'BYSCORE')) do
+  local closed = redis.call('ZRANGE', prefix .. 'count:buckets', '-inf', beforeNow, 'BYSCORE')
+  -- Most calls close nothing (a bucket closes once a second at most): nothing to write then.
+  if #closed == 0 then return total end
+  for _, bucket in ipairs(closed) do
     total = total - tonumber(redis.call('HGET', prefix .. 'count:expiring', bucket) or '0')
     redis.call('HDEL', prefix .. 'count:expiring', bucket)
   end

@@ -10,6 +10,8 @@
 local LEGACY_KEYS_LIVE_MS = 86400000
 
 local function retireLegacy (prefix, nowMs)
+  -- Once they are gone (the usual case), one look.
+  if redis.call('EXISTS', prefix .. 'all', prefix .. 'total', prefix .. 'oldest') == 0 then return end
   redis.call('ZREMRANGEBYSCORE', prefix .. 'all', '-inf', nowMs)
   redis.call('PEXPIRE', prefix .. 'total', LEGACY_KEYS_LIVE_MS, 'NX')
   redis.call('PEXPIRE', prefix .. 'oldest', LEGACY_KEYS_LIVE_MS, 'NX')
