@@ -7,6 +7,25 @@
 /** setTimeout's largest delay; longer (or non-finite) ones would fire at once, in a loop. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+/**
+ * Who waits on each signal. Every held poll waits on the server's one closing
+ * signal, and an EventTarget looks through all its listeners on each add and
+ * remove: with thousands of polls held, that was a few percent of the
+ * server's CPU. So each signal gets one listener, and its waiters a Set.
+ */
+const waiters = new WeakMap<AbortSignal, Set<() => void>>()
+
+function onAbort (signal: AbortSignal, fn: () => void): void {
+  let set = waiters.get(signal)
+  if (set === undefined) {
+    const fns = new Set<() => void>()
+    set = fns
+    waiters.set(signal, fns)
+    signal.addEventListener('abort', () => { for (const f of fns) f() }, { once: true })
+  }
+  set.add(fn)
+}
+
 export class Wake {
   #fired = false
   #resolve: (() => void) | undefined
@@ -16,7 +35,7 @@ export class Wake {
 
   constructor (signals: Array<AbortSignal | undefined>) {
     this.#signals = signals.filter((s): s is AbortSignal => s !== undefined)
-    for (const s of this.#signals) s.addEventListener('abort', this.#onAbort, { once: true })
+    for (const s of this.#signals) onAbort(s, this.#onAbort)
   }
 
   readonly fire = (): void => {
@@ -45,6 +64,6 @@ export class Wake {
 
   dispose (): void {
     clearTimeout(this.#timer)
-    for (const s of this.#signals) s.removeEventListener('abort', this.#onAbort)
+    for (const s of this.#signals) waiters.get(s)?.delete(this.#onAbort)
   }
 }
