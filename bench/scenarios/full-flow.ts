@@ -13,7 +13,8 @@ import { Agent } from 'node:http'
 import { call, percentile, round } from '../lib/load.js'
 import { cpuMicros } from '../lib/processes.js'
 
-const ALICE_SOCKETS = 128
+/** Asks connect this many at a time before the run, as phones come online over time. */
+const CONNECT_BATCH = 100
 
 export interface FullFlowOptions {
   /** Instances to spread over: Alice uses one, her Bob the next (cross-instance with two). */
@@ -60,10 +61,13 @@ export interface FullFlowResult {
 
 export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResult> {
   const bases = options.urls.map((u) => new URL(u))
-  // Bobs hold a socket each, as phones do; Alices share a bounded pool, so that a burst
-  // of asks queues in the driver instead of opening hundreds of sockets at once.
+  // Bobs and Alices hold a socket each, as phones do (connected before the run, so that
+  // no burst of connects overflows the listen backlog). A shared, smaller pool of Alice
+  // sockets would queue asks in the driver once resolutions slow down, and that queue
+  // (not the server) would then set the latency.
+  const aliceSockets = Math.ceil(options.pairs / bases.length)
   const bobAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: Infinity }))
-  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: ALICE_SOCKETS }))
+  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: aliceSockets }))
   let running = true
   const aborts = new Set<() => void>()
   const latencies: number[] = []
@@ -124,8 +128,17 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     bobs.push(bob(pair))
     if (pair % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: ALICE_SOCKETS }, () =>
-    call(aliceAgents[i] as Agent, base, 'GET', '/healthz').done))))
+  // Alice's sockets: every one opened (concurrent calls), a batch at a time.
+  const warm: Array<Promise<unknown>> = []
+  for (let k = 0; k < aliceSockets; k += CONNECT_BATCH) {
+    await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, aliceSockets - k) }, () => {
+      const c = call(aliceAgents[i] as Agent, base, 'GET', '/healthz')
+      warm.push(c.done)
+      return c.sent
+    }))))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await Promise.all(warm)
   await new Promise((resolve) => setTimeout(resolve, 500))
   scheduleFrom = performance.now()
   recordFrom = scheduleFrom + options.warmupSeconds * 1000
@@ -141,6 +154,12 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     opened = options.around?.before() ?? Promise.resolve()
   }
 
+  // The rate ramps up over the first half of the warm-up (at most 3 s), then holds: a cold
+  // server started at full rate builds a backlog that, at a rate near its capacity, takes
+  // longer to drain than a short window lasts.
+  const ramp = Math.min(3, options.warmupSeconds / 2)
+  const scheduled = (t: number): number => ramp === 0 ? options.rate * t : t < ramp ? options.rate * t * t / (2 * ramp) : options.rate * (ramp / 2 + t - ramp)
+
   if (options.rate === 0) {
     const opener = setTimeout(open, Math.max(0, recordFrom - performance.now()))
     await Promise.all(idle.map(async (pair) => { while (performance.now() < endAt) await ask(pair) }))
@@ -152,7 +171,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     while (performance.now() < endAt) {
       const now = performance.now()
       if (now >= recordFrom) open()
-      const due = Math.floor((now - scheduleFrom) / 1000 * options.rate)
+      const due = Math.floor(scheduled((now - scheduleFrom) / 1000))
       while (issued < due) {
         issued++
         const pair = idle.shift()
