@@ -18,8 +18,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
-import { fillPending, hammer, round, type LoadResult } from './lib/load.js'
+import autocannon from 'autocannon'
+import { fillPending, hammer, round, sign, type LoadResult } from './lib/load.js'
 import { cpuMicros, findBuild, rssBytes, startCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
+import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
 import { Table } from './lib/table.js'
 import { SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
@@ -187,7 +189,7 @@ async function pendingScale (): Promise<void> {
 }
 
 const flowCell = (r: FullFlowResult): string =>
-  `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
+  `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0]})!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
 const flowCpu = (r: FullFlowResult): string => `${r.cpuUsPerResolution ?? '?'} µs`
 
 async function fullFlows (): Promise<void> {
@@ -228,7 +230,52 @@ async function held (): Promise<void> {
   })
 }
 
+/** Round trips (commands the servers send, by name, counted by a proxy) per unit. */
+interface RoundTrips {
+  perUnit: number
+  byCommand: Record<string, number>
+  units: number
+}
+
+const roundTrips = (counts: Record<string, number>, units: number): RoundTrips => {
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
+  return { perUnit: round(total / Math.max(units, 1), 3), byCommand: Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, round(n / Math.max(units, 1), 3)])), units }
+}
+
+/**
+ * Exact round trips: one more server, its Redis connections through a counting proxy
+ * (not timed: the proxy adds a hop), a few hundred of each call, one at a time per socket.
+ */
+async function countRoundTrips (build: Build, env: Record<string, string>): Promise<Record<string, RoundTrips>> {
+  const proxy = await startCountingProxy(REDIS_URL)
+  try {
+    return await withServer(() => startWhatClient(build, { ...env, REDIS_URL: proxy.url }), async (s) => {
+      const amount = 1000
+      const out: Record<string, RoundTrips> = {}
+      const counted = async (units: () => Promise<number>): Promise<RoundTrips> => {
+        proxy.counter.take()
+        const n = await units()
+        return roundTrips(proxy.counter.take(), n)
+      }
+      out.idleV1 = await counted(async () => (await autocannon({ url: s.url + IDLE_PATH, connections: 10, amount, headers: { 'x-signature': sign(IDLE_PATH) } })).requests.total)
+      const token = await signIn(s.url, V2_USER + 1)
+      out.idleV2 = await counted(async () => (await autocannon({ url: s.url + V2_IDLE_PATH, connections: 10, amount, headers: { authorization: `Bearer ${token}` } })).requests.total)
+      out.signIn = await counted(async () => (await signIns(s.url, s.pid, 200, 7_900_000_000, 10)).signIns)
+      let flowCounts: Record<string, number> = {}
+      const flow = await fullFlow({
+        urls: [s.url], pairs: 50, rate: 200, seconds: 2, warmupSeconds: 1, firstUserId: 7_950_000_000,
+        around: { before: async () => { proxy.counter.take() }, after: async () => { flowCounts = proxy.counter.take() } }
+      })
+      out.flow = roundTrips(flowCounts, flow.resolutions)
+      return out
+    })
+  } finally {
+    await proxy.close()
+  }
+}
+
 interface RedisBuildResult {
+  roundTrips: Record<string, RoundTrips>
   idleV1: LoadResult & { redis: RedisUse }
   idleV2: LoadResult & { redis: RedisUse }
   signIn: SignInResult & { redis: RedisUse }
@@ -293,6 +340,7 @@ async function redisMode (): Promise<void> {
           r.flowTwo = { ...flowTwo, redis: c.use(flowTwo.resolutions) }
         })
       })
+      r.roundTrips = await countRoundTrips(build, env)
       out[build.name] = r as RedisBuildResult
     }
   } finally {
@@ -301,25 +349,25 @@ async function redisMode (): Promise<void> {
     }
     stats.destroy()
   }
-  results.redis = { redisVersion, url: REDIS_URL, note: 'Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
+  results.redis = { redisVersion, url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
   const R = '5 redis'
-  const commands = (u: RedisUse): string => `${u.commandsPerUnit} (${u.scriptsPerUnit} scripts)`
+  const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips; ${round(u.commandsPerUnit, 1)} commands in Redis`
   const busy = Object.values(out).some((b) => Object.values(b).some((v) => (v as { redis: RedisUse }).redis.connectedClients > 5))
   buildRow(R, 'v1 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`))
   buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${b.idleV1.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'v1 idle poll: Redis commands per request', perBuild(out, (b) => commands(b.idleV1.redis)))
+  buildRow(R, 'v1 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV1.redis, b.roundTrips.idleV1)))
   buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
   buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV2)}, ${b.idleV2.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'v2 idle poll: Redis commands per request', perBuild(out, (b) => commands(b.idleV2.redis)))
+  buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV2.redis, b.roundTrips.idleV2)))
   buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${b.signIn.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'sign-in: Redis commands per sign-in', perBuild(out, (b) => commands(b.signIn.redis)))
+  buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => commands(b.signIn.redis, b.roundTrips.signIn)))
   buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
   buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${b.flowOne.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'full flow, 1 instance: Redis commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis)))
+  buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
   buildRow(R, 'v1 idle poll, 2 instances: req/s in all, p99 each', perBuild(out, (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`))
   buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
   buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${b.flowTwo.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'full flow, 2 instances: Redis commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis)))
+  buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
   if (busy) log('5. WARNING: other clients were connected to Redis during the counts; they may include others\' commands')
 }
 

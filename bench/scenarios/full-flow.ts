@@ -10,7 +10,7 @@
  * measured window would then be mostly made of.
  */
 import { Agent } from 'node:http'
-import { call, percentile, round } from '../lib/load.js'
+import { call, percentile, round, type Reply } from '../lib/load.js'
 import { cpuMicros } from '../lib/processes.js'
 
 /** Asks connect this many at a time before the run, as phones come online over time. */
@@ -50,6 +50,8 @@ export interface FullFlowResult {
   maxMs: number
   resolutions: number
   failures: number
+  /** Why steps failed (measured window; Bobs' at any time), by kind, with counts. */
+  failureReasons: Record<string, number>
   /** Asks the open-loop schedule wanted while every Alice was still busy (measured window). */
   skipped: number
   /** Server CPU (all pids) over the measured window per recorded resolution, microseconds. */
@@ -74,6 +76,11 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   // Every resolution by when its ask started (ms since the schedule started) and how long it took.
   const all: Array<[number, number]> = []
   let failures = 0
+  const failureReasons: Record<string, number> = {}
+  const failed = (reason: string): void => {
+    failures++
+    failureReasons[reason] = (failureReasons[reason] ?? 0) + 1
+  }
   let skipped = 0
   // Set once every Bob holds a poll and the warm-up is over; asks that start earlier are warm-up.
   let recordFrom = Infinity
@@ -85,18 +92,27 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     return c.done.finally(() => aborts.delete(c.abort))
   }
 
+  // A reply other than 200 fails the step, saying which and why (the first words of its body).
+  const expect = (reply: Reply, step: string): Reply => {
+    if (reply.status !== 200) throw new Error(`${step} ${reply.status} ${reply.body.slice(0, 60)}`)
+    return reply
+  }
+
   const bob = async (pair: number): Promise<void> => {
     const at = (pair + 1) % bases.length
     const me = options.firstUserId + 2 * pair + 1
     while (running) {
       try {
-        const tasks = await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`)
+        const tasks = expect(await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`), 'getTasks')
         if (!running) return
         for (const id of (JSON.parse(tasks.body) as { tasks: string[] }).tasks) {
-          await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`)
+          expect(await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`), 'submitTaskResult')
         }
-      } catch {
-        if (running) failures++
+      } catch (err) {
+        if (!running) return
+        failed(`Bob: ${(err as Error).message}`)
+        // Not at once: a server that refuses everything would otherwise be hammered in a loop.
+        await new Promise((resolve) => setTimeout(resolve, 100))
       }
     }
   }
@@ -106,19 +122,19 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     const me = options.firstUserId + 2 * pair
     const t0 = performance.now()
     try {
-      const created = await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`)
+      const created = expect(await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`), 'requestClient')
       const { request_id: id } = JSON.parse(created.body) as { request_id: string }
       for (;;) {
-        const result = await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`)
+        const result = expect(await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`), 'getRequestResult')
         const status = (JSON.parse(result.body) as { status: string }).status
         if (status === 'completed') break
-        if (status !== 'pending' || !running) throw new Error(status)
+        if (status !== 'pending' || !running) throw new Error(`getRequestResult: ${status}`)
       }
       const took = performance.now() - t0
       all.push([t0 - scheduleFrom, took])
       if (t0 >= recordFrom && t0 < endAt && running) latencies.push(took)
-    } catch {
-      if (running && t0 >= recordFrom) failures++
+    } catch (err) {
+      if (running && t0 >= recordFrom) failed(`Alice: ${(err as Error).message}`)
     }
   }
 
@@ -215,6 +231,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     maxMs: round(latencies.at(-1) ?? NaN),
     resolutions: latencies.length,
     failures,
+    failureReasons,
     skipped,
     ...(pids.length > 0 && latencies.length > 0 ? { cpuUsPerResolution: round(cpuUsed / latencies.length, 1) } : {}),
     warmupSeconds: options.warmupSeconds,
