@@ -1,17 +1,26 @@
 /**
  * `npm run bench`: drives the real server over loopback and prints what users
- * feel, against the bare node:http ceiling. Results go to
- * bench/results/<time>.json. See BENCHMARKS.md for what they mean.
+ * feel, against the bare node:http ceiling, as a Markdown table (one row per
+ * measured thing; ceiling, before and after side by side). Results go to
+ * bench/results/<time>-node<major>[-quick].json. See BENCHMARKS.md.
  *
  *   --quick            the same regime (warm-ups, rates, connections), shorter
- *                      measured windows and smaller levels: about two minutes
+ *                      measured windows and smaller levels (~3 min with --before)
  *   --before DIR       also measure the built checkout at DIR (its
- *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), interleaved
- *                      with this one in scenarios 1, 4, 5 and 6
+ *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
+ *                      run, interleaved with this one, in scenarios 1, 4, 5 and 6
  *   --only 1,4         just those scenarios; --no-redis skips scenario 5
  *
+ * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
+ * per request from /proc); 2 idle poll as pending work grows; 3 full flow in
+ * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
+ * levels); 5 Redis mode, one and two instances (Redis commands, round trips and
+ * CPU per call and per resolution: it assumes nobody else uses that Redis
+ * meanwhile); 6 sign-in over HTTP.
+ *
  * Every server runs on the Node that runs this (process.execPath): run
- * `/path/to/other/node dist/bench/run.js` to measure another Node.
+ * `/path/to/other/node dist/bench/run.js` to measure another Node; the table's
+ * title and the file name say which.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -42,7 +51,7 @@ const beforeDir = flag('--before') ?? (process.env.BENCH_BEFORE_DIR === '' ? und
 const SECONDS = quick ? 3 : 10
 const WARMUP_SECONDS = 2
 /** A full flow's warm-up: the first part of the same run (see scenarios/full-flow.ts). */
-const FLOW_WARMUP_SECONDS = 5
+const FLOW_WARMUP_SECONDS = 8
 const CONNECTIONS = 100
 const ROUNDS = quick ? 1 : 3
 const PENDING_LEVELS = quick ? [0, 20_000] : [0, 100_000, 1_000_000]
