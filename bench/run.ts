@@ -33,7 +33,7 @@ import { cpuMicros, findBuild, rssBytes, startCeiling, startWhatClient, type Bui
 import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
 import { Table } from './lib/table.js'
-import { SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
+import { hasSignIn, SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
 import { fullFlow, type FullFlowResult } from './scenarios/full-flow.js'
 import { heldPolls, type HeldPollsResult } from './scenarios/held-polls.js'
 
@@ -124,8 +124,10 @@ async function idlePoll (): Promise<void> {
     // Alternate which build goes first, so that neither always follows the ceiling.
     for (const build of i % 2 === 0 ? builds : [...builds].reverse()) {
       await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
-        const token = await signIn(s.url, V2_USER)
         runs[build.name]?.v1.push(await hammer(s.url, IDLE_PATH, options(s)))
+        // A build without v2 (older than the sign-in) gets no v2 row.
+        if (!await hasSignIn(s.url)) return
+        const token = await signIn(s.url, V2_USER)
         runs[build.name]?.v2.push(await hammer(s.url, V2_IDLE_PATH, options(s, { authorization: `Bearer ${token}` })))
       })
     }
@@ -137,19 +139,25 @@ async function idlePoll (): Promise<void> {
   for (const b of builds) {
     const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[] }
     v1[b.name] = medianRun(r.v1)
-    v2[b.name] = medianRun(r.v2)
+    if (r.v2.length > 0) v2[b.name] = medianRun(r.v2)
   }
+  const v2Builds = builds.filter((b) => v2[b.name] !== undefined)
   const cpuRatio = (r: LoadResult): number => (ceiling.cpuUsPerRequest as number) / (r.cpuUsPerRequest as number)
   const v2VsV1 = (name: Build['name']): number => ((v2[name] as LoadResult).cpuUsPerRequest as number) / ((v1[name] as LoadResult).cpuUsPerRequest as number) - 1
   for (const b of builds) {
+    const hasV2 = v2[b.name] !== undefined
     out[b.name] = {
       v1: v1[b.name],
-      v2: v2[b.name],
       ceilingCpuOverOurs: round(cpuRatio(v1[b.name] as LoadResult), 3),
       rpsOverCeiling: round((v1[b.name] as LoadResult).rps / ceiling.rps, 3),
-      v2CeilingCpuOverOurs: round(cpuRatio(v2[b.name] as LoadResult), 3),
-      v2CpuVsV1: round(v2VsV1(b.name), 3),
-      v2RpsOverV1: round((v2[b.name] as LoadResult).rps / (v1[b.name] as LoadResult).rps, 3)
+      ...(hasV2
+        ? {
+            v2: v2[b.name],
+            v2CeilingCpuOverOurs: round(cpuRatio(v2[b.name] as LoadResult), 3),
+            v2CpuVsV1: round(v2VsV1(b.name), 3),
+            v2RpsOverV1: round((v2[b.name] as LoadResult).rps / (v1[b.name] as LoadResult).rps, 3)
+          }
+        : { v2: 'no v2 sign-in in this build' })
     }
   }
   results.idlePoll = out
@@ -163,7 +171,7 @@ async function idlePoll (): Promise<void> {
   buildRow('1 idle poll', 'v2: p50 / p99', perBuild(v2, latency))
   buildRow('1 idle poll', 'v2: server CPU per request', perBuild(v2, cpu))
   buildRow('1 idle poll', 'v2: ceiling CPU / ours', perBuild(v2, (r) => round(cpuRatio(r)).toFixed(2)))
-  buildRow('1 idle poll', 'v2 CPU per request vs v1 (target ≤ +10%)', Object.fromEntries(builds.map((b) => [b.name, signed(v2VsV1(b.name))])))
+  buildRow('1 idle poll', 'v2 CPU per request vs v1 (target ≤ +10%)', Object.fromEntries(v2Builds.map((b) => [b.name, signed(v2VsV1(b.name))])))
 }
 
 async function pendingScale (): Promise<void> {
@@ -267,9 +275,11 @@ async function countRoundTrips (build: Build, env: Record<string, string>): Prom
         return roundTrips(proxy.counter.take(), n)
       }
       out.idleV1 = await counted(async () => (await autocannon({ url: s.url + IDLE_PATH, connections: 10, amount, headers: { 'x-signature': sign(IDLE_PATH) } })).requests.total)
-      const token = await signIn(s.url, V2_USER + 1)
-      out.idleV2 = await counted(async () => (await autocannon({ url: s.url + V2_IDLE_PATH, connections: 10, amount, headers: { authorization: `Bearer ${token}` } })).requests.total)
-      out.signIn = await counted(async () => (await signIns(s.url, s.pid, 200, 7_900_000_000, 10)).signIns)
+      if (await hasSignIn(s.url)) {
+        const token = await signIn(s.url, V2_USER + 1)
+        out.idleV2 = await counted(async () => (await autocannon({ url: s.url + V2_IDLE_PATH, connections: 10, amount, headers: { authorization: `Bearer ${token}` } })).requests.total)
+        out.signIn = await counted(async () => (await signIns(s.url, s.pid, 200, 7_900_000_000, 10)).signIns)
+      }
       let flowCounts: Record<string, number> = {}
       const flow = await fullFlow({
         urls: [s.url], pairs: 50, rate: 200, seconds: 2, warmupSeconds: 1, firstUserId: 7_950_000_000,
@@ -286,8 +296,9 @@ async function countRoundTrips (build: Build, env: Record<string, string>): Prom
 interface RedisBuildResult {
   roundTrips: Record<string, RoundTrips>
   idleV1: LoadResult & { redis: RedisUse }
-  idleV2: LoadResult & { redis: RedisUse }
-  signIn: SignInResult & { redis: RedisUse }
+  /** Not for a build without v2 sign-in. */
+  idleV2?: LoadResult & { redis: RedisUse }
+  signIn?: SignInResult & { redis: RedisUse }
   flowOne: FullFlowResult & { redis: RedisUse }
   idleTwo: { perInstance: LoadResult[], total: number, cpuUsPerRequest: number, redis: RedisUse }
   flowTwo: FullFlowResult & { redis: RedisUse }
@@ -321,16 +332,18 @@ async function redisMode (): Promise<void> {
         let c = counting()
         const v1 = await hammer(one.url, IDLE_PATH, hammerOptions(c.around))
         r.idleV1 = { ...v1, redis: c.use(v1.requests) }
-        const token = await signIn(one.url, V2_USER)
-        c = counting()
-        const v2 = await hammer(one.url, V2_IDLE_PATH, hammerOptions(c.around, { authorization: `Bearer ${token}` }))
-        r.idleV2 = { ...v2, redis: c.use(v2.requests) }
-        await signIns(one.url, one.pid, Math.min(500, REDIS_SIGN_INS), 7_000_000_000)
-        c = counting()
-        await c.around.before()
-        const s = await signIns(one.url, one.pid, REDIS_SIGN_INS, 7_100_000_000)
-        await c.around.after()
-        r.signIn = { ...s, redis: c.use(s.signIns) }
+        if (await hasSignIn(one.url)) {
+          const token = await signIn(one.url, V2_USER)
+          c = counting()
+          const v2 = await hammer(one.url, V2_IDLE_PATH, hammerOptions(c.around, { authorization: `Bearer ${token}` }))
+          r.idleV2 = { ...v2, redis: c.use(v2.requests) }
+          await signIns(one.url, one.pid, Math.min(500, REDIS_SIGN_INS), 7_000_000_000)
+          c = counting()
+          await c.around.before()
+          const s = await signIns(one.url, one.pid, REDIS_SIGN_INS, 7_100_000_000)
+          await c.around.after()
+          r.signIn = { ...s, redis: c.use(s.signIns) }
+        }
         c = counting()
         const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 5_000_000_000, pids: [one.pid], around: c.around })
         r.flowOne = { ...flow, redis: c.use(flow.resolutions) }
@@ -358,18 +371,20 @@ async function redisMode (): Promise<void> {
     }
     stats.destroy()
   }
-  results.redis = { redisVersion, url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
+  // Ours: two connections per instance (at most two) and the harness's own.
+  const busy = Object.values(out).some((b) => Object.values(b).some((v) => ((v as { redis?: RedisUse }).redis?.connectedClients ?? 0) > 5))
+  const busyNote = 'other clients were connected to Redis during some counted windows: commands and Redis CPU may include theirs'
+  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
   const R = '5 redis'
   const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips; ${round(u.commandsPerUnit, 1)} commands in Redis`
-  const busy = Object.values(out).some((b) => Object.values(b).some((v) => (v as { redis: RedisUse }).redis.connectedClients > 5))
   buildRow(R, 'v1 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`))
   buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${b.idleV1.redis.redisCpuUsPerUnit} µs`))
   buildRow(R, 'v1 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV1.redis, b.roundTrips.idleV1)))
-  buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
-  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV2)}, ${b.idleV2.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV2.redis, b.roundTrips.idleV2)))
-  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${b.signIn.redis.redisCpuUsPerUnit} µs`))
-  buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => commands(b.signIn.redis, b.roundTrips.signIn)))
+  buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
+  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${cpu(b.idleV2)}, ${b.idleV2.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : commands(b.idleV2.redis, b.roundTrips.idleV2)))
+  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${b.signIn.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : commands(b.signIn.redis, b.roundTrips.signIn)))
   buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
   buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${b.flowOne.redis.redisCpuUsPerUnit} µs`))
   buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
@@ -377,7 +392,7 @@ async function redisMode (): Promise<void> {
   buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
   buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${b.flowTwo.redis.redisCpuUsPerUnit} µs`))
   buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
-  if (busy) log('5. WARNING: other clients were connected to Redis during the counts; they may include others\' commands')
+  if (busy) log(`5. WARNING: ${busyNote}`)
 }
 
 async function signInCost (): Promise<void> {
@@ -385,6 +400,7 @@ async function signInCost (): Promise<void> {
   const out: ByBuild<SignInResult> = {}
   for (const build of builds) {
     await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
+      if (!await hasSignIn(s.url)) return
       await signIns(s.url, s.pid, Math.min(1000, SIGN_INS), 8_000_000_000)
       out[build.name] = await signIns(s.url, s.pid, SIGN_INS, 8_100_000_000)
     })

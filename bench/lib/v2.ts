@@ -89,3 +89,13 @@ export async function signIns (url: string, pid: number, amount: number, firstUs
     non2xx
   }
 }
+
+/** Whether the server at `url` has v2 sign-in (an older build may not): GET /v2/info. */
+export async function hasSignIn (url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/v2/info`)
+    return res.status === 200 && (await res.json() as { sign_in?: boolean }).sign_in === true
+  } catch {
+    return false
+  }
+}
