@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port.js'
 
 const CEILING = fileURLToPath(new URL('../ceiling-server.js', import.meta.url))
+const GC_ON_SIGNAL = fileURLToPath(new URL('../gc-on-signal.js', import.meta.url))
 const HERE = fileURLToPath(new URL('../../..', import.meta.url))
 export const BENCH_KEY = 'bench-key'
 
@@ -85,13 +86,22 @@ async function startProcess (script: string, args: string[], env: Record<string,
 
 /**
  * `whatclient serve` of `build` with the given settings (defaults otherwise,
- * LOG_LEVEL=info included). With `metrics`, also the metrics listener on a
- * port of its own (for the heap figures of prom-client's default metrics).
+ * LOG_LEVEL=info included). With `memory`, also the metrics listener on a
+ * port of its own (for the heap figures of prom-client's default metrics) and
+ * a full GC on SIGWINCH (bench/gc-on-signal.ts: see collectGarbage).
  */
-export async function startWhatClient (build: Build, env: Record<string, string> = {}, metrics = false): Promise<RunningServer> {
-  const metricsPort = metrics ? await freePort() : undefined
-  const server = await startProcess(build.cli, ['serve'], metricsPort === undefined ? env : { ...env, METRICS_PORT: String(metricsPort) })
-  return metricsPort === undefined ? server : { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }
+export async function startWhatClient (build: Build, env: Record<string, string> = {}, memory = false): Promise<RunningServer> {
+  if (!memory) return startProcess(build.cli, ['serve'], env)
+  const metricsPort = await freePort()
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', '--expose-gc', `--import=${GC_ON_SIGNAL}`].join(' ').trim()
+  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: nodeOptions })
+  return { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }
+}
+
+/** A full garbage collection in a server started with `memory` (ignored by any other). */
+export async function collectGarbage (server: RunningServer): Promise<void> {
+  process.kill(server.pid, 'SIGWINCH')
+  await new Promise((resolve) => setTimeout(resolve, 300))
 }
 
 export function startCeiling (): Promise<RunningServer> {

@@ -2,14 +2,14 @@
  * Scenario 4: many held long-polls at once (distinct users, one socket each,
  * spread over several loopback source addresses so ports do not run short),
  * on one server, grown level by level. At each level: the server's RSS and JS
- * heap (from its metrics listener) once the polls have settled, and how long
+ * heap (from its metrics listener, after a full GC), and how long
  * it takes to release one chosen poll among them by giving its user a task.
  * Per held poll: from the empty server to the level (fixed costs included),
  * and the marginal cost between levels (the steadier figure).
  */
 import { Agent } from 'node:http'
 import { call, round } from '../lib/load.js'
-import { heapSample, rssBytes, type HeapSample, type RunningServer } from '../lib/processes.js'
+import { collectGarbage, heapSample, rssBytes, type HeapSample, type RunningServer } from '../lib/processes.js'
 
 export interface HeldLevel {
   held: number
@@ -33,23 +33,23 @@ export interface HeldPollsResult {
   levels: HeldLevel[]
   rssEmptyMiB: number
   heapEmptyMiB?: number
-  /** How the heap was read: the least of several samples, a few hundred ms apart (no forced GC). */
+  /** How the heap was read. */
   heapMethod: string
 }
 
 const SOURCES = 8
 const OPEN_AT_ONCE = 500
 const RELEASE_SAMPLES = 20
-const HEAP_SAMPLES = 5
+const HEAP_SAMPLES = 3
 
 type Poll = { done: Promise<unknown>, sent: Promise<void>, abort: () => void }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** The least heap of several samples: garbage not yet collected only ever adds. */
+/** The least heap of several samples, each right after a full GC (what is live, not garbage yet to collect). */
 async function settledHeap (server: RunningServer): Promise<HeapSample | undefined> {
   let least: HeapSample | undefined
   for (let i = 0; i < HEAP_SAMPLES; i++) {
-    if (i > 0) await sleep(300)
+    await collectGarbage(server)
     const s = await heapSample(server)
     if (s === undefined) return undefined
     if (least === undefined || s.heapUsed < least.heapUsed) least = s
@@ -72,8 +72,9 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
   // One socket per poll, as separate phones would have.
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
   await sleep(500)
-  const rssEmpty = await settledRss(server.pid)
+  // Heap first: its GCs may hand pages back, and RSS is then read after them.
   const heapEmpty = await settledHeap(server)
+  const rssEmpty = await settledRss(server.pid)
   const polls: Poll[] = []
   /** The user of each poll. */
   const users: number[] = []
@@ -100,8 +101,8 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
     // after 1 s, 3 s...), then a moment for the server to take them all.
     await Promise.all(polls.map((p) => p.sent))
     await sleep(1000)
-    const rss = await settledRss(server.pid)
     const heap = await settledHeap(server)
+    const rss = await settledRss(server.pid)
     const previous = out.at(-1)
     const level: HeldLevel = {
       held: count,
@@ -154,6 +155,6 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
     levels: out,
     rssEmptyMiB: round(rssEmpty / 2 ** 20, 1),
     ...(heapEmpty === undefined ? {} : { heapEmptyMiB: round(heapEmpty.heapUsed / 2 ** 20, 1) }),
-    heapMethod: `least of ${HEAP_SAMPLES} samples of nodejs_heap_size_used_bytes, 300 ms apart, no forced GC`
+    heapMethod: `least of ${HEAP_SAMPLES} samples of nodejs_heap_size_used_bytes, each 300 ms after a full GC (SIGWINCH, bench/gc-on-signal.ts)`
   }
 }
