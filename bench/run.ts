@@ -206,7 +206,7 @@ async function pendingScale (): Promise<void> {
 }
 
 const flowCell = (r: FullFlowResult): string =>
-  `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0]})!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
+  `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0].slice(0, 40)}…)!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
 const flowCpu = (r: FullFlowResult): string => `${r.cpuUsPerResolution ?? '?'} µs`
 
 async function fullFlows (): Promise<void> {
@@ -376,21 +376,21 @@ async function redisMode (): Promise<void> {
   const busyNote = 'other clients were connected to Redis during some counted windows: commands and Redis CPU may include theirs'
   results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
   const R = '5 redis'
-  const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips; ${round(u.commandsPerUnit, 1)} commands in Redis`
+  const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips, ${round(u.commandsPerUnit, 1)} commands in Redis`
   buildRow(R, 'v1 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`))
-  buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${b.idleV1.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${round(b.idleV1.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'v1 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV1.redis, b.roundTrips.idleV1)))
   buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
-  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${cpu(b.idleV2)}, ${b.idleV2.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : commands(b.idleV2.redis, b.roundTrips.idleV2)))
-  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${b.signIn.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : commands(b.signIn.redis, b.roundTrips.signIn)))
   buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
-  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${b.flowOne.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
   buildRow(R, 'v1 idle poll, 2 instances: req/s in all, p99 each', perBuild(out, (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`))
   buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
-  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${b.flowTwo.redis.redisCpuUsPerUnit} µs`))
+  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
   if (busy) log(`5. WARNING: ${busyNote}`)
 }
@@ -417,12 +417,21 @@ const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','))
 const wanted = (n: number): boolean => only === undefined || only.has(String(n))
 const started = Date.now()
 log(`Node ${process.version}; ${builds.map((b) => `${b.name}: ${b.dir} @ ${b.commit}`).join('; ')}${quick ? '; quick' : ''}`)
-if (wanted(1)) await idlePoll()
-if (wanted(6)) await signInCost()
-if (wanted(4)) await held()
-if (wanted(5) && !skipRedis) await redisMode()
-if (wanted(3)) await fullFlows()
-if (wanted(2)) await pendingScale()
+// Seconds each scenario took, for planning runs.
+const scenarioSeconds: Record<string, number> = {}
+const timed = async (n: number, scenario: () => Promise<void>): Promise<void> => {
+  if (!wanted(n)) return
+  const t0 = Date.now()
+  await scenario()
+  scenarioSeconds[String(n)] = Math.round((Date.now() - t0) / 1000)
+}
+await timed(1, idlePoll)
+await timed(6, signInCost)
+await timed(4, held)
+if (!skipRedis) await timed(5, redisMode)
+await timed(3, fullFlows)
+await timed(2, pendingScale)
+results.scenarioSeconds = scenarioSeconds
 results.durationSeconds = Math.round((Date.now() - started) / 1000)
 results.loadAverageAtEnd = loadavg().map((n) => round(n))
 
