@@ -235,7 +235,7 @@ async function held (): Promise<void> {
   const levelOf = (r: HeldPollsResult, i: number) => r.levels[i] as HeldPollsResult['levels'][number]
   HELD_LEVELS.forEach((count, i) => {
     const n = count.toLocaleString('en')
-    buildRow('4 held polls', `${n} held: server RSS`, perBuild(out, (r) => `${levelOf(r, i).rssMiB} MiB`))
+    buildRow('4 held polls', `${n} held: server RSS; JS heap used / reserved`, perBuild(out, (r) => `${levelOf(r, i).rssMiB} MiB; ${levelOf(r, i).heapUsedMiB ?? '?'} / ${levelOf(r, i).heapTotalMiB ?? '?'} MiB`))
     buildRow('4 held polls', `${n} held: RSS per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).rssPerPollBytes)))
     buildRow('4 held polls', `${n} held: JS heap per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).heapPerPollBytes)))
     if (i > 0) {

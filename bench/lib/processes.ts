@@ -136,6 +136,8 @@ export function metricValue (text: string, name: string): number | undefined {
 export interface HeapSample {
   /** JS heap in use (prom-client's nodejs_heap_size_used_bytes, process.memoryUsage().heapUsed). */
   heapUsed: number
+  /** JS heap the process has reserved (nodejs_heap_size_total_bytes): used plus V8's slack, which RSS pays for too. */
+  heapTotal: number
   /** Memory outside the JS heap held by JS objects (nodejs_external_memory_bytes: buffers and the like). */
   external: number
 }
@@ -146,8 +148,9 @@ export async function heapSample (server: RunningServer): Promise<HeapSample | u
   try {
     const text = await (await fetch(server.metricsUrl)).text()
     const heapUsed = metricValue(text, 'nodejs_heap_size_used_bytes')
+    const heapTotal = metricValue(text, 'nodejs_heap_size_total_bytes')
     const external = metricValue(text, 'nodejs_external_memory_bytes')
-    return heapUsed === undefined || external === undefined ? undefined : { heapUsed, external }
+    return heapUsed === undefined || heapTotal === undefined || external === undefined ? undefined : { heapUsed, heapTotal, external }
   } catch {
     return undefined
   }

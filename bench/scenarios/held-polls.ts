@@ -19,6 +19,8 @@ export interface HeldLevel {
   /** (RSS here - RSS at the previous level) / polls added. */
   marginalRssPerPollBytes?: number
   heapUsedMiB?: number
+  /** The JS heap V8 holds (used and free), after the GC: RSS pays for all of it. */
+  heapTotalMiB?: number
   heapPerPollBytes?: number
   marginalHeapPerPollBytes?: number
   /** Outside the JS heap (buffers), per poll, from the empty server. */
@@ -33,6 +35,7 @@ export interface HeldPollsResult {
   levels: HeldLevel[]
   rssEmptyMiB: number
   heapEmptyMiB?: number
+  heapTotalEmptyMiB?: number
   /** How the heap was read. */
   heapMethod: string
 }
@@ -117,6 +120,7 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
     previousRss = rss
     if (heap !== undefined && heapEmpty !== undefined) {
       level.heapUsedMiB = round(heap.heapUsed / 2 ** 20, 1)
+      level.heapTotalMiB = round(heap.heapTotal / 2 ** 20, 1)
       level.heapPerPollBytes = Math.round((heap.heapUsed - heapEmpty.heapUsed) / count)
       level.externalPerPollBytes = Math.round((heap.external - heapEmpty.external) / count)
       if (previous !== undefined && previousHeap !== undefined) level.marginalHeapPerPollBytes = Math.round((heap.heapUsed - previousHeap) / (count - previous.held))
@@ -154,7 +158,7 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
   return {
     levels: out,
     rssEmptyMiB: round(rssEmpty / 2 ** 20, 1),
-    ...(heapEmpty === undefined ? {} : { heapEmptyMiB: round(heapEmpty.heapUsed / 2 ** 20, 1) }),
+    ...(heapEmpty === undefined ? {} : { heapEmptyMiB: round(heapEmpty.heapUsed / 2 ** 20, 1), heapTotalEmptyMiB: round(heapEmpty.heapTotal / 2 ** 20, 1) }),
     heapMethod: `least of ${HEAP_SAMPLES} samples of nodejs_heap_size_used_bytes, each 300 ms after a full GC (SIGWINCH, bench/gc-on-signal.ts)`
   }
 }
