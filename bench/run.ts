@@ -1,36 +1,90 @@
 /**
  * `npm run bench`: drives the real server over loopback and prints what users
- * feel, against the bare node:http ceiling. `--quick` for a one-minute look.
- * Results go to bench/results/<time>.json. See BENCHMARKS.md for what they mean.
+ * feel, against the bare node:http ceiling, as a Markdown table (one row per
+ * measured thing; ceiling, before and after side by side). Results go to
+ * bench/results/<time>-node<major>[-quick].json. See BENCHMARKS.md.
+ *
+ *   --quick            the same regime (warm-ups, rates, connections), shorter
+ *                      measured windows and smaller levels (~3 min with --before)
+ *   --before DIR       also measure the built checkout at DIR (its
+ *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
+ *                      run, interleaved with this one, in scenarios 1, 4, 5 and 6
+ *   --only 1,4         just those scenarios; --no-redis skips scenario 5
+ *
+ * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
+ * per request from /proc); 2 idle poll as pending work grows; 3 full flow in
+ * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
+ * levels); 5 Redis mode, one and two instances (Redis commands, round trips and
+ * CPU per call and per resolution: it assumes nobody else uses that Redis
+ * meanwhile); 6 sign-in over HTTP.
+ *
+ * Every server runs on the Node that runs this (process.execPath): run
+ * `/path/to/other/node dist/bench/run.js` to measure another Node; the table's
+ * title and the file name say which.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
-import { fillPending, hammerGet, round, type LoadResult } from './lib/load.js'
-import { rssBytes, startCeiling, startWhatClient, type RunningServer } from './lib/processes.js'
+import autocannon from 'autocannon'
+import { fillPending, hammer, round, sign, type LoadResult } from './lib/load.js'
+import { cpuMicros, findBuild, rssBytes, startCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
+import { startCountingProxy } from './lib/redis-counter.js'
+import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
+import { Table } from './lib/table.js'
+import { hasSignIn, SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
 import { fullFlow, type FullFlowResult } from './scenarios/full-flow.js'
 import { heldPolls, type HeldPollsResult } from './scenarios/held-polls.js'
 
-const quick = process.argv.includes('--quick')
-const skipRedis = process.argv.includes('--no-redis')
+const args = process.argv.slice(2)
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name)
+  return i === -1 ? undefined : args[i + 1]
+}
+const quick = args.includes('--quick')
+const skipRedis = args.includes('--no-redis')
+const beforeDir = flag('--before') ?? (process.env.BENCH_BEFORE_DIR === '' ? undefined : process.env.BENCH_BEFORE_DIR)
+
+// The regime is the same in both modes: warm-ups, rates and connections. --quick only
+// shortens the measured windows and lowers the levels.
 const SECONDS = quick ? 3 : 10
+const WARMUP_SECONDS = 2
+/** A full flow's warm-up: the first part of the same run (see scenarios/full-flow.ts). */
+const FLOW_WARMUP_SECONDS = 8
 const CONNECTIONS = 100
+const ROUNDS = quick ? 1 : 3
 const PENDING_LEVELS = quick ? [0, 20_000] : [0, 100_000, 1_000_000]
-const HELD_LEVELS = quick ? [2_000] : [10_000, 18_000]
+// The hard limit on open files here is 20,000 (one per held poll on each side).
+const HELD_LEVELS = quick ? [2_000, 4_000] : [10_000, 18_000]
+const SIGN_INS = quick ? 2_000 : 10_000
+const REDIS_SIGN_INS = quick ? 1_000 : 3_000
 const FLOW_PAIRS = 500
+const FLOW_RATE = 1000
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const IDLE_PATH = '/getTasks/424242'
+const V2_IDLE_PATH = '/v2/tasks'
+const V2_USER = 424243
 
+const after = findBuild('after')
+const builds: Build[] = beforeDir === undefined ? [after] : [findBuild('before', beforeDir), after]
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version, loadAverageAtStart: loadavg().map((n) => round(n)) }
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   mode: quick ? 'quick' : 'full',
-  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version }
+  machine,
+  builds: Object.fromEntries(builds.map((b) => [b.name, { dir: b.dir, commit: b.commit }])),
+  settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, flowWarmupSeconds: FLOW_WARMUP_SECONDS, connections: CONNECTIONS, rounds: ROUNDS, pendingLevels: PENDING_LEVELS, heldLevels: HELD_LEVELS, signIns: SIGN_INS, flowPairs: FLOW_PAIRS, flowRate: FLOW_RATE }
 }
-const table: string[][] = []
-const row = (...cells: Array<string | number>): void => { table.push(cells.map(String)) }
+const table = new Table()
 const log = (text: string): void => { process.stderr.write(`bench: ${text}\n`) }
+type ByBuild<T> = Partial<Record<Build['name'], T>>
+/** A row with a cell per build. */
+const buildRow = (scenario: string, measure: string, cells: ByBuild<string>, ceiling?: string): void => {
+  table.add({ scenario, measure, ...(ceiling === undefined ? {} : { ceiling }), ...cells })
+}
+const perBuild = <T>(values: ByBuild<T>, show: (v: T) => string): ByBuild<string> =>
+  Object.fromEntries(Object.entries(values).map(([k, v]) => [k, show(v as T)])) as ByBuild<string>
 
 async function withServer<T> (start: () => Promise<RunningServer>, use: (s: RunningServer) => Promise<T>): Promise<T> {
   const server = await start()
@@ -41,32 +95,89 @@ async function withServer<T> (start: () => Promise<RunningServer>, use: (s: Runn
   }
 }
 
-/** Median by req/s of several runs: this machine's speed drifts, so rounds are interleaved. */
-function median (runs: LoadResult[]): LoadResult {
-  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)] as LoadResult
+const median = (values: number[]): number => {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)] as number
 }
 
+/** Each figure the median of the rounds' (rounds are interleaved: this machine's speed drifts). */
+function medianRun (runs: LoadResult[]): LoadResult {
+  const of = (key: keyof LoadResult): number => median(runs.map((r) => r[key] as number))
+  return { rps: of('rps'), cpuUsPerRequest: of('cpuUsPerRequest'), p50: of('p50'), p99: of('p99'), errors: of('errors'), non2xx: of('non2xx'), requests: of('requests') }
+}
+
+const failuresOf = (r: LoadResult): string => r.errors + r.non2xx > 0 ? ` (${r.errors} errors, ${r.non2xx} non-2xx!)` : ''
+const rps = (r: LoadResult): string => `${r.rps.toLocaleString('en')} req/s${failuresOf(r)}`
+const latency = (r: { p50: number, p99: number }): string => `${r.p50} / ${r.p99} ms`
+const cpu = (r: LoadResult): string => `${r.cpuUsPerRequest ?? '?'} µs`
+const pct = (n: number): string => `${Math.round(n * 100)}%`
+const signed = (n: number): string => `${n >= 0 ? '+' : ''}${Math.round(n * 100)}%`
+
+/** Scenario 1: the v1 idle poll and the v2 signed-in idle poll, against the ceiling. */
 async function idlePoll (): Promise<void> {
-  log('1. idle poll vs the node:http ceiling')
-  const rounds = quick ? 1 : 3
-  const runs: Record<'ceiling' | 'ours' | 'quiet', LoadResult[]> = { ceiling: [], ours: [], quiet: [] }
-  for (let i = 0; i < rounds; i++) {
-    runs.ceiling.push(await withServer(startCeiling, (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
-    runs.ours.push(await withServer(() => startWhatClient(), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
-    runs.quiet.push(await withServer(() => startWhatClient({ LOG_LEVEL: 'warn' }), (s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS, SECONDS, s.pid)))
+  log('1. idle poll (v1 and v2 signed in) vs the node:http ceiling')
+  const ceilingRuns: LoadResult[] = []
+  const runs: Record<string, { v1: LoadResult[], v2: LoadResult[] }> = Object.fromEntries(builds.map((b) => [b.name, { v1: [], v2: [] }]))
+  const options = (s: RunningServer, headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [s.pid], ...(headers === undefined ? {} : { headers }) })
+  for (let i = 0; i < ROUNDS; i++) {
+    ceilingRuns.push(await withServer(startCeiling, (s) => hammer(s.url, IDLE_PATH, options(s))))
+    // Alternate which build goes first, so that neither always follows the ceiling.
+    for (const build of i % 2 === 0 ? builds : [...builds].reverse()) {
+      await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
+        runs[build.name]?.v1.push(await hammer(s.url, IDLE_PATH, options(s)))
+        // A build without v2 (older than the sign-in) gets no v2 row.
+        if (!await hasSignIn(s.url)) return
+        const token = await signIn(s.url, V2_USER)
+        runs[build.name]?.v2.push(await hammer(s.url, V2_IDLE_PATH, options(s, { authorization: `Bearer ${token}` })))
+      })
+    }
   }
-  const [ceiling, ours, quiet] = [median(runs.ceiling), median(runs.ours), median(runs.quiet)]
-  results.idlePoll = { rounds: runs, ceiling, whatclient: ours, whatclientLogWarn: quiet, ratio: round(ours.rps / ceiling.rps), ratioLogWarn: round(quiet.rps / ceiling.rps) }
-  const cpu = (r: LoadResult): string => `${r.cpuUsPerRequest ?? '?'} us server CPU per request`
-  row('1 idle poll', 'node:http ceiling', `${ceiling.rps} req/s`, `p50 ${ceiling.p50} ms, p99 ${ceiling.p99} ms, ${cpu(ceiling)}`)
-  row('1 idle poll', 'whatclient (defaults, LOG_LEVEL=info)', `${ours.rps} req/s`, `p50 ${ours.p50} ms, p99 ${ours.p99} ms, ${cpu(ours)}, ${round(ours.rps / ceiling.rps * 100, 0)}% of ceiling`)
-  row('1 idle poll', 'whatclient (LOG_LEVEL=warn)', `${quiet.rps} req/s`, `p50 ${quiet.p50} ms, p99 ${quiet.p99} ms, ${cpu(quiet)}, ${round(quiet.rps / ceiling.rps * 100, 0)}% of ceiling`)
+  const ceiling = medianRun(ceilingRuns)
+  const out: Record<string, unknown> = { rounds: { ceiling: ceilingRuns, ...runs }, ceiling, note: 'each figure is the median of the rounds; servers run with TELEGRAM_BOT_TOKEN set (sign-in on), defaults otherwise' }
+  const v1: ByBuild<LoadResult> = {}
+  const v2: ByBuild<LoadResult> = {}
+  for (const b of builds) {
+    const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[] }
+    v1[b.name] = medianRun(r.v1)
+    if (r.v2.length > 0) v2[b.name] = medianRun(r.v2)
+  }
+  const v2Builds = builds.filter((b) => v2[b.name] !== undefined)
+  const cpuRatio = (r: LoadResult): number => (ceiling.cpuUsPerRequest as number) / (r.cpuUsPerRequest as number)
+  const v2VsV1 = (name: Build['name']): number => ((v2[name] as LoadResult).cpuUsPerRequest as number) / ((v1[name] as LoadResult).cpuUsPerRequest as number) - 1
+  for (const b of builds) {
+    const hasV2 = v2[b.name] !== undefined
+    out[b.name] = {
+      v1: v1[b.name],
+      ceilingCpuOverOurs: round(cpuRatio(v1[b.name] as LoadResult), 3),
+      rpsOverCeiling: round((v1[b.name] as LoadResult).rps / ceiling.rps, 3),
+      ...(hasV2
+        ? {
+            v2: v2[b.name],
+            v2CeilingCpuOverOurs: round(cpuRatio(v2[b.name] as LoadResult), 3),
+            v2CpuVsV1: round(v2VsV1(b.name), 3),
+            v2RpsOverV1: round((v2[b.name] as LoadResult).rps / (v1[b.name] as LoadResult).rps, 3)
+          }
+        : { v2: 'no v2 sign-in in this build' })
+    }
+  }
+  results.idlePoll = out
+  const rounds = ROUNDS > 1 ? ` (median of ${ROUNDS})` : ''
+  buildRow('1 idle poll', `v1 GET /getTasks: req/s${rounds}`, perBuild(v1, rps), rps(ceiling))
+  buildRow('1 idle poll', 'v1: p50 / p99', perBuild(v1, latency), latency(ceiling))
+  buildRow('1 idle poll', 'v1: server CPU per request', perBuild(v1, cpu), cpu(ceiling))
+  buildRow('1 idle poll', 'v1: ceiling CPU / ours (target ≥ 0.7)', perBuild(v1, (r) => round(cpuRatio(r)).toFixed(2)))
+  buildRow('1 idle poll', 'v1: req/s / ceiling', perBuild(v1, (r) => (r.rps / ceiling.rps).toFixed(2)))
+  buildRow('1 idle poll', `v2 GET /v2/tasks signed in: req/s${rounds}`, perBuild(v2, rps))
+  buildRow('1 idle poll', 'v2: p50 / p99', perBuild(v2, latency))
+  buildRow('1 idle poll', 'v2: server CPU per request', perBuild(v2, cpu))
+  buildRow('1 idle poll', 'v2: ceiling CPU / ours', perBuild(v2, (r) => round(cpuRatio(r)).toFixed(2)))
+  buildRow('1 idle poll', 'v2 CPU per request vs v1 (target ≤ +10%)', Object.fromEntries(v2Builds.map((b) => [b.name, signed(v2VsV1(b.name))])))
 }
 
 async function pendingScale (): Promise<void> {
-  log('2. idle poll as pending work grows')
+  log('2. idle poll as pending work grows (this build only)')
   const levels: Array<{ pending: number, poll: LoadResult, rssMiB: number, fillRps: number }> = []
-  await withServer(() => startWhatClient({ MAX_PENDING_TOTAL: '2000000', REQUEST_TTL_SECONDS: '3600' }), async (server) => {
+  await withServer(() => startWhatClient(after, { MAX_PENDING_TOTAL: '2000000', REQUEST_TTL_SECONDS: '3600' }), async (server) => {
     let filled = 0
     const rssEmpty = rssBytes(server.pid)
     for (const level of PENDING_LEVELS) {
@@ -79,102 +190,259 @@ async function pendingScale (): Promise<void> {
       }
       // A longer warm-up after a fill: the garbage collector is still digesting the new
       // entries, and the scenario is about polling with that much held, not during the fill.
-      const poll = await hammerGet(server.url, IDLE_PATH, CONNECTIONS, SECONDS, server.pid, level === 0 ? 2 : 6)
+      const poll = await hammer(server.url, IDLE_PATH, { connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: level === 0 ? WARMUP_SECONDS : 6, pids: [server.pid] })
       const rss = rssBytes(server.pid)
       levels.push({ pending: level, poll, rssMiB: round(rss / 2 ** 20, 1), fillRps })
       const perPending = level === 0 ? '' : `, ${Math.round((rss - rssEmpty) / level)} B RSS per pending request`
-      row('2 pending scale', `${level.toLocaleString('en')} pending`, `${poll.rps} req/s`, `p99 ${poll.p99} ms, ${poll.cpuUsPerRequest} us server CPU per request, RSS ${round(rss / 2 ** 20, 1)} MiB${perPending}`)
+      table.add({ scenario: '2 pending scale', measure: `${level.toLocaleString('en')} pending: req/s, p99, CPU, RSS`, after: `${rps(poll)}, p99 ${poll.p99} ms, ${cpu(poll)}, ${round(rss / 2 ** 20, 1)} MiB${perPending}` })
     }
     results.pendingScale = { levels, rssEmptyMiB: round(rssEmpty / 2 ** 20, 1) }
   })
-  const first = levels[0]?.poll.rps ?? 0
-  const last = levels.at(-1)?.poll.rps ?? 0
-  const cpuFirst = levels[0]?.poll.cpuUsPerRequest ?? NaN
-  const cpuLast = levels.at(-1)?.poll.cpuUsPerRequest ?? NaN
-  row('2 pending scale', 'req/s at most vs none', `${round(last / first * 100, 0)}%`, `server CPU per request ${round(cpuLast / cpuFirst * 100, 0)}% of none`)
+  const first = levels[0]?.poll
+  const last = levels.at(-1)?.poll
+  if (first !== undefined && last !== undefined) {
+    table.add({ scenario: '2 pending scale', measure: 'most pending vs none: req/s, CPU per request', after: `${pct(last.rps / first.rps)}, ${pct((last.cpuUsPerRequest as number) / (first.cpuUsPerRequest as number))}` })
+  }
 }
 
-function flowRow (label: string, config: string, r: FullFlowResult): void {
-  row(label, config, `${r.resolutionsPerSecond} resolutions/s`, `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures ? `, ${r.failures} failures` : ''}${r.skipped ? `, ${r.skipped} skipped` : ''}`)
-}
+const flowCell = (r: FullFlowResult): string =>
+  `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0].slice(0, 40)}…)!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
+const flowCpu = (r: FullFlowResult): string => `${r.cpuUsPerResolution ?? '?'} µs`
 
 async function fullFlows (): Promise<void> {
-  log('3. full flow, memory mode')
+  log('3. full flow, memory mode (this build only)')
   const out: Record<string, FullFlowResult> = {}
-  await withServer(() => startWhatClient(), async (server) => {
-    // Warm-up (JIT, heap, sockets); not recorded.
-    await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 1_900_000_000 })
-    out.rate1000 = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 2_000_000_000 })
-    flowRow('3 full flow', `memory, ${FLOW_PAIRS} pairs at 1,000 asks/s`, out.rate1000)
-    out.closedLoop = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 0, seconds: SECONDS, firstUserId: 3_000_000_000 })
-    flowRow('3 full flow', `memory, ${FLOW_PAIRS} pairs, as fast as they can`, out.closedLoop)
+  await withServer(() => startWhatClient(after), async (server) => {
+    out.rate1000 = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 2_000_000_000, pids: [server.pid] })
+    out.closedLoop = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 0, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, firstUserId: 3_000_000_000, pids: [server.pid] })
   })
+  table.add({ scenario: '3 full flow, memory', measure: `${FLOW_PAIRS} pairs at ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, after: flowCell(out.rate1000 as FullFlowResult) })
+  table.add({ scenario: '3 full flow, memory', measure: 'at 1,000/s: server CPU per resolution', after: flowCpu(out.rate1000 as FullFlowResult) })
+  table.add({ scenario: '3 full flow, memory', measure: `${FLOW_PAIRS} pairs, as fast as they can`, after: flowCell(out.closedLoop as FullFlowResult) })
   results.fullFlow = out
 }
 
 async function held (): Promise<void> {
   log('4. held long-polls')
-  const out: HeldPollsResult[] = []
-  for (const count of HELD_LEVELS) {
-    await withServer(() => startWhatClient({ MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }), async (server) => {
-      const r = await heldPolls(server, count, 4_000_000_000)
-      out.push(r)
-      row('4 held polls', `${count.toLocaleString('en')} held`, `RSS ${r.rssMiB} MiB`, `${r.rssPerPollBytes} B per held poll; a chosen one released in ${r.releaseMedianMs} ms median, ${r.releaseMaxMs} ms worst of ${r.releaseSamples}${r.refused ? `; ${r.refused} refused` : ''}`)
+  const out: ByBuild<HeldPollsResult> = {}
+  for (const build of builds) {
+    await withServer(() => startWhatClient(build, { MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }, true), async (server) => {
+      out[build.name] = await heldPolls(server, HELD_LEVELS, 4_000_000_000)
     })
   }
   results.heldPolls = out
+  const kb = (bytes: number | undefined): string => bytes === undefined ? '?' : `${round(bytes / 1000, 1)} KB`
+  const levelOf = (r: HeldPollsResult, i: number) => r.levels[i] as HeldPollsResult['levels'][number]
+  HELD_LEVELS.forEach((count, i) => {
+    const n = count.toLocaleString('en')
+    buildRow('4 held polls', `${n} held: server RSS; JS heap used / reserved`, perBuild(out, (r) => `${levelOf(r, i).rssMiB} MiB; ${levelOf(r, i).heapUsedMiB ?? '?'} / ${levelOf(r, i).heapTotalMiB ?? '?'} MiB`))
+    buildRow('4 held polls', `${n} held: RSS per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).rssPerPollBytes)))
+    buildRow('4 held polls', `${n} held: JS heap per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).heapPerPollBytes)))
+    if (i > 0) {
+      const from = (HELD_LEVELS[i - 1] as number).toLocaleString('en')
+      buildRow('4 held polls', `${from} → ${n}: RSS per added poll (target ≤ 8 KB)`, perBuild(out, (r) => kb(levelOf(r, i).marginalRssPerPollBytes)))
+      buildRow('4 held polls', `${from} → ${n}: JS heap per added poll`, perBuild(out, (r) => kb(levelOf(r, i).marginalHeapPerPollBytes)))
+    }
+    buildRow('4 held polls', `${n} held: release one, median / worst of 20`, perBuild(out, (r) => `${levelOf(r, i).releaseMedianMs} / ${levelOf(r, i).releaseMaxMs} ms${levelOf(r, i).refused > 0 ? `, ${levelOf(r, i).refused} refused!` : ''}`))
+  })
+}
+
+/** Round trips (commands the servers send, by name, counted by a proxy) per unit. */
+interface RoundTrips {
+  perUnit: number
+  byCommand: Record<string, number>
+  units: number
+}
+
+const roundTrips = (counts: Record<string, number>, units: number): RoundTrips => {
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0)
+  return { perUnit: round(total / Math.max(units, 1), 3), byCommand: Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, round(n / Math.max(units, 1), 3)])), units }
+}
+
+/**
+ * Exact round trips: one more server, its Redis connections through a counting proxy
+ * (not timed: the proxy adds a hop), a few hundred of each call, one at a time per socket.
+ */
+async function countRoundTrips (build: Build, env: Record<string, string>): Promise<Record<string, RoundTrips>> {
+  const proxy = await startCountingProxy(REDIS_URL)
+  try {
+    return await withServer(() => startWhatClient(build, { ...env, REDIS_URL: proxy.url }), async (s) => {
+      const amount = 1000
+      const out: Record<string, RoundTrips> = {}
+      const counted = async (units: () => Promise<number>): Promise<RoundTrips> => {
+        proxy.counter.take()
+        const n = await units()
+        return roundTrips(proxy.counter.take(), n)
+      }
+      out.idleV1 = await counted(async () => (await autocannon({ url: s.url + IDLE_PATH, connections: 10, amount, headers: { 'x-signature': sign(IDLE_PATH) } })).requests.total)
+      if (await hasSignIn(s.url)) {
+        const token = await signIn(s.url, V2_USER + 1)
+        out.idleV2 = await counted(async () => (await autocannon({ url: s.url + V2_IDLE_PATH, connections: 10, amount, headers: { authorization: `Bearer ${token}` } })).requests.total)
+        out.signIn = await counted(async () => (await signIns(s.url, s.pid, 200, 7_900_000_000, 10)).signIns)
+      }
+      let flowCounts: Record<string, number> = {}
+      const flow = await fullFlow({
+        urls: [s.url], pairs: 50, rate: 200, seconds: 2, warmupSeconds: 1, firstUserId: 7_950_000_000,
+        around: { before: async () => { proxy.counter.take() }, after: async () => { flowCounts = proxy.counter.take() } }
+      })
+      out.flow = roundTrips(flowCounts, flow.resolutions)
+      return out
+    })
+  } finally {
+    await proxy.close()
+  }
+}
+
+interface RedisBuildResult {
+  roundTrips: Record<string, RoundTrips>
+  idleV1: LoadResult & { redis: RedisUse }
+  /** Not for a build without v2 sign-in. */
+  idleV2?: LoadResult & { redis: RedisUse }
+  signIn?: SignInResult & { redis: RedisUse }
+  flowOne: FullFlowResult & { redis: RedisUse }
+  idleTwo: { perInstance: LoadResult[], total: number, cpuUsPerRequest: number, redis: RedisUse }
+  flowTwo: FullFlowResult & { redis: RedisUse }
 }
 
 async function redisMode (): Promise<void> {
-  log('5. Redis mode, one and two instances')
-  const prefix = `bench:${randomUUID()}:`
-  const env = { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
-  const out: Record<string, unknown> = {}
-  try {
-    await withServer(() => startWhatClient(env), async (one) => {
-      const poll = await hammerGet(one.url, IDLE_PATH, CONNECTIONS, SECONDS)
-      out.idleOne = poll
-      row('5 redis', 'idle poll, 1 instance', `${poll.rps} req/s`, `p50 ${poll.p50} ms, p99 ${poll.p99} ms`)
-      await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 4_900_000_000 })
-      const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 5_000_000_000 })
-      out.flowOne = flow
-      flowRow('5 redis', `full flow, 1 instance, 1,000 asks/s`, flow)
-      await withServer(() => startWhatClient(env), async (two) => {
-        const polls = await Promise.all([one, two].map((s) => hammerGet(s.url, IDLE_PATH, CONNECTIONS / 2, SECONDS)))
-        const total = polls.reduce((sum, p) => sum + p.rps, 0)
-        out.idleTwo = { perInstance: polls, total }
-        row('5 redis', 'idle poll, 2 instances', `${total} req/s`, `p99 ${polls.map((p) => p.p99).join(' / ')} ms`)
-        await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: 1000, seconds: 3, firstUserId: 5_900_000_000 })
-        const flowTwo = await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: 1000, seconds: SECONDS, firstUserId: 6_000_000_000 })
-        out.flowTwo = flowTwo
-        flowRow('5 redis', 'full flow, 2 instances (Alice and Bob on different ones), 1,000 asks/s', flowTwo)
-      })
-    })
-  } finally {
-    const client = createClient({ url: REDIS_URL })
-    await client.connect()
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys)
-    client.destroy()
+  log('5. Redis mode, one and two instances (counts assume nobody else uses this Redis meanwhile)')
+  const stats = createClient({ url: REDIS_URL })
+  await stats.connect()
+  const out: ByBuild<RedisBuildResult> = {}
+  const redisVersion = /redis_version:(\S+)/.exec(await stats.info('server'))?.[1]
+  // Reads Redis's counters around a measured window; `units` divides them afterwards.
+  const counting = () => {
+    let before: RedisSnapshot | undefined
+    let after: RedisSnapshot | undefined
+    return {
+      around: { before: async () => { before = await redisSnapshot(stats) }, after: async () => { after = await redisSnapshot(stats) } },
+      use: (units: number): RedisUse => redisUse(before as RedisSnapshot, after as RedisSnapshot, Math.max(units, 1))
+    }
   }
-  results.redis = out
+  const prefixes: string[] = []
+  try {
+    for (const build of builds) {
+      log(`5. Redis mode: ${build.name}`)
+      const prefix = `bench:${randomUUID()}:`
+      prefixes.push(prefix)
+      const env = { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64'), ...SIGN_IN_ENV }
+      const r: Partial<RedisBuildResult> = {}
+      await withServer(() => startWhatClient(build, env), async (one) => {
+        const hammerOptions = (around: ReturnType<typeof counting>['around'], headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [one.pid], around, ...(headers === undefined ? {} : { headers }) })
+        let c = counting()
+        const v1 = await hammer(one.url, IDLE_PATH, hammerOptions(c.around))
+        r.idleV1 = { ...v1, redis: c.use(v1.requests) }
+        if (await hasSignIn(one.url)) {
+          const token = await signIn(one.url, V2_USER)
+          c = counting()
+          const v2 = await hammer(one.url, V2_IDLE_PATH, hammerOptions(c.around, { authorization: `Bearer ${token}` }))
+          r.idleV2 = { ...v2, redis: c.use(v2.requests) }
+          await signIns(one.url, one.pid, Math.min(500, REDIS_SIGN_INS), 7_000_000_000)
+          c = counting()
+          await c.around.before()
+          const s = await signIns(one.url, one.pid, REDIS_SIGN_INS, 7_100_000_000)
+          await c.around.after()
+          r.signIn = { ...s, redis: c.use(s.signIns) }
+        }
+        c = counting()
+        const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 5_000_000_000, pids: [one.pid], around: c.around })
+        r.flowOne = { ...flow, redis: c.use(flow.resolutions) }
+        await withServer(() => startWhatClient(build, env), async (two) => {
+          c = counting()
+          await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: WARMUP_SECONDS, warmupSeconds: 0 })))
+          await c.around.before()
+          const cpuBefore = [one, two].map((s) => cpuMicros(s.pid))
+          const polls = await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: SECONDS, warmupSeconds: 0 })))
+          const cpuUsed = [one, two].reduce((sum, s, i) => sum + cpuMicros(s.pid) - (cpuBefore[i] as number), 0)
+          await c.around.after()
+          const requests = polls.reduce((sum, p) => sum + p.requests, 0)
+          r.idleTwo = { perInstance: polls, total: polls.reduce((sum, p) => sum + p.rps, 0), cpuUsPerRequest: round(cpuUsed / Math.max(requests, 1), 1), redis: c.use(requests) }
+          c = counting()
+          const flowTwo = await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 6_000_000_000, pids: [one.pid, two.pid], around: c.around })
+          r.flowTwo = { ...flowTwo, redis: c.use(flowTwo.resolutions) }
+        })
+      })
+      r.roundTrips = await countRoundTrips(build, env)
+      out[build.name] = r as RedisBuildResult
+    }
+  } finally {
+    for (const prefix of prefixes) {
+      for await (const keys of stats.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats.del(keys)
+    }
+    stats.destroy()
+  }
+  // Ours: two connections per instance (at most two) and the harness's own.
+  const busy = Object.values(out).some((b) => Object.values(b).some((v) => ((v as { redis?: RedisUse }).redis?.connectedClients ?? 0) > 5))
+  const busyNote = 'other clients were connected to Redis during some counted windows: commands and Redis CPU may include theirs'
+  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
+  const R = '5 redis'
+  const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips, ${round(u.commandsPerUnit, 1)} commands in Redis`
+  buildRow(R, 'v1 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`))
+  buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${round(b.idleV1.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'v1 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV1.redis, b.roundTrips.idleV1)))
+  buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
+  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : commands(b.idleV2.redis, b.roundTrips.idleV2)))
+  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : commands(b.signIn.redis, b.roundTrips.signIn)))
+  buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
+  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
+  buildRow(R, 'v1 idle poll, 2 instances: req/s in all, p99 each', perBuild(out, (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`))
+  buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
+  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
+  if (busy) log(`5. WARNING: ${busyNote}`)
+}
+
+async function signInCost (): Promise<void> {
+  log('6. sign-in over HTTP (memory mode)')
+  const out: ByBuild<SignInResult> = {}
+  for (const build of builds) {
+    await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
+      if (!await hasSignIn(s.url)) return
+      await signIns(s.url, s.pid, Math.min(1000, SIGN_INS), 8_000_000_000)
+      out[build.name] = await signIns(s.url, s.pid, SIGN_INS, 8_100_000_000)
+    })
+  }
+  results.signIn = { note: 'POST /v2/session with distinct, fresh init data (hash check), 32 at a time, after 1,000 not measured', ...out }
+  const failures = (r: SignInResult): string => r.errors + r.non2xx > 0 ? ` (${r.errors} errors, ${r.non2xx} non-2xx!)` : ''
+  buildRow('6 sign-in', `POST /v2/session, ${SIGN_INS.toLocaleString('en')} users: per second, p50 / p99`, perBuild(out, (r) => `${r.signInsPerSecond.toLocaleString('en')}/s, ${latency(r)}${failures(r)}`))
+  buildRow('6 sign-in', 'server CPU per sign-in', perBuild(out, (r) => `${r.cpuUsPerSignIn} µs`))
 }
 
 // --only 1,4 runs just those scenarios.
-const onlyArg = process.argv.indexOf('--only')
-const only = onlyArg === -1 ? undefined : new Set((process.argv[onlyArg + 1] ?? '').split(','))
+const onlyArg = flag('--only')
+const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','))
 const wanted = (n: number): boolean => only === undefined || only.has(String(n))
 const started = Date.now()
-if (wanted(1)) await idlePoll()
-if (wanted(2)) await pendingScale()
-if (wanted(3)) await fullFlows()
-if (wanted(4)) await held()
-if (wanted(5) && !skipRedis) await redisMode()
+log(`Node ${process.version}; ${builds.map((b) => `${b.name}: ${b.dir} @ ${b.commit}`).join('; ')}${quick ? '; quick' : ''}`)
+// Seconds each scenario took, for planning runs.
+const scenarioSeconds: Record<string, number> = {}
+const timed = async (n: number, scenario: () => Promise<void>): Promise<void> => {
+  if (!wanted(n)) return
+  const t0 = Date.now()
+  await scenario()
+  scenarioSeconds[String(n)] = Math.round((Date.now() - t0) / 1000)
+}
+await timed(1, idlePoll)
+await timed(6, signInCost)
+await timed(4, held)
+if (!skipRedis) await timed(5, redisMode)
+await timed(3, fullFlows)
+await timed(2, pendingScale)
+results.scenarioSeconds = scenarioSeconds
 results.durationSeconds = Math.round((Date.now() - started) / 1000)
+results.loadAverageAtEnd = loadavg().map((n) => round(n))
 
-const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((r) => (r[i] ?? '').length)))
-process.stdout.write('\n' + table.map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ')).join('\n') + '\n')
+const order = ['1', '2', '3', '4', '5', '6']
+table.rows.sort((a, b) => order.indexOf(a.scenario.charAt(0)) - order.indexOf(b.scenario.charAt(0)))
+const buildsText = builds.map((b) => `${b.name} ${b.commit}`).join(', ')
+const title = `WhatClient bench${quick ? ' (quick: shorter windows, smaller levels, same regime)' : ''}, Node ${process.version}, ${machine.cpus} CPUs, ${buildsText}, ${new Date().toISOString().slice(0, 16)}Z`
+process.stdout.write('\n' + table.render(title) + '\n')
 const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
 mkdirSync(dir, { recursive: true })
-const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`
+const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}.json`
+results.table = table.rows
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
 process.stdout.write(`\n${results.durationSeconds} s; results in ${file}\n`)

@@ -31,14 +31,40 @@ function summarise (result: autocannon.Result): LoadResult {
   }
 }
 
+export interface HammerOptions {
+  /** Requests at once (autocannon connections). */
+  connections: number
+  /** The measured window. */
+  seconds: number
+  /** The same load first, not measured (JIT, heap, sockets). */
+  warmupSeconds?: number
+  /** Servers whose CPU time is read before and after the measured window (summed). */
+  pids?: number[]
+  /** Headers to send instead of the v1 signature (e.g. a v2 bearer token). */
+  headers?: Record<string, string>
+  /** Called right before and after the measured window (e.g. Redis counters). */
+  around?: { before: () => Promise<void>, after: () => Promise<void> }
+}
+
+/** A GET of `path` (v1-signed unless `headers` are given), `connections` at a time, after a warm-up. */
+export async function hammer (url: string, path: string, options: HammerOptions): Promise<LoadResult> {
+  const headers = options.headers ?? { 'x-signature': sign(path.split('?')[0] as string) }
+  const base = { url: url + path, connections: options.connections, headers }
+  const warmup = options.warmupSeconds ?? 2
+  if (warmup > 0) await autocannon({ ...base, duration: warmup })
+  await options.around?.before()
+  const pids = options.pids ?? []
+  const cpuBefore = pids.map(cpuMicros)
+  const result = summarise(await autocannon({ ...base, duration: options.seconds }))
+  const cpuUsed = pids.reduce((sum, pid, i) => sum + cpuMicros(pid) - (cpuBefore[i] as number), 0)
+  await options.around?.after()
+  if (pids.length > 0 && result.requests > 0) result.cpuUsPerRequest = round(cpuUsed / result.requests, 1)
+  return result
+}
+
 /** A signed GET of `path`, `connections` at a time, after a short warm-up. */
 export async function hammerGet (url: string, path: string, connections: number, seconds: number, pid?: number, warmupSeconds = 2): Promise<LoadResult> {
-  const options = { url: url + path, connections, headers: { 'x-signature': sign(path.split('?')[0] as string) } }
-  if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds })
-  const cpuBefore = pid === undefined ? 0 : cpuMicros(pid)
-  const result = summarise(await autocannon({ ...options, duration: seconds }))
-  if (pid !== undefined && result.requests > 0) result.cpuUsPerRequest = round((cpuMicros(pid) - cpuBefore) / result.requests, 1)
-  return result
+  return hammer(url, path, { connections, seconds, warmupSeconds, pids: pid === undefined ? [] : [pid] })
 }
 
 /** `amount` distinct signed requestClient calls (fills the store); returns the rate it managed. */

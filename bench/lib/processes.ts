@@ -1,20 +1,54 @@
 /**
  * The servers a benchmark drives, each in its own process (so the load
  * generator does not share its event loop): the WhatClient server as an
- * operator runs it, and the bare node:http ceiling.
+ * operator runs it, from this checkout or from another one (`--before`), and
+ * the bare node:http ceiling. Every server runs on the Node that runs the
+ * harness (process.execPath): run the harness with another node to measure it.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port.js'
 
-const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url))
 const CEILING = fileURLToPath(new URL('../ceiling-server.js', import.meta.url))
+const GC_ON_SIGNAL = fileURLToPath(new URL('../gc-on-signal.js', import.meta.url))
+const HERE = fileURLToPath(new URL('../../..', import.meta.url))
 export const BENCH_KEY = 'bench-key'
+
+/** A built checkout whose `dist/src/cli/index.js` is started as the server. */
+export interface Build {
+  /** 'after' (this checkout) or 'before' (--before DIR). */
+  name: 'before' | 'after'
+  dir: string
+  cli: string
+  /** `git describe`-like: the commit, and '+changes' when the checkout has uncommitted ones. */
+  commit: string
+}
+
+function describeCommit (dir: string): string {
+  try {
+    const commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${commit}+changes` : commit
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** The checkout at `dir` (this one when undefined); throws when it is not built. */
+export function findBuild (name: Build['name'], dir: string = HERE): Build {
+  const root = resolve(dir)
+  const cli = resolve(root, 'dist/src/cli/index.js')
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build that checkout first (cd ${root} && npm ci)`)
+  return { name, dir: root, cli, commit: describeCommit(root) }
+}
 
 export interface RunningServer {
   url: string
   pid: number
+  /** The metrics listener's /metrics URL, when the server was started with one. */
+  metricsUrl?: string
   stop: () => Promise<void>
 }
 
@@ -50,9 +84,24 @@ async function startProcess (script: string, args: string[], env: Record<string,
   }
 }
 
-/** `whatclient serve` with the given settings (defaults otherwise, LOG_LEVEL=info included). */
-export function startWhatClient (env: Record<string, string> = {}): Promise<RunningServer> {
-  return startProcess(CLI, ['serve'], env)
+/**
+ * `whatclient serve` of `build` with the given settings (defaults otherwise,
+ * LOG_LEVEL=info included). With `memory`, also the metrics listener on a
+ * port of its own (for the heap figures of prom-client's default metrics) and
+ * a full GC on SIGWINCH (bench/gc-on-signal.ts: see collectGarbage).
+ */
+export async function startWhatClient (build: Build, env: Record<string, string> = {}, memory = false): Promise<RunningServer> {
+  if (!memory) return startProcess(build.cli, ['serve'], env)
+  const metricsPort = await freePort()
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', '--expose-gc', `--import=${GC_ON_SIGNAL}`].join(' ').trim()
+  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: nodeOptions })
+  return { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }
+}
+
+/** A full garbage collection in a server started with `memory` (ignored by any other). */
+export async function collectGarbage (server: RunningServer): Promise<void> {
+  process.kill(server.pid, 'SIGWINCH')
+  await new Promise((resolve) => setTimeout(resolve, 300))
 }
 
 export function startCeiling (): Promise<RunningServer> {
@@ -71,4 +120,38 @@ export function cpuMicros (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second).
   return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/** One gauge of a Prometheus text exposition (the first sample whose name matches), or undefined. */
+export function metricValue (text: string, name: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    const key = line.slice(0, space)
+    if (key === name || key.startsWith(`${name}{`)) return Number(line.slice(space + 1))
+  }
+  return undefined
+}
+
+export interface HeapSample {
+  /** JS heap in use (prom-client's nodejs_heap_size_used_bytes, process.memoryUsage().heapUsed). */
+  heapUsed: number
+  /** JS heap the process has reserved (nodejs_heap_size_total_bytes): used plus V8's slack, which RSS pays for too. */
+  heapTotal: number
+  /** Memory outside the JS heap held by JS objects (nodejs_external_memory_bytes: buffers and the like). */
+  external: number
+}
+
+/** The server's heap, from its metrics listener (prom-client's default metrics), or undefined without one. */
+export async function heapSample (server: RunningServer): Promise<HeapSample | undefined> {
+  if (server.metricsUrl === undefined) return undefined
+  try {
+    const text = await (await fetch(server.metricsUrl)).text()
+    const heapUsed = metricValue(text, 'nodejs_heap_size_used_bytes')
+    const heapTotal = metricValue(text, 'nodejs_heap_size_total_bytes')
+    const external = metricValue(text, 'nodejs_external_memory_bytes')
+    return heapUsed === undefined || heapTotal === undefined || external === undefined ? undefined : { heapUsed, heapTotal, external }
+  } catch {
+    return undefined
+  }
 }

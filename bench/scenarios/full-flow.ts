@@ -3,11 +3,18 @@
  * result, both sides long-polling. Bob's poll is held before Alice asks, as it
  * is for a plugin in the field. Measures resolutions per second and the
  * latency from Alice's request to Alice holding the answer.
+ *
+ * The warm-up is the first part of the same run (same Bobs, sockets and rate),
+ * not a run of its own: a fresh run starts with 500 new Bobs connecting and
+ * the schedule at full rate at once, a transient of its own that a short
+ * measured window would then be mostly made of.
  */
 import { Agent } from 'node:http'
-import { call, percentile, round } from '../lib/load.js'
+import { call, percentile, round, type Reply } from '../lib/load.js'
+import { cpuMicros } from '../lib/processes.js'
 
-const ALICE_SOCKETS = 128
+/** Asks connect this many at a time before the run, as phones come online over time. */
+const CONNECT_BATCH = 100
 
 export interface FullFlowOptions {
   /** Instances to spread over: Alice uses one, her Bob the next (cross-instance with two). */
@@ -15,8 +22,23 @@ export interface FullFlowOptions {
   pairs: number
   /** Asks per second across all Alices; 0 = closed loop (each Alice asks again at once). */
   rate: number
+  /** The measured window. */
   seconds: number
+  /** The same flow first, not recorded (JIT, heap, sockets, the start's transient). */
+  warmupSeconds: number
   firstUserId: number
+  /** Servers whose CPU time over the measured window is summed into cpuUsPerResolution. */
+  pids?: number[]
+  /** Called as the measured window starts and once it has drained (e.g. Redis counters). */
+  around?: { before: () => Promise<void>, after: () => Promise<void> }
+}
+
+/** One second of the whole run (warm-up included), by when asks started. */
+export interface FlowSecond {
+  second: number
+  resolutions: number
+  p50Ms: number
+  p99Ms: number
 }
 
 export interface FullFlowResult {
@@ -28,24 +50,41 @@ export interface FullFlowResult {
   maxMs: number
   resolutions: number
   failures: number
-  /** Asks the open-loop schedule wanted while every Alice was still busy. */
+  /** Why steps failed (measured window; Bobs' at any time), by kind, with counts. */
+  failureReasons: Record<string, number>
+  /** Asks the open-loop schedule wanted while every Alice was still busy (measured window). */
   skipped: number
+  /** Server CPU (all pids) over the measured window per recorded resolution, microseconds. */
+  cpuUsPerResolution?: number
+  warmupSeconds: number
+  /** Per second of the whole run, warm-up included: where the slow ones are. */
+  timeline: FlowSecond[]
 }
 
 export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResult> {
   const bases = options.urls.map((u) => new URL(u))
-  // Bobs hold a socket each, as phones do; Alices share a bounded pool, so that a burst
-  // of asks queues in the driver instead of opening hundreds of sockets at once.
+  // Bobs and Alices hold a socket each, as phones do (connected before the run, so that
+  // no burst of connects overflows the listen backlog). A shared, smaller pool of Alice
+  // sockets would queue asks in the driver once resolutions slow down, and that queue
+  // (not the server) would then set the latency.
+  const aliceSockets = Math.ceil(options.pairs / bases.length)
   const bobAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: Infinity }))
-  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: ALICE_SOCKETS }))
+  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: aliceSockets }))
   let running = true
   const aborts = new Set<() => void>()
   const latencies: number[] = []
+  // Every resolution by when its ask started (ms since the schedule started) and how long it took.
+  const all: Array<[number, number]> = []
   let failures = 0
+  const failureReasons: Record<string, number> = {}
+  const failed = (reason: string): void => {
+    failures++
+    failureReasons[reason] = (failureReasons[reason] ?? 0) + 1
+  }
   let skipped = 0
-  const WARMUP_MS = 500
-  // Set once every Bob holds a poll; asks that start earlier are warm-up.
+  // Set once every Bob holds a poll and the warm-up is over; asks that start earlier are warm-up.
   let recordFrom = Infinity
+  let scheduleFrom = Infinity
 
   const tracked = (agents: Agent[], agentIndex: number, method: 'GET' | 'POST', path: string, payload?: string) => {
     const c = call(agents[agentIndex] as Agent, bases[agentIndex] as URL, method, path, payload)
@@ -53,18 +92,27 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     return c.done.finally(() => aborts.delete(c.abort))
   }
 
+  // A reply other than 200 fails the step, saying which and why (the first words of its body).
+  const expect = (reply: Reply, step: string): Reply => {
+    if (reply.status !== 200) throw new Error(`${step} ${reply.status} ${reply.body.slice(0, 60)}`)
+    return reply
+  }
+
   const bob = async (pair: number): Promise<void> => {
     const at = (pair + 1) % bases.length
     const me = options.firstUserId + 2 * pair + 1
     while (running) {
       try {
-        const tasks = await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`)
+        const tasks = expect(await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`), 'getTasks')
         if (!running) return
         for (const id of (JSON.parse(tasks.body) as { tasks: string[] }).tasks) {
-          await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`)
+          expect(await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`), 'submitTaskResult')
         }
-      } catch {
-        if (running) failures++
+      } catch (err) {
+        if (!running) return
+        failed(`Bob: ${(err as Error).message}`)
+        // Not at once: a server that refuses everything would otherwise be hammered in a loop.
+        await new Promise((resolve) => setTimeout(resolve, 100))
       }
     }
   }
@@ -74,17 +122,19 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     const me = options.firstUserId + 2 * pair
     const t0 = performance.now()
     try {
-      const created = await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`)
+      const created = expect(await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`), 'requestClient')
       const { request_id: id } = JSON.parse(created.body) as { request_id: string }
       for (;;) {
-        const result = await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`)
+        const result = expect(await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`), 'getRequestResult')
         const status = (JSON.parse(result.body) as { status: string }).status
         if (status === 'completed') break
-        if (status !== 'pending' || !running) throw new Error(status)
+        if (status !== 'pending' || !running) throw new Error(`getRequestResult: ${status}`)
       }
-      if (t0 >= recordFrom && running) latencies.push(performance.now() - t0)
-    } catch {
-      if (running) failures++
+      const took = performance.now() - t0
+      all.push([t0 - scheduleFrom, took])
+      if (t0 >= recordFrom && t0 < endAt && running) latencies.push(took)
+    } catch (err) {
+      if (running && t0 >= recordFrom) failed(`Alice: ${(err as Error).message}`)
     }
   }
 
@@ -94,39 +144,84 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     bobs.push(bob(pair))
     if (pair % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: ALICE_SOCKETS }, () =>
-    call(aliceAgents[i] as Agent, base, 'GET', '/healthz').done))))
+  // Alice's sockets: every one opened (concurrent calls), a batch at a time.
+  const warm: Array<Promise<unknown>> = []
+  for (let k = 0; k < aliceSockets; k += CONNECT_BATCH) {
+    await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, aliceSockets - k) }, () => {
+      const c = call(aliceAgents[i] as Agent, base, 'GET', '/healthz')
+      warm.push(c.done)
+      return c.sent
+    }))))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await Promise.all(warm)
   await new Promise((resolve) => setTimeout(resolve, 500))
-  const measureFrom = performance.now()
-  recordFrom = measureFrom + WARMUP_MS
-  const endAt = measureFrom + options.seconds * 1000
+  scheduleFrom = performance.now()
+  recordFrom = scheduleFrom + options.warmupSeconds * 1000
+  const endAt = recordFrom + options.seconds * 1000
   const idle: number[] = Array.from({ length: options.pairs }, (_, i) => i)
+  const pids = options.pids ?? []
+  let cpuBefore: number[] = []
+  // The measured window opens at recordFrom; the counters are read then, without pausing the schedule.
+  let opened: Promise<void> | undefined
+  const open = (): void => {
+    if (opened !== undefined) return
+    cpuBefore = pids.map(cpuMicros)
+    opened = options.around?.before() ?? Promise.resolve()
+  }
+
+  // The rate ramps up over the first half of the warm-up (at most 3 s), then holds: a cold
+  // server started at full rate builds a backlog that, at a rate near its capacity, takes
+  // longer to drain than a short window lasts.
+  const ramp = Math.min(3, options.warmupSeconds / 2)
+  const scheduled = (t: number): number => ramp === 0 ? options.rate * t : t < ramp ? options.rate * t * t / (2 * ramp) : options.rate * (ramp / 2 + t - ramp)
 
   if (options.rate === 0) {
+    const opener = setTimeout(open, Math.max(0, recordFrom - performance.now()))
     await Promise.all(idle.map(async (pair) => { while (performance.now() < endAt) await ask(pair) }))
+    clearTimeout(opener)
+    open()
   } else {
     let issued = 0
     const inFlight = new Set<Promise<void>>()
     while (performance.now() < endAt) {
-      const due = Math.floor((performance.now() - measureFrom) / 1000 * options.rate)
+      const now = performance.now()
+      if (now >= recordFrom) open()
+      const due = Math.floor(scheduled((now - scheduleFrom) / 1000))
       while (issued < due) {
         issued++
         const pair = idle.shift()
-        if (pair === undefined) { skipped++; continue }
+        if (pair === undefined) { if (now >= recordFrom) skipped++; continue }
         const p: Promise<void> = ask(pair).then(() => { idle.push(pair); inFlight.delete(p) })
         inFlight.add(p)
       }
       await new Promise((resolve) => setImmediate(resolve))
     }
+    open()
     await Promise.all(inFlight)
   }
+  // Asks still in flight have drained: the window closes (Bobs still hold polls, idle).
+  const cpuUsed = pids.reduce((sum, pid, i) => sum + cpuMicros(pid) - (cpuBefore[i] as number), 0)
+  await opened
+  await options.around?.after()
   running = false
   for (const abort of aborts) abort()
   await Promise.allSettled(bobs)
   for (const agent of [...bobAgents, ...aliceAgents]) agent.destroy()
 
-  const measuredSeconds = options.seconds - WARMUP_MS / 1000
+  const measuredSeconds = options.seconds
   latencies.sort((a, b) => a - b)
+  const timeline: FlowSecond[] = []
+  for (const [at, took] of all) {
+    const second = Math.floor(at / 1000)
+    while (timeline.length <= second) timeline.push({ second: timeline.length, resolutions: 0, p50Ms: 0, p99Ms: 0 })
+    ;(timeline[second] as FlowSecond).resolutions++
+  }
+  for (const s of timeline) {
+    const took = all.filter(([at]) => Math.floor(at / 1000) === s.second).map(([, t]) => t).sort((a, b) => a - b)
+    s.p50Ms = round(percentile(took, 50), 1)
+    s.p99Ms = round(percentile(took, 99), 1)
+  }
   return {
     pairs: options.pairs,
     targetRate: options.rate,
@@ -136,6 +231,10 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     maxMs: round(latencies.at(-1) ?? NaN),
     resolutions: latencies.length,
     failures,
-    skipped
+    failureReasons,
+    skipped,
+    ...(pids.length > 0 && latencies.length > 0 ? { cpuUsPerResolution: round(cpuUsed / latencies.length, 1) } : {}),
+    warmupSeconds: options.warmupSeconds,
+    timeline
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * The benchmark harness's pure helpers (bench/lib): what it reads from Redis's
+ * INFO and a Prometheus exposition, how it divides counts, the table it prints,
+ * and that its test sign-in settings and init data are ones the server accepts.
+ */
+import { describe, expect, it } from 'vitest'
+import { metricValue } from '../../bench/lib/processes.js'
+import { infoField, parseCommandStats, redisUse, type RedisSnapshot } from '../../bench/lib/redis-stats.js'
+import { Table } from '../../bench/lib/table.js'
+import { BOT_TOKEN, initData } from '../../bench/lib/v2.js'
+import { loadIdentitySettings } from '../../src/config.js'
+import { InitDataVerifier } from '../../src/identity/init-data.js'
+
+const STATS = [
+  '# Commandstats',
+  'cmdstat_evalsha:calls=10,usec=500,usec_per_call=50.00,rejected_calls=0,failed_calls=0',
+  'cmdstat_zrange:calls=10,usec=20,usec_per_call=2.00,rejected_calls=0,failed_calls=0',
+  'cmdstat_client|list:calls=1,usec=5,usec_per_call=5.00,rejected_calls=0,failed_calls=0',
+  'cmdstat_info:calls=3,usec=30,usec_per_call=10.00,rejected_calls=0,failed_calls=0',
+  ''
+].join('\r\n')
+
+describe('bench harness helpers', () => {
+  it('reads INFO commandstats and INFO fields', () => {
+    expect(parseCommandStats(STATS)).toEqual({
+      EVALSHA: { calls: 10, usec: 500 },
+      ZRANGE: { calls: 10, usec: 20 },
+      'CLIENT|LIST': { calls: 1, usec: 5 },
+      INFO: { calls: 3, usec: 30 }
+    })
+    expect(infoField('# Server\r\nredis_version:7.0.15\r\nprocess_id:2216\r\n', 'process_id')).toBe(2216)
+    expect(infoField('used_cpu_user:2.469168\r\n', 'used_cpu_user')).toBe(2.469168)
+    expect(infoField('used_cpu_user:2.4\r\n', 'used_cpu_sys')).toBeUndefined()
+  })
+
+  it('divides what Redis did in a window by the units, leaving out its own INFO calls', () => {
+    const before: RedisSnapshot = { commands: { EVALSHA: { calls: 10, usec: 500 }, ZRANGE: { calls: 10, usec: 20 }, INFO: { calls: 3, usec: 30 } }, cpuUs: 1_000, connectedClients: 3 }
+    const after: RedisSnapshot = { commands: { EVALSHA: { calls: 30, usec: 1500 }, ZRANGE: { calls: 30, usec: 60 }, PUBLISH: { calls: 5, usec: 10 }, INFO: { calls: 7, usec: 70 } }, cpuUs: 3_000, connectedClients: 3 }
+    const use = redisUse(before, after, 10)
+    expect(use.commandsPerUnit).toBe(4.5)
+    expect(use.scriptsPerUnit).toBe(2)
+    expect(use.redisCpuUsPerUnit).toBe(200)
+    expect(Object.keys(use.byCommand)).toEqual(['EVALSHA', 'ZRANGE', 'PUBLISH'])
+    expect(use.byCommand.EVALSHA).toEqual({ calls: 20, perUnit: 2, usecPerUnit: 100 })
+  })
+
+  it('reads a gauge from a Prometheus exposition, with or without labels', () => {
+    const text = [
+      '# HELP nodejs_heap_size_used_bytes Process heap size used from Node.js in bytes.',
+      '# TYPE nodejs_heap_size_used_bytes gauge',
+      'nodejs_heap_size_used_bytes 12345678',
+      'nodejs_heap_size_used_bytes_total 1',
+      'nodejs_external_memory_bytes{instance="a"} 42'
+    ].join('\n')
+    expect(metricValue(text, 'nodejs_heap_size_used_bytes')).toBe(12345678)
+    expect(metricValue(text, 'nodejs_external_memory_bytes')).toBe(42)
+    expect(metricValue(text, 'nodejs_heap_size_total_bytes')).toBeUndefined()
+  })
+
+  it('prints a Markdown table without the columns nobody filled', () => {
+    const table = new Table()
+    table.add({ scenario: '1', measure: 'req/s', ceiling: '10', after: '7' })
+    table.add({ scenario: '1', measure: 'ratio', after: '0.7' })
+    expect(table.render('title')).toBe([
+      '### title',
+      '',
+      '| scenario | measure | node:http ceiling | after |',
+      '|----------|---------|-------------------|-------|',
+      '| 1        | req/s   | 10                | 7     |',
+      '| 1        | ratio   |                   | 0.7   |'
+    ].join('\n'))
+  })
+
+  it("signs in with a bot token and init data the server's own checks accept", () => {
+    expect(loadIdentitySettings({ TELEGRAM_BOT_TOKEN: BOT_TOKEN }).telegramBotToken).toBe(BOT_TOKEN)
+    const verifier = new InitDataVerifier({ botToken: BOT_TOKEN, maxAgeSeconds: 300 })
+    expect(verifier.verify(initData(424243)).userId).toBe(424243)
+    // Distinct each time for distinct users: init data is single use.
+    expect(initData(1)).not.toBe(initData(2))
+  })
+})
+
+describe('the Redis round-trip counter', () => {
+  it('counts commands by name across any chunking, binary arguments included', async () => {
+    const { RespCommandCounter } = await import('../../bench/lib/redis-counter.js')
+    const resp = (...args: Array<string | Buffer>): Buffer => Buffer.concat([
+      Buffer.from(`*${args.length}\r\n`),
+      ...args.flatMap((a) => { const b = Buffer.from(a); return [Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')] })
+    ])
+    const stream = Buffer.concat([
+      resp('EVALSHA', 'abc', '1', 'key'),
+      resp('evalsha', 'abc', '0'),
+      // An argument that looks like RESP must not count as a command.
+      resp('SET', 'k', '\r\n*1\r\n$4\r\nPING\r\n', 'NX'),
+      resp('PING'),
+      Buffer.from('PING\r\n')
+    ])
+    for (const size of [1, 3, 7, stream.length]) {
+      const counter = new RespCommandCounter()
+      for (let i = 0; i < stream.length; i += size) counter.feed(stream.subarray(i, i + size))
+      expect(counter.take()).toEqual({ EVALSHA: 2, SET: 1, PING: 2 })
+      expect(counter.take()).toEqual({})
+    }
+  })
+})
