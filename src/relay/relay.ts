@@ -25,6 +25,9 @@ interface Check<T> {
   againInMs?: number
 }
 
+/** A signed-in user's v1 poll finds nothing (pendingTasks says null). */
+const orNone = (tasks: string[] | null): string[] => tasks ?? []
+
 export class Relay {
   readonly #store: TaskStore
   readonly #polls: PollRegistry
@@ -55,7 +58,7 @@ export class Relay {
 
   /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. `client` aborts when the caller leaves. */
   tasksFor (userId: number, waitMs: number, client?: AbortSignal): Promise<string[]> {
-    if (waitMs <= 0) return this.#store.pendingTasks(userId).then((tasks) => tasks ?? [])
+    if (waitMs <= 0) return this.#store.pendingTasks(userId).then(orNone)
     return this.#hold({ kind: 'tasks', userId }, waitMs, client, [], async () => {
       const tasks = await this.#store.pendingTasks(userId)
       // A signed-in user's v1 poll answers at once: held, it would take a place among their
@@ -127,6 +130,11 @@ export class Relay {
   /** Answers every held poll at once (each with what it has) and refuses new holds and requests. */
   releaseHolds (): void {
     this.#closing.abort()
+  }
+
+  /** Whether holds were released (the server closes): a released poll's reply closes its connection. */
+  isClosing (): boolean {
+    return this.#closing.signal.aborted
   }
 
   /** Releases holds and closes the store. */

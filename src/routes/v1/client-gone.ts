@@ -17,7 +17,10 @@ export function clientGone (reply: FastifyReply): { signal: AbortSignal, dispose
 
 /**
  * Runs a possibly held call with a signal that fires if the client leaves.
- * A call that does not wait gets no signal, and pays nothing for one.
+ * A call that does not wait gets no signal, and pays nothing for one. A hold
+ * that ends because the server closes answers with `Connection: close`: its
+ * reply can leave after Node closed the idle connections, and its own must not
+ * stay open for keep-alive either.
  */
 export async function whileClientStays<T> (reply: FastifyReply, waitMs: number, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
   if (waitMs <= 0) return run()
@@ -26,5 +29,6 @@ export async function whileClientStays<T> (reply: FastifyReply, waitMs: number, 
     return await run(gone.signal)
   } finally {
     gone.dispose()
+    if (reply.server.relay.isClosing()) void reply.header('connection', 'close')
   }
 }
