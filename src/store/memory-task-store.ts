@@ -125,6 +125,8 @@ export class MemoryTaskStore implements TaskStore {
 
   async pendingTasks (userId: number): Promise<string[] | null> {
     const targetKey = this.#keys.target(userId)
+    // The idle poll: nobody asked, nobody signed in (two lookups, no clock, no generator).
+    if (!this.#byTarget.has(targetKey) && !this.#signedIn.has(targetKey)) return []
     const now = performance.now()
     if (this.#isSignedIn(targetKey, now)) return null
     const ids: string[] = []
@@ -140,7 +142,9 @@ export class MemoryTaskStore implements TaskStore {
   async inbox (userId: number): Promise<Task[]> {
     const now = performance.now()
     const tasks: Task[] = []
-    for (const [key, entry] of this.#pendingOf(this.#keys.target(userId), now)) {
+    const targetKey = this.#keys.target(userId)
+    if (!this.#byTarget.has(targetKey)) return tasks
+    for (const [key, entry] of this.#pendingOf(targetKey, now)) {
       const requestId = this.#sealer.open(entry.sealedId, idContext(key))
       if (requestId === undefined) continue
       const requester = entry.sealedRequester === undefined ? undefined : this.#sealer.open(entry.sealedRequester, requesterContext(key))

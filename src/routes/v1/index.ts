@@ -58,6 +58,8 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait)
+    // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
+    if (waitMs <= 0) return { tasks: await relay.tasksFor(request.params.user_id, 0) }
     return { tasks: await whileClientStays(reply, waitMs, (signal) => relay.tasksFor(request.params.user_id, waitMs, signal)) }
   })
 
