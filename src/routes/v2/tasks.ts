@@ -35,9 +35,10 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    const found = await whileClientStays(reply, waitMs, (signal) => relay.inbox(callerOf(request).userId, waitMs, signal))
+    const userId = callerOf(request).userId
+    const found = waitMs <= 0 ? await relay.inbox(userId, 0) : await whileClientStays(reply, waitMs, (signal) => relay.inbox(userId, waitMs, signal))
     return {
-      tasks: found.map((task) => ({
+      tasks: found.length === 0 ? [] : found.map((task) => ({
         request_id: task.requestId,
         requester_id: task.requesterId,
         verified: task.verified,
