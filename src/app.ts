@@ -81,15 +81,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // Held polls answer at once when the server closes, instead of at their deadline. Their
   // replies can leave after Node has closed the idle connections (a last store call takes a
-  // Redis round trip): those connections must not stay open for keep-alive.
-  let closing = false
+  // Redis round trip): they say `Connection: close` (routes/v1/client-gone.ts), so that those
+  // connections do not stay open for keep-alive. (Not an onSend hook: every reply would pay.)
   app.addHook('preClose', async () => {
-    closing = true
     relay.releaseHolds()
-  })
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close')
-    done(null, payload)
   })
   app.addHook('onClose', async () => {
     await relay.close()

@@ -10,9 +10,27 @@ import type { RequestStats } from './request-stats.js'
 
 type SonicBoom = ReturnType<typeof pino.destination>
 
+/** The key under which Fastify keeps a request's route context, found once on the first request. */
+let routeContext: symbol | null | undefined
+
+/**
+ * The route pattern a request matched (never its URL), or `(unmatched)`. Read
+ * from Fastify's route context: `request.routeOptions` builds a new object of a
+ * dozen fields on every read, and this runs for every request.
+ */
+export function routeOf (request: FastifyRequest): string {
+  if (routeContext === undefined) routeContext = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null
+  const url = routeContext === null
+    ? request.routeOptions?.url
+    : (request as unknown as Record<symbol, { config?: { url?: string } } | undefined>)[routeContext]?.config?.url
+  return url ?? '(unmatched)'
+}
+
+const roundMs = (ms: number): number => Math.round(ms * 100) / 100
+
 /** What a request's log line and its statistics hold: nothing that names a user. */
-export function requestLine (request: FastifyRequest, reply: FastifyReply, route = request.routeOptions?.url ?? '(unmatched)'): { method: string, route: string, statusCode: number, ms: number } {
-  return { method: request.method, route, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }
+export function requestLine (request: FastifyRequest, reply: FastifyReply, route = routeOf(request)): { method: string, route: string, statusCode: number, ms: number } {
+  return { method: request.method, route, statusCode: reply.statusCode, ms: roundMs(reply.elapsedTime) }
 }
 
 /**
@@ -21,19 +39,26 @@ export function requestLine (request: FastifyRequest, reply: FastifyReply, route
  */
 class PrivateLogController extends LogController {
   readonly #stats: RequestStats
+  /** Whether per-request lines are written (LOG_LEVEL=debug or trace): else none is even built. */
+  readonly #lines: boolean
 
-  constructor (stats: RequestStats) {
+  constructor (stats: RequestStats, level: string) {
     super()
     this.#stats = stats
+    this.#lines = (pino.levels.values[level] ?? 30) <= pino.levels.values.debug!
   }
 
   override incomingRequest (): void {}
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = requestLine(request, reply)
-    this.#stats.record(line)
-    if (error) reply.log.error({ ...line, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')
-    else reply.log.debug(line, 'request')
+    const route = routeOf(request)
+    const ms = roundMs(reply.elapsedTime)
+    this.#stats.record(request.method, route, reply.statusCode, ms)
+    if (error) {
+      reply.log.error({ method: request.method, route, statusCode: reply.statusCode, ms, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')
+    } else if (this.#lines) {
+      reply.log.debug({ method: request.method, route, statusCode: reply.statusCode, ms }, 'request')
+    }
   }
 
   override defaultErrorLog (error: Error, _request: FastifyRequest, reply: FastifyReply): void {
@@ -71,12 +96,12 @@ export function loggingOptions (level: string, stats: RequestStats, stream?: Nod
       level,
       // Nothing we log carries these, but a stray `req` or `res` must not bring them in either.
       serializers: {
-        req: (request: { method: string, routeOptions?: { url?: string } }) => ({ method: request.method, route: request.routeOptions?.url ?? '(unmatched)' }),
+        req: (request: { method: string, routeOptions?: { url?: string } }) => ({ method: request.method, route: (request as { routeOptions?: { url?: string } }).routeOptions?.url ?? '(unmatched)' }),
         res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode })
       },
       ...(stream === undefined ? {} : { stream })
     },
-    logController: new PrivateLogController(stats)
+    logController: new PrivateLogController(stats, level)
   }
 }
 

@@ -35,14 +35,18 @@ export interface RequestSummary {
 }
 
 export class RequestStats {
-  readonly #groups = new Map<string, Group>()
+  /** By route pattern, then method, then status: no key string is built per request. */
+  readonly #groups = new Map<string, Map<string, Map<number, Group>>>()
 
-  record ({ method, route, statusCode, ms }: { method: string, route: string, statusCode: number, ms: number }): void {
-    const key = `${method} ${statusCode} ${route}`
-    let group = this.#groups.get(key)
+  record (method: string, route: string, statusCode: number, ms: number): void {
+    let byMethod = this.#groups.get(route)
+    if (byMethod === undefined) this.#groups.set(route, byMethod = new Map())
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) byMethod.set(method, byStatus = new Map())
+    let group = byStatus.get(statusCode)
     if (group === undefined) {
       group = { method, route, statusCode, count: 0, maxMs: 0, buckets: new Array<number>(BUCKETS_MS.length + 1).fill(0) }
-      this.#groups.set(key, group)
+      byStatus.set(statusCode, group)
     }
     group.count++
     if (ms > group.maxMs) group.maxMs = ms
@@ -53,7 +57,9 @@ export class RequestStats {
 
   /** The summaries since the last drain, and a fresh start. */
   drain (): RequestSummary[] {
-    const out = [...this.#groups.values()].map((g) => ({
+    const groups: Group[] = []
+    for (const byMethod of this.#groups.values()) for (const byStatus of byMethod.values()) groups.push(...byStatus.values())
+    const out = groups.map((g) => ({
       method: g.method,
       route: g.route,
       statusCode: g.statusCode,

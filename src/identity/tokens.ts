@@ -22,9 +22,50 @@ import { nowSeconds } from './init-data.js'
 
 /** Bound into every token: a token sealed for another purpose (or format) does not open. */
 const CONTEXT = 'whatclient v2 session token 1'
+const CONTEXT_BYTES = Buffer.from(CONTEXT)
 /** base64url of iv (12) + tag (16) + plaintext (at most 16 + 1 + 12 digits). */
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{40,80}$/
-const PLAINTEXT = /^([1-9][0-9]{0,15})\.([0-9]{1,12})$/
+/** The plaintext, "<user id>.<expiry>": [1-9][0-9]{0,15} "." [0-9]{1,12}. */
+const MAX_USER_DIGITS = 16
+const MAX_EXPIRY_DIGITS = 12
+const DOT = 0x2e
+const ZERO = 0x30
+const NINE = 0x39
+
+/**
+ * Whether a base64url string (alphabet already checked) is the one spelling of
+ * its bytes: a length that is not 1 mod 4, and zero in the unused low bits of
+ * the last character (else an altered token would decode to the same bytes).
+ */
+function canonicalBase64url (text: string): boolean {
+  const rest = text.length % 4
+  if (rest === 0) return true
+  if (rest === 1) return false
+  const c = text.charCodeAt(text.length - 1)
+  // The character's 6-bit value: A-Z 0-25, a-z 26-51, 0-9 52-61, - 62, _ 63.
+  const value = c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : c === 45 ? 62 : 63
+  return (value & (rest === 2 ? 0b1111 : 0b11)) === 0
+}
+
+/** The user id and expiry of a token's plaintext, read from its bytes; undefined when it is not "<id>.<expiry>". */
+function parsePlaintext (bytes: Buffer): Session | undefined {
+  const dot = bytes.indexOf(DOT)
+  if (dot < 1 || dot > MAX_USER_DIGITS || bytes.length - dot - 1 < 1 || bytes.length - dot - 1 > MAX_EXPIRY_DIGITS) return undefined
+  if (bytes[0] === ZERO) return undefined
+  let userId = 0
+  for (let i = 0; i < dot; i++) {
+    const c = bytes[i] as number
+    if (c < ZERO || c > NINE) return undefined
+    userId = userId * 10 + (c - ZERO)
+  }
+  let expiresAt = 0
+  for (let i = dot + 1; i < bytes.length; i++) {
+    const c = bytes[i] as number
+    if (c < ZERO || c > NINE) return undefined
+    expiresAt = expiresAt * 10 + (c - ZERO)
+  }
+  return { userId, expiresAt }
+}
 
 export interface Session {
   userId: number
@@ -62,16 +103,14 @@ export class SessionTokens {
   /** The session a token carries; throws WC_ERR_TOKEN_INVALID (forged, altered, other key) or WC_ERR_TOKEN_EXPIRED. */
   verify (token: string): Session {
     if (!TOKEN_FORMAT.test(token)) throw new WC_ERR_TOKEN_INVALID()
-    const bytes = Buffer.from(token, 'base64url')
     // One spelling per token: base64url's unused trailing bits would otherwise let an altered token pass.
-    if (bytes.toString('base64url') !== token) throw new WC_ERR_TOKEN_INVALID()
-    const plaintext = this.#sealer.open(bytes.toString('latin1'), CONTEXT)
-    const match = plaintext === undefined ? null : PLAINTEXT.exec(plaintext)
-    if (match === null) throw new WC_ERR_TOKEN_INVALID()
-    const userId = Number(match[1])
-    const expiresAt = Number(match[2])
-    if (!Number.isSafeInteger(userId)) throw new WC_ERR_TOKEN_INVALID()
-    if (expiresAt <= this.#now()) throw new WC_ERR_TOKEN_EXPIRED()
-    return { userId, expiresAt }
+    if (!canonicalBase64url(token)) throw new WC_ERR_TOKEN_INVALID()
+    // Checked from the bytes: no string of the plaintext (the user id) is made.
+    const plaintext = this.#sealer.openBytes(Buffer.from(token, 'base64url'), CONTEXT_BYTES)
+    const session = plaintext === undefined ? undefined : parsePlaintext(plaintext)
+    plaintext?.fill(0)
+    if (session === undefined || !Number.isSafeInteger(session.userId)) throw new WC_ERR_TOKEN_INVALID()
+    if (session.expiresAt <= this.#now()) throw new WC_ERR_TOKEN_EXPIRED()
+    return session
   }
 }

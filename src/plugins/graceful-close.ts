@@ -15,49 +15,64 @@ import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 
-/** The last request read on a connection, with its response. */
-interface Exchange {
-  request?: IncomingMessage
-  response?: ServerResponse
-}
+/** The last request read on a connection, with its response, kept on the socket itself. */
+const REQUEST = Symbol('whatclient exchange request')
+const RESPONSE = Symbol('whatclient exchange response')
+/** A response's socket (Node detaches it before 'finish' listeners run). */
+const SOCKET = Symbol('whatclient exchange socket')
+
+type Tracked = Socket & { [REQUEST]?: IncomingMessage | undefined, [RESPONSE]?: ServerResponse | undefined }
+type Answered = ServerResponse & { [SOCKET]?: Tracked | undefined }
 
 /** How often shutdown says it is still waiting. */
 const REPORT_EVERY_MS = 1000
 
+const busy = (socket: Tracked): boolean => socket[RESPONSE] !== undefined && !(socket[RESPONSE] as ServerResponse).writableFinished
+
+/**
+ * Forgets a connection's exchange once answered: an idle keep-alive connection must not keep
+ * its last request's headers (a bearer token) in memory until it closes. One listener for every
+ * response (no closure per request: held polls keep theirs for the whole wait).
+ */
+function forgetExchange (this: Answered): void {
+  const socket = this[SOCKET]
+  this[SOCKET] = undefined
+  if (socket === undefined || socket[RESPONSE] !== this) return
+  socket[REQUEST] = undefined
+  socket[RESPONSE] = undefined
+}
+
 async function gracefulClose (app: FastifyInstance): Promise<void> {
-  const connections = new Map<Socket, Exchange>()
+  const connections = new Set<Tracked>()
   let closing = false
 
-  const busy = (exchange: Exchange): boolean => exchange.response !== undefined && !exchange.response.writableFinished
-  const inFlight = (): number => [...connections.values()].filter(busy).length
+  const inFlight = (): number => [...connections].filter(busy).length
 
   // Once its response is out, a connection has nothing left to do: close it, unless the
   // client already sent another request (pipelined), which then runs and is refused the same way.
-  const closeWhenDone = (socket: Socket, response: ServerResponse): void => {
+  const closeWhenDone = (socket: Tracked, response: ServerResponse): void => {
     response.once('finish', () => setImmediate(() => {
-      const exchange = connections.get(socket)
-      if (exchange !== undefined && !busy(exchange)) socket.destroy()
+      if (connections.has(socket) && !busy(socket)) socket.destroy()
     }))
   }
 
-  app.server.on('connection', (socket: Socket) => {
-    connections.set(socket, {})
-    socket.once('close', () => connections.delete(socket))
+  function forgetConnection (this: Tracked): void {
+    connections.delete(this)
+  }
+
+  app.server.on('connection', (socket: Tracked) => {
+    connections.add(socket)
+    socket.on('close', forgetConnection)
   })
-  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const exchange = connections.get(request.socket)
-    if (exchange !== undefined) {
-      exchange.request = request
-      exchange.response = response
-      // Forgotten once answered: an idle keep-alive connection must not keep its last
-      // request's headers (a bearer token) in memory until it closes.
-      response.once('finish', () => {
-        if (exchange.response !== response) return
-        exchange.request = undefined
-        exchange.response = undefined
-      })
+  app.server.on('request', (request: IncomingMessage, response: Answered) => {
+    const socket = request.socket as Tracked
+    if (connections.has(socket)) {
+      socket[REQUEST] = request
+      socket[RESPONSE] = response
+      response[SOCKET] = socket
+      response.on('finish', forgetExchange)
     }
-    if (closing) closeWhenDone(request.socket, response)
+    if (closing) closeWhenDone(socket, response)
   })
 
   app.addHook('preClose', (done) => {
@@ -65,16 +80,16 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     let connectionsClosed = 0
     let requestsCut = 0
     let waiting = 0
-    for (const [socket, exchange] of connections) {
-      if (!busy(exchange)) {
+    for (const socket of connections) {
+      if (!busy(socket)) {
         // Never used, idle between requests, or holding only part of a next request's head.
         socket.destroy()
         connectionsClosed++
-      } else if (exchange.request?.complete === false) {
+      } else if (socket[REQUEST]?.complete === false) {
         socket.destroy()
         requestsCut++
       } else {
-        closeWhenDone(socket, exchange.response as ServerResponse)
+        closeWhenDone(socket, socket[RESPONSE] as ServerResponse)
         waiting++
       }
     }

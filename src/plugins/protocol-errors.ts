@@ -53,7 +53,7 @@ export function clientErrorHandler (stats: RequestStats): NonNullable<FastifySer
     // A reset connection has nobody left to answer.
     if (error.code === 'ECONNRESET' || socket.destroyed) return
     const [status, detail] = describeClientError(error)
-    stats.record({ method: '(unread)', route: '(malformed)', statusCode: status, ms: 0 })
+    stats.record('(unread)', '(malformed)', status, 0)
     answerOnSocket(socket, status, detail)
   }
 }
@@ -69,7 +69,8 @@ export function frameworkErrorHandler (stats: RequestStats): (error: FastifyErro
     const [status, detail] = FRAMEWORK_ERRORS[error.code] ?? [400, 'Malformed request.']
     reply.code(status)
     // Fastify's request-completed hook never sees these requests: count them here.
-    stats.record(requestLine(request, reply, '(malformed)'))
+    const line = requestLine(request, reply, '(malformed)')
+    stats.record(line.method, line.route, line.statusCode, line.ms)
     void reply.send({ detail })
   }
 }

@@ -4,7 +4,8 @@
  * dedupe, and expiry that only ever looks at the oldest requests, since with
  * one TTL for all, creation order is expiry order. Expiry runs on the
  * monotonic clock, so a wall clock that steps back or forth changes nothing.
- * Ids are held only as keyed hashes; the request id, the requester's id, the
+ * Ids are held only as keyed hashes (user ids as a keyed AES permutation, made
+ * anew each start: src/crypto/id-permutation.ts); the request id, the requester's id, the
  * public key and the answer are sealed with a key made at start and never
  * written anywhere, each bound to its record and its field.
  *
@@ -14,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { IdPermutation } from '../crypto/id-permutation.js'
 import { Sealer } from '../crypto/sealer.js'
 import { retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_SIGN_INS_FULL, WC_ERR_STORE_FULL, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY } from '../errors.js'
 import { MemoryQuota } from '../identity/quota.js'
@@ -80,7 +82,7 @@ export class MemoryTaskStore implements TaskStore {
   constructor (options: MemoryTaskStoreOptions) {
     this.#limits = storeLimits(options)
     this.#sealer = options.sealer ?? new Sealer()
-    this.#keys = new StoreKeys(this.#sealer)
+    this.#keys = new StoreKeys(this.#sealer, new IdPermutation())
     this.#listener = options.listener
     this.#quota = new MemoryQuota({ ...options.askQuota, maxEntries: options.maxSignedInUsers, now: () => performance.now() })
     this.#sweeper = setInterval(() => this.#sweep(performance.now()), SWEEP_INTERVAL_MS).unref()
@@ -123,6 +125,8 @@ export class MemoryTaskStore implements TaskStore {
 
   async pendingTasks (userId: number): Promise<string[] | null> {
     const targetKey = this.#keys.target(userId)
+    // The idle poll: nobody asked, nobody signed in (two lookups, no clock, no generator).
+    if (!this.#byTarget.has(targetKey) && !this.#signedIn.has(targetKey)) return []
     const now = performance.now()
     if (this.#isSignedIn(targetKey, now)) return null
     const ids: string[] = []
@@ -138,7 +142,9 @@ export class MemoryTaskStore implements TaskStore {
   async inbox (userId: number): Promise<Task[]> {
     const now = performance.now()
     const tasks: Task[] = []
-    for (const [key, entry] of this.#pendingOf(this.#keys.target(userId), now)) {
+    const targetKey = this.#keys.target(userId)
+    if (!this.#byTarget.has(targetKey)) return tasks
+    for (const [key, entry] of this.#pendingOf(targetKey, now)) {
       const requestId = this.#sealer.open(entry.sealedId, idContext(key))
       if (requestId === undefined) continue
       const requester = entry.sealedRequester === undefined ? undefined : this.#sealer.open(entry.sealedRequester, requesterContext(key))

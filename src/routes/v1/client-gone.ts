@@ -3,28 +3,45 @@
  * written. It watches the response, not the request: on Node 20 a request
  * emits 'close' as soon as its body is read, so `request.signal` and
  * `request.raw.on('close')` fire early for calls with a body.
+ *
+ * A held poll keeps what it allocates here for its whole wait: one
+ * AbortController, parked on its response under a symbol, and one listener
+ * shared by every response, instead of closures per poll.
  */
+import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 
-export function clientGone (reply: FastifyReply): { signal: AbortSignal, dispose: () => void } {
-  const controller = new AbortController()
-  const onClose = (): void => {
-    if (!reply.raw.writableFinished) controller.abort()
-  }
-  reply.raw.once('close', onClose)
-  return { signal: controller.signal, dispose: () => reply.raw.removeListener('close', onClose) }
+const CONTROLLER = Symbol('whatclient client gone')
+
+type Watched = ServerResponse & { [CONTROLLER]?: AbortController | undefined }
+
+/** The response's 'close' listener (the same function for every response). */
+function onResponseClose (this: Watched): void {
+  if (!this.writableFinished) this[CONTROLLER]?.abort()
 }
 
 /**
- * Runs a possibly held call with a signal that fires if the client leaves.
- * A call that does not wait gets no signal, and pays nothing for one.
+ * Watches for the client of a held call leaving: the signal fires if it goes
+ * before its reply is written. Pair with `unwatchClient` in a `finally`. Not
+ * a wrapper around the call: an async wrapper and the closure it would take
+ * stay allocated for the whole hold, in every held poll.
  */
-export async function whileClientStays<T> (reply: FastifyReply, waitMs: number, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
-  if (waitMs <= 0) return run()
-  const gone = clientGone(reply)
-  try {
-    return await run(gone.signal)
-  } finally {
-    gone.dispose()
-  }
+export function watchClient (reply: FastifyReply): AbortSignal {
+  const response = reply.raw as Watched
+  const controller = new AbortController()
+  response[CONTROLLER] = controller
+  response.on('close', onResponseClose)
+  return controller.signal
+}
+
+/**
+ * Stops watching. A hold that ended because the server closes answers with
+ * `Connection: close`: its reply can leave after Node closed the idle
+ * connections, and its own must not stay open for keep-alive either.
+ */
+export function unwatchClient (reply: FastifyReply): void {
+  const response = reply.raw as Watched
+  response.removeListener('close', onResponseClose)
+  response[CONTROLLER] = undefined
+  if (reply.server.relay.isClosing()) void reply.header('connection', 'close')
 }

@@ -7,7 +7,7 @@ import { displayName } from '../../catalogue/catalogue.js'
 import { WC_ERR_REQUEST_NOT_FOUND, WC_ERR_SHUTTING_DOWN } from '../../errors.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
-import { whileClientStays } from './client-gone.js'
+import { unwatchClient, watchClient } from './client-gone.js'
 import {
   errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
   SubmitBody, SubmitReply, TasksParams, TasksReply, Wait
@@ -58,7 +58,13 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait)
-    return { tasks: await whileClientStays(reply, waitMs, (signal) => relay.tasksFor(request.params.user_id, waitMs, signal)) }
+    // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
+    if (waitMs <= 0) return { tasks: await relay.tasksFor(request.params.user_id, 0) }
+    try {
+      return { tasks: await relay.tasksFor(request.params.user_id, waitMs, watchClient(reply)) }
+    } finally {
+      unwatchClient(reply)
+    }
   })
 
   app.post('/submitTaskResult', {
@@ -87,7 +93,16 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait)
-    const state = await whileClientStays(reply, waitMs, (signal) => relay.resultOf(request.params.request_id, waitMs, signal))
+    let state: Awaited<ReturnType<Relay['resultOf']>>
+    if (waitMs <= 0) {
+      state = await relay.resultOf(request.params.request_id, 0)
+    } else {
+      try {
+        state = await relay.resultOf(request.params.request_id, waitMs, watchClient(reply))
+      } finally {
+        unwatchClient(reply)
+      }
+    }
     if (state.status !== 'completed') return { status: state.status }
     return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
   })

@@ -16,7 +16,25 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer +(\S+)$/i
+const SCHEME = 'bearer'
+const SPACE = 0x20
+
+/**
+ * The token of `Bearer <token>` (scheme in any case, one or more spaces), or
+ * undefined. What follows the spaces is the token as sent: one with spaces or
+ * anything else outside base64url is refused by its format check.
+ */
+function bearerToken (header: string): string | undefined {
+  if (header.length <= SCHEME.length + 1) return undefined
+  for (let i = 0; i < SCHEME.length; i++) {
+    // ASCII letters only: setting 0x20 lowercases them, and makes nothing else a letter of "bearer".
+    if ((header.charCodeAt(i) | 0x20) !== SCHEME.charCodeAt(i)) return undefined
+  }
+  let i = SCHEME.length
+  if (header.charCodeAt(i) !== SPACE) return undefined
+  while (header.charCodeAt(i) === SPACE) i++
+  return i === header.length ? undefined : header.slice(i)
+}
 
 /** Every route registered in `scope` (and its children) after this call needs a valid token. */
 export function requireSession (scope: FastifyInstance, tokens: SessionTokens): void {
@@ -27,10 +45,10 @@ export function requireSession (scope: FastifyInstance, tokens: SessionTokens): 
     if (header === undefined || header === '') {
       failure = new WC_ERR_TOKEN_MISSING()
     } else {
-      const match = BEARER.exec(header)
+      const token = bearerToken(header)
       try {
-        if (match === null) throw new WC_ERR_TOKEN_INVALID()
-        request.caller = tokens.verify(match[1] as string)
+        if (token === undefined) throw new WC_ERR_TOKEN_INVALID()
+        request.caller = tokens.verify(token)
         return done()
       } catch (err) {
         failure = err as Error

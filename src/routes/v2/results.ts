@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import type { Relay } from '../../relay/relay.js'
-import { whileClientStays } from '../v1/client-gone.js'
+import { unwatchClient, watchClient } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, RequestId, SealedAnswer, Wait } from './schemas.js'
 import { holdMs } from './wait.js'
@@ -38,7 +38,17 @@ const results: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number 
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    const state = await whileClientStays(reply, waitMs, (signal) => relay.resultFor(callerOf(request).userId, request.params.request_id, waitMs, signal))
+    const userId = callerOf(request).userId
+    let state: Awaited<ReturnType<Relay['resultFor']>>
+    if (waitMs <= 0) {
+      state = await relay.resultFor(userId, request.params.request_id, 0)
+    } else {
+      try {
+        state = await relay.resultFor(userId, request.params.request_id, waitMs, watchClient(reply))
+      } finally {
+        unwatchClient(reply)
+      }
+    }
     if (state.status !== 'completed') return { status: state.status }
     const { answer, verified } = state
     if (answer.kind === 'sealed') return { status: 'completed' as const, sealed: answer.sealed, verified }

@@ -6,7 +6,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Relay } from '../../relay/relay.js'
-import { whileClientStays } from '../v1/client-gone.js'
+import type { Task as PendingTask } from '../../store/task-store.js'
+import { unwatchClient, watchClient } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, ExpiresAt, expiresAt, PublicKey, UserId, Wait } from './schemas.js'
 import { holdMs } from './wait.js'
@@ -35,9 +36,19 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
     }
   }, async (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    const found = await whileClientStays(reply, waitMs, (signal) => relay.inbox(callerOf(request).userId, waitMs, signal))
+    const userId = callerOf(request).userId
+    let found: PendingTask[]
+    if (waitMs <= 0) {
+      found = await relay.inbox(userId, 0)
+    } else {
+      try {
+        found = await relay.inbox(userId, waitMs, watchClient(reply))
+      } finally {
+        unwatchClient(reply)
+      }
+    }
     return {
-      tasks: found.map((task) => ({
+      tasks: found.length === 0 ? [] : found.map((task) => ({
         request_id: task.requestId,
         requester_id: task.requesterId,
         verified: task.verified,
