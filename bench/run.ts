@@ -49,6 +49,9 @@ const beforeDir = flag('--before') ?? (process.env.BENCH_BEFORE_DIR === '' ? und
 // The regime is the same in both modes: warm-ups, rates and connections. --quick only
 // shortens the measured windows and lowers the levels.
 const SECONDS = quick ? 3 : 10
+/** Scenario 1's fixed-rate pass: below what the slowest server measured answers. */
+const IDLE_RATE = 8_000
+const RATE_SECONDS = quick ? 3 : 5
 const WARMUP_SECONDS = 2
 /** A full flow's warm-up: the first part of the same run (see scenarios/full-flow.ts). */
 const FLOW_WARMUP_SECONDS = 8
@@ -117,30 +120,46 @@ const signed = (n: number): string => `${n >= 0 ? '+' : ''}${Math.round(n * 100)
 async function idlePoll (): Promise<void> {
   log('1. idle poll (v1 and v2 signed in) vs the node:http ceiling')
   const ceilingRuns: LoadResult[] = []
-  const runs: Record<string, { v1: LoadResult[], v2: LoadResult[] }> = Object.fromEntries(builds.map((b) => [b.name, { v1: [], v2: [] }]))
+  const ceilingAtRate: LoadResult[] = []
+  const runs: Record<string, { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[] }> = Object.fromEntries(builds.map((b) => [b.name, { v1: [], v2: [], v1AtRate: [], v2AtRate: [] }]))
   const options = (s: RunningServer, headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [s.pid], ...(headers === undefined ? {} : { headers }) })
+  // The same servers again at one fixed rate that none of them saturates: at saturation a
+  // slower server also pays for waking the load generator more often (it shares the two
+  // cores), so CPU per request compared at equal load is the fairer of the two ratios.
+  const atRate = (s: RunningServer, headers?: Record<string, string>) => ({ ...options(s, headers), warmupSeconds: 0, seconds: RATE_SECONDS, rate: IDLE_RATE })
   for (let i = 0; i < ROUNDS; i++) {
-    ceilingRuns.push(await withServer(startCeiling, (s) => hammer(s.url, IDLE_PATH, options(s))))
+    await withServer(startCeiling, async (s) => {
+      ceilingRuns.push(await hammer(s.url, IDLE_PATH, options(s)))
+      ceilingAtRate.push(await hammer(s.url, IDLE_PATH, atRate(s)))
+    })
     // Alternate which build goes first, so that neither always follows the ceiling.
     for (const build of i % 2 === 0 ? builds : [...builds].reverse()) {
       await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
         runs[build.name]?.v1.push(await hammer(s.url, IDLE_PATH, options(s)))
+        runs[build.name]?.v1AtRate.push(await hammer(s.url, IDLE_PATH, atRate(s)))
         // A build without v2 (older than the sign-in) gets no v2 row.
         if (!await hasSignIn(s.url)) return
         const token = await signIn(s.url, V2_USER)
         runs[build.name]?.v2.push(await hammer(s.url, V2_IDLE_PATH, options(s, { authorization: `Bearer ${token}` })))
+        runs[build.name]?.v2AtRate.push(await hammer(s.url, V2_IDLE_PATH, atRate(s, { authorization: `Bearer ${token}` })))
       })
     }
   }
   const ceiling = medianRun(ceilingRuns)
+  const ceilingRate = medianRun(ceilingAtRate)
   const out: Record<string, unknown> = { rounds: { ceiling: ceilingRuns, ...runs }, ceiling, note: 'each figure is the median of the rounds; servers run with TELEGRAM_BOT_TOKEN set (sign-in on), defaults otherwise' }
   const v1: ByBuild<LoadResult> = {}
   const v2: ByBuild<LoadResult> = {}
+  const v1Rate: ByBuild<LoadResult> = {}
+  const v2Rate: ByBuild<LoadResult> = {}
   for (const b of builds) {
-    const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[] }
+    const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[] }
     v1[b.name] = medianRun(r.v1)
+    v1Rate[b.name] = medianRun(r.v1AtRate)
     if (r.v2.length > 0) v2[b.name] = medianRun(r.v2)
+    if (r.v2AtRate.length > 0) v2Rate[b.name] = medianRun(r.v2AtRate)
   }
+  const rateCpuRatio = (r: LoadResult): number => (ceilingRate.cpuUsPerRequest as number) / (r.cpuUsPerRequest as number)
   const v2Builds = builds.filter((b) => v2[b.name] !== undefined)
   const cpuRatio = (r: LoadResult): number => (ceiling.cpuUsPerRequest as number) / (r.cpuUsPerRequest as number)
   const v2VsV1 = (name: Build['name']): number => ((v2[name] as LoadResult).cpuUsPerRequest as number) / ((v1[name] as LoadResult).cpuUsPerRequest as number) - 1
@@ -150,6 +169,7 @@ async function idlePoll (): Promise<void> {
       v1: v1[b.name],
       ceilingCpuOverOurs: round(cpuRatio(v1[b.name] as LoadResult), 3),
       rpsOverCeiling: round((v1[b.name] as LoadResult).rps / ceiling.rps, 3),
+      atRate: { rate: IDLE_RATE, ceiling: ceilingRate, v1: v1Rate[b.name], v2: v2Rate[b.name], ceilingCpuOverOursV1: round(rateCpuRatio(v1Rate[b.name] as LoadResult), 3), ...(v2Rate[b.name] === undefined ? {} : { ceilingCpuOverOursV2: round(rateCpuRatio(v2Rate[b.name] as LoadResult), 3), v2CpuVsV1: round((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1, 3) }) },
       ...(hasV2
         ? {
             v2: v2[b.name],
@@ -172,6 +192,13 @@ async function idlePoll (): Promise<void> {
   buildRow('1 idle poll', 'v2: server CPU per request', perBuild(v2, cpu))
   buildRow('1 idle poll', 'v2: ceiling CPU / ours', perBuild(v2, (r) => round(cpuRatio(r)).toFixed(2)))
   buildRow('1 idle poll', 'v2 CPU per request vs v1 (target ≤ +10%)', Object.fromEntries(v2Builds.map((b) => [b.name, signed(v2VsV1(b.name))])))
+  const at = `at ${IDLE_RATE.toLocaleString('en')} req/s`
+  const cpuAt = (r: LoadResult): string => `${cpu(r)} (${r.rps.toLocaleString('en')} req/s)`
+  buildRow('1 idle poll', `${at}: v1 server CPU per request`, perBuild(v1Rate, cpuAt), cpuAt(ceilingRate))
+  buildRow('1 idle poll', `${at}: v1 ceiling CPU / ours (target ≥ 0.7)`, perBuild(v1Rate, (r) => round(rateCpuRatio(r)).toFixed(2)))
+  buildRow('1 idle poll', `${at}: v2 server CPU per request`, perBuild(v2Rate, cpuAt))
+  buildRow('1 idle poll', `${at}: v2 ceiling CPU / ours`, perBuild(v2Rate, (r) => round(rateCpuRatio(r)).toFixed(2)))
+  buildRow('1 idle poll', `${at}: v2 CPU per request vs v1 (target ≤ +10%)`, Object.fromEntries(v2Builds.filter((b) => v2Rate[b.name] !== undefined).map((b) => [b.name, signed(((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number) / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1)])))
 }
 
 async function pendingScale (): Promise<void> {

@@ -44,12 +44,14 @@ export interface HammerOptions {
   headers?: Record<string, string>
   /** Called right before and after the measured window (e.g. Redis counters). */
   around?: { before: () => Promise<void>, after: () => Promise<void> }
+  /** Requests per second in all (open loop) instead of as fast as the server answers. */
+  rate?: number
 }
 
 /** A GET of `path` (v1-signed unless `headers` are given), `connections` at a time, after a warm-up. */
 export async function hammer (url: string, path: string, options: HammerOptions): Promise<LoadResult> {
   const headers = options.headers ?? { 'x-signature': sign(path.split('?')[0] as string) }
-  const base = { url: url + path, connections: options.connections, headers }
+  const base = { url: url + path, connections: options.connections, headers, ...(options.rate === undefined ? {} : { overallRate: options.rate }) }
   const warmup = options.warmupSeconds ?? 2
   if (warmup > 0) await autocannon({ ...base, duration: warmup })
   await options.around?.before()
