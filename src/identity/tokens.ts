@@ -43,7 +43,7 @@ function canonicalBase64url (text: string): boolean {
   if (rest === 1) return false
   const c = text.charCodeAt(text.length - 1)
   // The character's 6-bit value: A-Z 0-25, a-z 26-51, 0-9 52-61, - 62, _ 63.
-  const value = c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : c === 45 ? 62 : 63
+  const value = c === 95 ? 63 : c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : 62
   return (value & (rest === 2 ? 0b1111 : 0b11)) === 0
 }
 

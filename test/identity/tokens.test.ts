@@ -60,6 +60,25 @@ describe('SessionTokens', () => {
     }
   })
 
+  it('refuses every second spelling of the same bytes (unused low bits of the last character set)', () => {
+    now = NOW
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    let tried = 0
+    for (const user of [1, 12, 123, 1234, 12345, USER]) {
+      const { token } = tokens.issue(user)
+      if (token.length % 4 === 0) continue
+      expect(tokens.verify(token).userId).toBe(user)
+      const bytes = Buffer.from(token, 'base64url')
+      for (const c of alphabet) {
+        const respelled = token.slice(0, -1) + c
+        if (respelled === token || !Buffer.from(respelled, 'base64url').equals(bytes)) continue
+        tried++
+        expect(codeOf(() => tokens.verify(respelled)), respelled).toBe('WC_ERR_TOKEN_INVALID')
+      }
+    }
+    expect(tried).toBeGreaterThan(0)
+  })
+
   it('refuses forgeries: garbage, and values sealed with the same secret for another purpose', () => {
     for (const token of ['', 'abc', 'A'.repeat(60), 'A'.repeat(500), '!'.repeat(60)]) {
       expect(codeOf(() => tokens.verify(token)), token).toBe('WC_ERR_TOKEN_INVALID')
