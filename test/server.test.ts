@@ -160,7 +160,7 @@ function keepAliveGet (server: TestServer, path: string): { response: Promise<st
 }
 
 describe('closing the app', () => {
-  it('logs what it waits for while a call is in flight, and finishes it', async () => {
+  it('logs what it waits for while a call is in flight, and finishes it with Connection: close', async () => {
     const gate = new ReplyGate()
     gate.armed = true
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
@@ -170,7 +170,10 @@ describe('closing the app', () => {
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
     gate.release()
     await closed
-    expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+    const response = await call.response
+    expect(response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+    // The connection is closed after this reply: a keep-alive client must not count on reusing it.
+    expect(response).toMatch(/\r\nconnection: close\r\n/i)
     const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 0 }))
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down: waiting for requests in flight', inFlight: 1 }))

@@ -51,6 +51,8 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
   // Once its response is out, a connection has nothing left to do: close it, unless the
   // client already sent another request (pipelined), which then runs and is refused the same way.
   const closeWhenDone = (socket: Tracked, response: ServerResponse): void => {
+    // Its client must not count on reusing the connection: say so, unless a request waits behind it.
+    if (!response.headersSent && socket[RESPONSE] === response) response.shouldKeepAlive = false
     response.once('finish', () => setImmediate(() => {
       if (connections.has(socket) && !busy(socket)) socket.destroy()
     }))
