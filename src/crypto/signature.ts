@@ -8,15 +8,17 @@ import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
 export { sign } from 'whatclient-sdk'
 
 const SIGNATURE_BYTES = 32
+const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
 
 /**
  * Constant-time check of a hex signature. A signature of the wrong length or
  * alphabet is rejected before comparing: the length of a SHA-256 MAC is public.
- * (Hex decoding stops at the first character that is not a hex digit, so 64
- * characters decode to 32 bytes only when all 64 are hex digits.)
+ * The alphabet is checked here because Node's hex decoding is not a check: it
+ * reads a character above U+00FF by its low byte, so a re-spelled signature
+ * would decode to the right bytes.
  */
 export function verify (key: string | Buffer | KeyObject, material: string | Buffer, signature: string): boolean {
-  if (signature.length !== SIGNATURE_BYTES * 2) return false
+  if (!HEX_SIGNATURE.test(signature)) return false
   const given = Buffer.from(signature, 'hex')
   if (given.length !== SIGNATURE_BYTES) return false
   return timingSafeEqual(createHmac('sha256', key).update(material).digest(), given)

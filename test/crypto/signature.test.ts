@@ -27,6 +27,14 @@ describe('v1 signatures', () => {
     expect(verify(key, material + ' ', good)).toBe(false)
   })
 
+  it('refuses a signature re-spelled with characters above U+00FF (Node hex-decodes those by their low byte)', () => {
+    const [key, material, good] = VECTORS[0] as [string, string, string]
+    const respelled = [...good].map((c) => String.fromCharCode(c.charCodeAt(0) + 0x100)).join('')
+    expect(Buffer.from(respelled, 'hex').toString('hex')).toBe(good)
+    expect(verify(key, material, respelled)).toBe(false)
+    expect(verify(key, material, good.slice(0, 63) + String.fromCharCode(good.charCodeAt(63) + 0x100))).toBe(false)
+  })
+
   it('signs GET paths percent-decoded, without the query', () => {
     expect(signedPath('/getTasks/456?wait=20')).toBe('/getTasks/456')
     expect(signedPath('/getRequestResult/a%20b')).toBe('/getRequestResult/a b')
