@@ -51,8 +51,15 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
   // Once its response is out, a connection has nothing left to do: close it, unless the
   // client already sent another request (pipelined), which then runs and is refused the same way.
   const closeWhenDone = (socket: Tracked, response: ServerResponse): void => {
-    // Its client must not count on reusing the connection: say so, unless a request waits behind it.
-    if (!response.headersSent && socket[RESPONSE] === response) response.shouldKeepAlive = false
+    // Its client must not count on reusing the connection: say so when the head goes out,
+    // unless a request arrived behind it meanwhile (pipelined: that one is answered, and says it).
+    if (!response.headersSent) {
+      const writeHead = response.writeHead
+      response.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+        if (socket[RESPONSE] === this) this.shouldKeepAlive = false
+        return writeHead.apply(this, args)
+      } as ServerResponse['writeHead']
+    }
     response.once('finish', () => setImmediate(() => {
       if (connections.has(socket) && !busy(socket)) socket.destroy()
     }))
