@@ -74,6 +74,20 @@ class PluginCase(unittest.TestCase):
     def final_bulletin(self, host, count=2):
         return host.wait_for_bulletins(count)[count - 1]
 
+    def ask(self, plugin, host, target, count):
+        """Types `.wc target` and returns the `count`th bulletin (the final one of this question)."""
+        self.assertEqual(self.send(plugin, host, ".wc %d" % target), "cancelled")
+        return self.final_bulletin(host, count)
+
+    def alice_and_bob(self, package, **settings):
+        """Bob's phone runs `package`; his plugin starts first, then Alice's, both with the
+        case's own phone() and start(). Returns both plugins and both phones."""
+        bob_host = self.phone(package=package)
+        bob, _ = self.start(bob_host, **settings)
+        alice_host = self.phone()
+        alice, _ = self.start(alice_host, **settings)
+        return alice, alice_host, bob, bob_host
+
 
 class MetadataTest(unittest.TestCase):
     def test_metadata_is_plain_literals_with_a_valid_id(self):

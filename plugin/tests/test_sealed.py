@@ -73,10 +73,6 @@ class SealedCase(PluginCase):
     def start(self, host, url=None, **settings):
         return super().start(host, **dict({"server_url": url or self.proxy.url, "api_key": ""}, **settings))
 
-    def ask(self, plugin, host, target, count):
-        self.assertEqual(self.send(plugin, host, ".wc %d" % target), "cancelled")
-        return self.final_bulletin(host, count)
-
     def sign_in(self, user_id, url=None):
         """A token for `user_id`, signed in as a test's own v2 client would."""
         self.cloud.add_user(user_id)
@@ -94,10 +90,7 @@ class SealedCase(PluginCase):
 class SealedFlowTest(SealedCase):
     def test_the_server_relays_only_ciphertext_and_the_asker_names_the_app(self):
         package = canary()
-        bob_host = self.phone(package=package)
-        self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, _, bob_host = self.alice_and_bob(package)
         bob_id = bob_host.accounts[0]
         # Not in the catalogue: named as the catalogue's "unknown" says.
         self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Unknown Client (verified)" % bob_id))
@@ -122,10 +115,7 @@ class SealedFlowTest(SealedCase):
         self.assertNotIn(public_key, json.dumps(alice._settings, default=str))
 
     def test_a_known_app_is_named_from_the_catalogue_which_is_kept_by_its_etag(self):
-        bob_host = self.phone(package="com.radolyn.ayugram")
-        self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, _, bob_host = self.alice_and_bob("com.radolyn.ayugram")
         bob_id = bob_host.accounts[0]
         self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses AyuGram (verified)" % bob_id))
         self.assertEqual(self.ask(alice, alice_host, bob_id, 4), ("success", "%d uses AyuGram (verified)" % bob_id))
@@ -148,10 +138,7 @@ class SealedFlowTest(SealedCase):
         self.assertEqual(revalidated.answer, b"")
 
     def test_without_a_catalogue_the_last_one_read_or_the_package_name(self):
-        bob_host = self.phone(package="app.nicegram")
-        self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, _, bob_host = self.alice_and_bob("app.nicegram")
         bob_id = bob_host.accounts[0]
 
         def catalogue_down(exchange):
@@ -196,10 +183,7 @@ class SealedFlowTest(SealedCase):
         self.assertNotEqual(json.loads(third.body)["public_key"], json.loads(first.body)["public_key"])
 
     def test_an_answer_that_does_not_open_or_comes_plain_is_refused(self):
-        bob_host = self.phone(package="app.nicegram")
-        self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, _, bob_host = self.alice_and_bob("app.nicegram")
         bob_id = bob_host.accounts[0]
         unreadable = ("error", "WhatClient: the answer came, but could not be opened with this question's key; ask again")
 

@@ -146,18 +146,11 @@ class V2Case(PluginCase):
         self.cloud.add_user(user_id, first_name=name)
         return FakeHost(user_id, cloud=self.cloud, **kwargs)
 
-    def ask(self, plugin, host, target, count):
-        self.assertEqual(self.send(plugin, host, ".wc %d" % target), "cancelled")
-        return self.final_bulletin(host, count)
-
 
 class SignInTest(V2Case):
     @needs(*QUESTIONS)
     def test_two_users_sign_in_through_telegram_and_the_answer_is_verified(self):
-        bob_host = self.phone(package="com.radolyn.ayugram")
-        self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, _, bob_host = self.alice_and_bob("com.radolyn.ayugram")
         bob_id = bob_host.accounts[0]
         self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses AyuGram (verified)" % bob_id))
         self.assertEqual(web_views(alice_host), [(0, "TL_messages_requestWebView")])
@@ -179,10 +172,7 @@ class SignInTest(V2Case):
 
     @needs(*QUESTIONS)
     def test_signs_in_again_after_the_server_refuses_a_token(self):
-        bob_host = self.phone(package="app.nicegram")
-        bob, _ = self.start(bob_host)
-        alice_host = self.phone()
-        alice, _ = self.start(alice_host)
+        alice, alice_host, bob, bob_host = self.alice_and_bob("app.nicegram")
         bob_id = bob_host.accounts[0]
         self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Nicegram (verified)" % bob_id))
         # Tokens the server no longer takes (as after its keys change): both sides get 401s.
