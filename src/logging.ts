@@ -90,8 +90,16 @@ export function bufferedStdout (): { stream: SonicBoom, close: () => void } {
   }
 }
 
-export function loggingOptions (level: string, stats: RequestStats, stream?: NodeJS.WritableStream | SonicBoom): Pick<FastifyServerOptions, 'logger' | 'logController'> {
+/**
+ * Every request logs through the one server logger. Fastify's default builds a
+ * child logger per request to bind its request counter (`reqId`): a per-request
+ * cost that buys a label our lines must not carry anyway (they name no request).
+ */
+const sharedLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger) => logger
+
+export function loggingOptions (level: string, stats: RequestStats, stream?: NodeJS.WritableStream | SonicBoom): Pick<FastifyServerOptions, 'logger' | 'logController' | 'childLoggerFactory'> {
   return {
+    childLoggerFactory: sharedLogger,
     logger: {
       level,
       // Nothing we log carries these, but a stray `req` or `res` must not bring them in either.
