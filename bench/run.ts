@@ -121,7 +121,7 @@ async function idlePoll (): Promise<void> {
   log('1. idle poll (v1 and v2 signed in) vs the node:http ceiling')
   const ceilingRuns: LoadResult[] = []
   const ceilingAtRate: LoadResult[] = []
-  const runs: Record<string, { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[] }> = Object.fromEntries(builds.map((b) => [b.name, { v1: [], v2: [], v1AtRate: [], v2AtRate: [] }]))
+  const runs: Record<string, { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[], routedAtRate: LoadResult[] }> = Object.fromEntries(builds.map((b) => [b.name, { v1: [], v2: [], v1AtRate: [], v2AtRate: [], routedAtRate: [] }]))
   const options = (s: RunningServer, headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [s.pid], ...(headers === undefined ? {} : { headers }) })
   // The same servers again at one fixed rate that none of them saturates: at saturation a
   // slower server also pays for waking the load generator more often (it shares the two
@@ -137,6 +137,9 @@ async function idlePoll (): Promise<void> {
       await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
         runs[build.name]?.v1.push(await hammer(s.url, IDLE_PATH, options(s)))
         runs[build.name]?.v1AtRate.push(await hammer(s.url, IDLE_PATH, atRate(s)))
+        // The same poll with ?wait=0: the same answer, through the Fastify routes rather than
+        // the fast path in front of them (what a poll that finds tasks, or any other call, costs).
+        runs[build.name]?.routedAtRate.push(await hammer(s.url, `${IDLE_PATH}?wait=0`, atRate(s)))
         // A build without v2 (older than the sign-in) gets no v2 row.
         if (!await hasSignIn(s.url)) return
         const token = await signIn(s.url, V2_USER)
@@ -152,10 +155,12 @@ async function idlePoll (): Promise<void> {
   const v2: ByBuild<LoadResult> = {}
   const v1Rate: ByBuild<LoadResult> = {}
   const v2Rate: ByBuild<LoadResult> = {}
+  const routedRate: ByBuild<LoadResult> = {}
   for (const b of builds) {
-    const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[] }
+    const r = runs[b.name] as { v1: LoadResult[], v2: LoadResult[], v1AtRate: LoadResult[], v2AtRate: LoadResult[], routedAtRate: LoadResult[] }
     v1[b.name] = medianRun(r.v1)
     v1Rate[b.name] = medianRun(r.v1AtRate)
+    routedRate[b.name] = medianRun(r.routedAtRate)
     if (r.v2.length > 0) v2[b.name] = medianRun(r.v2)
     if (r.v2AtRate.length > 0) v2Rate[b.name] = medianRun(r.v2AtRate)
   }
@@ -169,7 +174,7 @@ async function idlePoll (): Promise<void> {
       v1: v1[b.name],
       ceilingCpuOverOurs: round(cpuRatio(v1[b.name] as LoadResult), 3),
       rpsOverCeiling: round((v1[b.name] as LoadResult).rps / ceiling.rps, 3),
-      atRate: { rate: IDLE_RATE, ceiling: ceilingRate, v1: v1Rate[b.name], v2: v2Rate[b.name], ceilingCpuOverOursV1: round(rateCpuRatio(v1Rate[b.name] as LoadResult), 3), ...(v2Rate[b.name] === undefined ? {} : { ceilingCpuOverOursV2: round(rateCpuRatio(v2Rate[b.name] as LoadResult), 3), v2CpuVsV1: round((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1, 3) }) },
+      atRate: { rate: IDLE_RATE, ceiling: ceilingRate, v1: v1Rate[b.name], v1Routed: routedRate[b.name], v2: v2Rate[b.name], ceilingCpuOverOursV1: round(rateCpuRatio(v1Rate[b.name] as LoadResult), 3), ...(v2Rate[b.name] === undefined ? {} : { ceilingCpuOverOursV2: round(rateCpuRatio(v2Rate[b.name] as LoadResult), 3), v2CpuVsV1: round((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1, 3) }) },
       ...(hasV2
         ? {
             v2: v2[b.name],
@@ -196,6 +201,8 @@ async function idlePoll (): Promise<void> {
   const cpuAt = (r: LoadResult): string => `${cpu(r)} (${r.rps.toLocaleString('en')} req/s)`
   buildRow('1 idle poll', `${at}: v1 server CPU per request`, perBuild(v1Rate, cpuAt), cpuAt(ceilingRate))
   buildRow('1 idle poll', `${at}: v1 ceiling CPU / ours (target ≥ 0.7)`, perBuild(v1Rate, (r) => round(rateCpuRatio(r)).toFixed(2)))
+  buildRow('1 idle poll', `${at}: v1 through the routes (?wait=0): CPU per request`, perBuild(routedRate, cpuAt))
+  buildRow('1 idle poll', `${at}: v1 through the routes: ceiling CPU / ours`, perBuild(routedRate, (r) => round(rateCpuRatio(r)).toFixed(2)))
   buildRow('1 idle poll', `${at}: v2 server CPU per request`, perBuild(v2Rate, cpuAt))
   buildRow('1 idle poll', `${at}: v2 ceiling CPU / ours`, perBuild(v2Rate, (r) => round(rateCpuRatio(r)).toFixed(2)))
   buildRow('1 idle poll', `${at}: v2 CPU per request vs v1 (target ≤ +10%)`, Object.fromEntries(v2Builds.filter((b) => v2Rate[b.name] !== undefined).map((b) => [b.name, signed(((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number) / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1)])))

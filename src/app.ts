@@ -1,12 +1,16 @@
 /**
  * The WhatClient server as a Fastify instance: HTTP limits, logging, the
- * signed-body parser, error shapes, API docs and routes. The process concerns
- * (settings, listen, signals) live in server.ts.
+ * signed-body parser, error shapes, API docs and routes, and in front of them
+ * the idle-poll fast path. The process concerns (settings, listen, signals)
+ * live in server.ts.
  */
+import { createSecretKey } from 'node:crypto'
+import { createServer } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { bufferedStdout, loggingOptions, summariseRequests } from './logging.js'
+import { IdlePolls } from './fast-path/idle-polls.js'
+import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
 import { Metrics } from './metrics/metrics.js'
 import errors from './plugins/errors.js'
@@ -44,23 +48,29 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Time to receive a whole request, headers and body (then 408): slow-loris clients are cut.
   // A held long-poll is not affected: its request was complete when the hold began.
   const requestTimeout = options.requestTimeoutMs ?? (config.maxWaitSeconds + 30) * 1000
+  const idlePolls = new IdlePolls()
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
-    requestTimeout,
-    keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
-    http: {
-      // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
-      requireHostHeader: false,
-      // Node enforces no request timeout at all while its headers timeout (60 s by default)
-      // is longer than the request timeout.
-      headersTimeout: Math.min(60_000, requestTimeout),
-      // How often Node looks for requests past their timeouts (its default is 30 s).
-      connectionsCheckingInterval: Math.min(30_000, requestTimeout)
+    // Our own node:http server, so that the idle poll is answered in front of the framework
+    // (fast-path/idle-polls.ts); Fastify handles every other request, as with its own server.
+    serverFactory: (fastify) => {
+      const server = createServer({
+        // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
+        requireHostHeader: false,
+        // Node enforces no request timeout at all while its headers timeout (60 s by default)
+        // is longer than the request timeout.
+        headersTimeout: Math.min(60_000, requestTimeout),
+        // How often Node looks for requests past their timeouts (its default is 30 s).
+        connectionsCheckingInterval: Math.min(30_000, requestTimeout)
+      }, idlePolls.handler(fastify))
+      server.requestTimeout = requestTimeout
+      server.keepAliveTimeout = 72_000
+      return server
     },
     // Requests that never reach a route (unparseable HTTP, unreadable URLs): the same
     // {detail} shape as the rest, and no echo of the request.
@@ -100,5 +110,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(operations, { relay })
   if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config, metrics })
+  if (!logsEveryRequest(config.logLevel)) {
+    idlePolls.enable({
+      relay,
+      v1Key: config.v1Enabled ? createSecretKey(Buffer.from(config.apiSecretKey, 'utf8')) : undefined,
+      tokens: app.identity.tokens,
+      record: config.metricsPort === undefined
+        ? (method, route, statusCode, ms) => { stats.record(method, route, statusCode, ms) }
+        : (method, route, statusCode, ms) => {
+            stats.record(method, route, statusCode, ms)
+            metrics.recordRequest(method, route, statusCode, ms / 1000)
+          }
+    })
+  }
   return app
 }

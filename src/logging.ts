@@ -37,6 +37,11 @@ export function requestLine (request: FastifyRequest, reply: FastifyReply, route
  * Per-request lines at debug level; at the default level requests are counted
  * into RequestStats and summarised periodically (see request-stats.ts).
  */
+/** Whether `level` writes a line per request (debug, trace): else requests are only counted. */
+export function logsEveryRequest (level: string): boolean {
+  return (pino.levels.values[level] ?? 30) <= pino.levels.values.debug!
+}
+
 class PrivateLogController extends LogController {
   readonly #stats: RequestStats
   /** Whether per-request lines are written (LOG_LEVEL=debug or trace): else none is even built. */
@@ -45,7 +50,7 @@ class PrivateLogController extends LogController {
   constructor (stats: RequestStats, level: string) {
     super()
     this.#stats = stats
-    this.#lines = (pino.levels.values[level] ?? 30) <= pino.levels.values.debug!
+    this.#lines = logsEveryRequest(level)
   }
 
   override incomingRequest (): void {}

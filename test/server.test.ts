@@ -164,7 +164,8 @@ describe('closing the app', () => {
     const gate = new ReplyGate()
     gate.armed = true
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
-    const call = keepAliveGet(server, '/getTasks/31')
+    // ?wait=0: through the routes, where the gate is (a plain idle poll is answered in front of them).
+    const call = keepAliveGet(server, '/getTasks/31?wait=0')
     await eventually(() => gate.held > 0, { timeoutMs: 2000 })
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))

@@ -24,7 +24,7 @@ const SPACE = 0x20
  * undefined. What follows the spaces is the token as sent: one with spaces or
  * anything else outside base64url is refused by its format check.
  */
-function bearerToken (header: string): string | undefined {
+export function bearerToken (header: string): string | undefined {
   if (header.length <= SCHEME.length + 1) return undefined
   for (let i = 0; i < SCHEME.length; i++) {
     // ASCII letters only: setting 0x20 lowercases them, and makes nothing else a letter of "bearer".

@@ -1,0 +1,126 @@
+/**
+ * The idle poll, answered in front of Fastify. It is the call every online
+ * plugin makes over and over, and nearly always its answer is "nothing for
+ * you": the framework's per-request machinery (routing, hooks, validation,
+ * serialisation, reply objects) costs more than the poll itself.
+ *
+ * This path answers one case only, and completely: a plain `GET
+ * /getTasks/<id>` with a valid v1 signature, or a plain `GET /v2/tasks` with a
+ * valid session token, no query and no body, that finds no task. Anything
+ * else is handed to Fastify untouched, which answers it as it always has: an
+ * unusual request, a bad or missing signature or token, a `?wait`, a poll
+ * that finds tasks (the store is read again there), a store error, the server
+ * closing. So every error shape and every non-empty reply has one
+ * implementation, the routes'; what this file repeats is the check that leads
+ * to the empty reply, and that reply's bytes (test/fast-path compares them
+ * with the routes' own, byte for byte).
+ *
+ * It is off while every request is logged (LOG_LEVEL=debug or trace): those
+ * lines are written by the framework's request hooks.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { KeyObject } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { verify } from '../crypto/signature.js'
+import type { SessionTokens } from '../identity/tokens.js'
+import type { Relay } from '../relay/relay.js'
+import { bearerToken } from '../routes/v2/authenticate.js'
+
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
+
+export interface IdlePollOptions {
+  relay: Relay
+  /** The v1 key; undefined when v1 is off (its polls then all go to Fastify). */
+  v1Key: KeyObject | undefined
+  /** The v2 session tokens. */
+  tokens: SessionTokens
+  /** Counts an answered request where the routes' hooks would have (log summaries, metrics). */
+  record: (method: string, route: string, statusCode: number, ms: number) => void
+}
+
+const V1_PREFIX = '/getTasks/'
+const V1_ROUTE = '/getTasks/:user_id'
+const V2_PATH = '/v2/tasks'
+/** The reply the routes give to an empty list (their schema's serialiser, the same bytes). */
+const EMPTY = Buffer.from('{"tasks":[]}')
+const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': EMPTY.length }
+const ZERO = 0x30
+const NINE = 0x39
+/** Digits in Number.MAX_SAFE_INTEGER: a longer id is refused by the route (or is not an id). */
+const MAX_ID_DIGITS = 16
+
+/** The user id of `/getTasks/<id>` when it is one the route accepts (plain decimal, 1..2^53-1), else 0. */
+function v1UserId (url: string): number {
+  const length = url.length - V1_PREFIX.length
+  if (length < 1 || length > MAX_ID_DIGITS || !url.startsWith(V1_PREFIX)) return 0
+  let id = 0
+  for (let i = V1_PREFIX.length; i < url.length; i++) {
+    const c = url.charCodeAt(i)
+    if (c < ZERO || c > NINE) return 0
+    id = id * 10 + (c - ZERO)
+  }
+  // A leading zero is not a plain decimal (the route says 422).
+  return url.charCodeAt(V1_PREFIX.length) === ZERO || !Number.isSafeInteger(id) ? 0 : id
+}
+
+/** Whether this request is plain enough for the fast path: GET, a Host, no body. */
+function plain (request: IncomingMessage): boolean {
+  const headers = request.headers
+  return request.method === 'GET' && headers.host !== undefined &&
+    headers['content-length'] === undefined && headers['transfer-encoding'] === undefined
+}
+
+export class IdlePolls {
+  #options: IdlePollOptions | undefined = undefined
+
+  /** Starts answering (until then, and when never called, every request goes to Fastify). */
+  enable (options: IdlePollOptions): void {
+    this.#options = options
+  }
+
+  /** The server's request handler: the fast path in front of `framework`. */
+  handler (framework: RequestHandler): RequestHandler {
+    return (request, response) => {
+      if (!this.#serve(request, response, framework)) framework(request, response)
+    }
+  }
+
+  /** Takes the request (and answers it, or hands it on later) or returns false at once. */
+  #serve (request: IncomingMessage, response: ServerResponse, framework: RequestHandler): boolean {
+    const options = this.#options
+    if (options === undefined || !plain(request) || options.relay.isClosing()) return false
+    const url = request.url as string
+    const start = performance.now()
+    if (url === V2_PATH) {
+      const header = request.headers.authorization
+      const token = header === undefined ? undefined : bearerToken(header)
+      if (token === undefined) return false
+      let userId: number
+      try {
+        userId = options.tokens.verify(token).userId
+      } catch {
+        return false
+      }
+      options.relay.inbox(userId, 0).then((tasks) => {
+        if (tasks.length === 0) answerEmpty(response, options, V2_PATH, start)
+        else framework(request, response)
+      }, () => { framework(request, response) })
+      return true
+    }
+    if (options.v1Key === undefined) return false
+    const userId = v1UserId(url)
+    const signature = request.headers['x-signature']
+    // The signature is over the path: here, with no query and no percent sign, the URL itself.
+    if (userId === 0 || typeof signature !== 'string' || !verify(options.v1Key, url, signature)) return false
+    options.relay.tasksFor(userId, 0).then((tasks) => {
+      if (tasks.length === 0) answerEmpty(response, options, V1_ROUTE, start)
+      else framework(request, response)
+    }, () => { framework(request, response) })
+    return true
+  }
+}
+
+function answerEmpty (response: ServerResponse, options: IdlePollOptions, route: string, start: number): void {
+  response.writeHead(200, HEADERS).end(EMPTY)
+  options.record('GET', route, 200, Math.round((performance.now() - start) * 100) / 100)
+}

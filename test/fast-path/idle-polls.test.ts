@@ -1,0 +1,179 @@
+/**
+ * The idle poll answered in front of Fastify (src/fast-path/idle-polls.ts):
+ * byte for byte what the routes answer, only for the empty plain poll, and
+ * every other request handed to the routes. A hook on Fastify's replies counts
+ * what it answered: that is how these tests tell which side answered.
+ */
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { sign } from '../../src/crypto/signature.js'
+import {
+  build, detailOf, rawConnection, rawRequest, ReplyGate, requestText, SIGN_IN, sleep, userIds, V2User,
+  type RawResponse, type TestBuildOptions, type TestServer
+} from '../helper.js'
+import { eventually } from '../kit/eventually.js'
+import { splitResponses } from '../kit/raw-http.js'
+import { startPrivateRedis } from '../store/redis-helper.js'
+
+const user = userIds()
+
+/** A server whose routes count the requests that reach them. */
+async function start (env: Record<string, string> = {}, options: TestBuildOptions = {}): Promise<{ server: TestServer, routed: () => number }> {
+  let routed = 0
+  const server = await build({ ...SIGN_IN, ...env }, {
+    ...options,
+    beforeListen: async (app) => {
+      // onSend: every reply the routes (or their hooks' refusals) send passes here.
+      app.addHook('onSend', (_request, _reply, payload, done) => { routed++; done(null, payload) })
+      await options.beforeListen?.(app)
+    }
+  })
+  return { server, routed: () => routed }
+}
+
+const v1Poll = (server: TestServer, path: string, query = '', headers: Record<string, string> = {}): Promise<RawResponse> =>
+  rawRequest(server.url, requestText('GET', path + query, { 'x-signature': sign(server.key, path), ...headers }))
+
+const v2Poll = (server: TestServer, token: string, target = '/v2/tasks'): Promise<RawResponse> =>
+  rawRequest(server.url, requestText('GET', target, { authorization: `Bearer ${token}` }))
+
+const withoutDate = (text: string): string => text.replace(/\r\nDate: [^\r]*/, '')
+
+describe('the idle-poll fast path', () => {
+  it('answers a plain signed v1 poll that finds nothing without the routes, with the bytes the routes send', async () => {
+    const { server, routed } = await start()
+    const path = `/getTasks/${user()}`
+    const fast = await v1Poll(server, path)
+    expect(routed()).toBe(0)
+    // ?wait=0 is the same call through the routes.
+    const slow = await v1Poll(server, path, '?wait=0')
+    expect(routed()).toBe(1)
+    expect(fast.body).toBe('{"tasks":[]}')
+    expect(withoutDate(fast.text)).toBe(withoutDate(slow.text))
+  })
+
+  it('answers a plain signed-in v2 poll that finds nothing without the routes, with the bytes the routes send', async () => {
+    const { server, routed } = await start()
+    const bob = await V2User.signIn(server.url, user())
+    const before = routed()
+    const fast = await v2Poll(server, bob.token)
+    expect(routed()).toBe(before)
+    const slow = await v2Poll(server, bob.token, '/v2/tasks?wait=0')
+    expect(routed()).toBe(before + 1)
+    expect(fast.body).toBe('{"tasks":[]}')
+    expect(withoutDate(fast.text)).toBe(withoutDate(slow.text))
+  })
+
+  it('hands every other poll to the routes, which answer it as they always have', async () => {
+    const { server, routed } = await start()
+    const bob = user()
+    const path = `/getTasks/${bob}`
+    const cases: Array<[string, () => Promise<RawResponse>, number]> = [
+      ['a wrong signature', async () => v1Poll(server, path, '', { 'x-signature': '0'.repeat(64) }), 403],
+      ['no signature', async () => rawRequest(server.url, requestText('GET', path)), 403],
+      ['a leading zero', async () => v1Poll(server, `/getTasks/0${bob}`), 422],
+      ['an id past 2^53', async () => v1Poll(server, '/getTasks/9007199254740993'), 422],
+      ['user 0', async () => v1Poll(server, '/getTasks/0'), 422],
+      ['a trailing slash', async () => v1Poll(server, `${path}/`), 404],
+      ['a body', async () => rawRequest(server.url, requestText('GET', path, { 'x-signature': sign(server.key, path), 'content-length': '0' })), 200],
+      ['HEAD', async () => rawRequest(server.url, requestText('HEAD', path, { 'x-signature': sign(server.key, path) })), 405],
+      ['HTTP/1.1 without Host', async () => rawRequest(server.url, `GET ${path} HTTP/1.1\r\nx-signature: ${sign(server.key, path)}\r\nconnection: close\r\n\r\n`), 400],
+      ['a v2 poll with a bad token', async () => v2Poll(server, 'not-a-token'), 401],
+      ['a v2 poll without a token', async () => rawRequest(server.url, requestText('GET', '/v2/tasks')), 401]
+    ]
+    for (const [what, call, status] of cases) {
+      const before = routed()
+      const response = await call()
+      expect(response.status, `${what}: ${response.text}`).toBe(status)
+      expect(routed(), what).toBe(before + 1)
+    }
+  })
+
+  it('hands a poll that finds tasks to the routes, v1 and v2', async () => {
+    const { server, routed } = await start()
+    const bob = await V2User.signIn(server.url, user())
+    const carol = user()
+    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const alice = await V2User.signIn(server.url, user())
+    const forBob = await alice.ask(bob.userId)
+
+    let before = routed()
+    const v1 = await v1Poll(server, `/getTasks/${carol}`)
+    expect(JSON.parse(v1.body)).toEqual({ tasks: [forCarol] })
+    expect(routed()).toBe(before + 1)
+
+    before = routed()
+    const v2 = await v2Poll(server, bob.token)
+    expect((JSON.parse(v2.body) as { tasks: Array<{ request_id: string }> }).tasks.map((t) => t.request_id)).toEqual([forBob])
+    expect(routed()).toBe(before + 1)
+  })
+
+  it('is off while every request is logged (LOG_LEVEL=debug), and for v1 when v1 is off', async () => {
+    const debug = await start({ LOG_LEVEL: 'debug' })
+    const path = `/getTasks/${user()}`
+    expect((await v1Poll(debug.server, path)).body).toBe('{"tasks":[]}')
+    expect(debug.routed()).toBe(1)
+
+    const noV1 = await start({ V1_ENABLED: 'false' })
+    expect((await v1Poll(noV1.server, path)).status).toBe(404)
+    expect(noV1.routed()).toBe(1)
+  })
+
+  it('counts what it answers in the log summaries and the metrics, by route pattern', async () => {
+    const { server, routed } = await start({ METRICS_PORT: '0' })
+    const bob = await V2User.signIn(server.url, user())
+    for (let i = 0; i < 3; i++) await v1Poll(server, `/getTasks/${user()}`)
+    for (let i = 0; i < 2; i++) await v2Poll(server, bob.token)
+    expect(routed()).toBe(1) // the sign-in
+    const address = server.app.metricsAddress()
+    const metrics = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+    expect(metrics).toContain('whatclient_http_requests_total{method="GET",route="/getTasks/:user_id",status_code="200"} 3')
+    expect(metrics).toContain('whatclient_http_requests_total{method="GET",route="/v2/tasks",status_code="200"} 2')
+    await server.close()
+    const summaries = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, statusCode?: number, count?: number })
+      .filter((l) => l.msg === 'requests')
+    expect(summaries).toEqual(expect.arrayContaining([
+      expect.objectContaining({ route: '/getTasks/:user_id', statusCode: 200, count: 3 }),
+      expect.objectContaining({ route: '/v2/tasks', statusCode: 200, count: 2 })
+    ]))
+  })
+
+  it('hands a poll that arrives while the server closes to the routes (503)', async () => {
+    const gate = new ReplyGate()
+    const { server } = await start({}, { beforeListen: (app) => gate.install(app) })
+    const path = `/getTasks/${user()}`
+    const headers = { 'x-signature': sign(server.key, path), connection: 'keep-alive' }
+    // A call through the routes is held in flight, so that closing takes a while ...
+    gate.armed = true
+    const connection = rawConnection(server.url)
+    connection.write(requestText('GET', `${path}?wait=0`, headers))
+    await eventually(() => gate.held > 0)
+    const closed = server.close()
+    await eventually(() => !server.app.server.listening)
+    // ... and a plain poll arrives on its connection meanwhile.
+    connection.write(requestText('GET', path, headers))
+    await sleep(100)
+    gate.release()
+    await closed
+    const [first, second] = splitResponses(await connection.closed)
+    expect(first.status).toBe(200)
+    expect(second.status, second.text).toBe(503)
+    expect(detailOf(second)).toBe('The server is shutting down; try again later.')
+  })
+
+  it('hands a poll whose store call fails to the routes, which say the store is unavailable (503)', async () => {
+    const redis = await startPrivateRedis()
+    const { server, routed } = await start({
+      STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'fast-path:', STORE_KEY: randomBytes(32).toString('base64')
+    })
+    const path = `/getTasks/${user()}`
+    expect((await v1Poll(server, path)).body).toBe('{"tasks":[]}')
+    expect(routed()).toBe(0)
+    await redis.stop()
+    const failed = await v1Poll(server, path)
+    expect(failed.status, failed.text).toBe(503)
+    expect(typeof detailOf(failed)).toBe('string')
+    expect(routed()).toBe(1)
+  })
+})
