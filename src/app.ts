@@ -5,7 +5,6 @@
  * live in server.ts.
  */
 import { createSecretKey } from 'node:crypto'
-import { createServer } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
@@ -52,25 +51,20 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
+    requestTimeout,
+    keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
     // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
-    // Our own node:http server, so that the idle poll is answered in front of the framework
-    // (fast-path/idle-polls.ts); Fastify handles every other request, as with its own server.
-    serverFactory: (fastify) => {
-      const server = createServer({
-        // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
-        requireHostHeader: false,
-        // Node enforces no request timeout at all while its headers timeout (60 s by default)
-        // is longer than the request timeout.
-        headersTimeout: Math.min(60_000, requestTimeout),
-        // How often Node looks for requests past their timeouts (its default is 30 s).
-        connectionsCheckingInterval: Math.min(30_000, requestTimeout)
-      }, idlePolls.handler(fastify))
-      server.requestTimeout = requestTimeout
-      server.keepAliveTimeout = 72_000
-      return server
+    http: {
+      // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
+      requireHostHeader: false,
+      // Node enforces no request timeout at all while its headers timeout (60 s by default)
+      // is longer than the request timeout.
+      headersTimeout: Math.min(60_000, requestTimeout),
+      // How often Node looks for requests past their timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(30_000, requestTimeout)
     },
     // Requests that never reach a route (unparseable HTTP, unreadable URLs): the same
     // {detail} shape as the rest, and no echo of the request.
@@ -78,6 +72,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     frameworkErrors: frameworkErrorHandler(stats)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // In front of Fastify's own request listener: not through Fastify's serverFactory, which
+  // would turn off the extra listeners Fastify opens for a HOST with several addresses (localhost).
+  idlePolls.install(app.server)
   app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)

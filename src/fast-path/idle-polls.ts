@@ -15,13 +15,18 @@
  * to the empty reply, and that reply's bytes (test/fast-path compares them
  * with the routes' own, byte for byte).
  *
+ * A request handed on after its store call keeps what the fast path learned
+ * (see `refusalFor`): it arrived before any close that began meanwhile, and a
+ * failed store call is answered as such rather than made twice.
+ *
  * It is off while every request is logged (LOG_LEVEL=debug or trace): those
  * lines are written by the framework's request hooks.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { KeyObject } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { verify } from '../crypto/signature.js'
+import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 import type { SessionTokens } from '../identity/tokens.js'
 import type { Relay } from '../relay/relay.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
@@ -63,6 +68,22 @@ function v1UserId (url: string): number {
   return url.charCodeAt(V1_PREFIX.length) === ZERO || !Number.isSafeInteger(id) ? 0 : id
 }
 
+/** What the fast path learned of a request it took and then handed on: its store call's failure, if any. */
+const HANDED_ON = Symbol('whatclient handed on by the fast path')
+type HandedOn = IncomingMessage & { [HANDED_ON]?: { error: unknown } }
+
+/**
+ * The refusal the routes' first hook gives `request` (undefined: none). A
+ * request the fast path took before the server began to close arrived before
+ * the close, and is not refused for it; one whose store call failed there is
+ * answered with that failure, not with a second call.
+ */
+export function refusalFor (request: IncomingMessage, closing: boolean): Error | undefined {
+  const handedOn = (request as HandedOn)[HANDED_ON]
+  if (handedOn === undefined) return closing ? new WC_ERR_SHUTTING_DOWN() : undefined
+  return handedOn.error as Error | undefined
+}
+
 /** Whether this request is plain enough for the fast path: GET, a Host, no body. */
 function plain (request: IncomingMessage): boolean {
   const headers = request.headers
@@ -72,6 +93,18 @@ function plain (request: IncomingMessage): boolean {
 
 export class IdlePolls {
   #options: IdlePollOptions | undefined = undefined
+
+  /**
+   * Puts the fast path in front of Fastify's request listener on its `server`
+   * (call it before any other 'request' listener is added).
+   */
+  install (server: Server): void {
+    const listeners = server.listeners('request')
+    if (listeners.length !== 1) throw new Error(`expected Fastify's one request listener, found ${listeners.length}`)
+    const framework = listeners[0] as RequestHandler
+    server.removeListener('request', framework)
+    server.on('request', this.handler(framework))
+  }
 
   /** Starts answering (until then, and when never called, every request goes to Fastify). */
   enable (options: IdlePollOptions): void {
@@ -102,9 +135,9 @@ export class IdlePolls {
         return false
       }
       options.relay.inbox(userId, 0).then((tasks) => {
-        if (tasks.length === 0) answerEmpty(response, options, V2_PATH, start)
-        else framework(request, response)
-      }, () => { framework(request, response) })
+        if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
+        else handOn(request, response, framework, undefined)
+      }, (error: unknown) => { handOn(request, response, framework, error) })
       return true
     }
     if (options.v1Key === undefined) return false
@@ -113,14 +146,21 @@ export class IdlePolls {
     // The signature is over the path: here, with no query and no percent sign, the URL itself.
     if (userId === 0 || typeof signature !== 'string' || !verify(options.v1Key, url, signature)) return false
     options.relay.tasksFor(userId, 0).then((tasks) => {
-      if (tasks.length === 0) answerEmpty(response, options, V1_ROUTE, start)
-      else framework(request, response)
-    }, () => { framework(request, response) })
+      if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
+      else handOn(request, response, framework, undefined)
+    }, (error: unknown) => { handOn(request, response, framework, error) })
     return true
   }
 }
 
-function answerEmpty (response: ServerResponse, options: IdlePollOptions, route: string, start: number): void {
+function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, error: unknown): void {
+  (request as HandedOn)[HANDED_ON] = { error }
+  framework(request, response)
+}
+
+function answerEmpty (request: IncomingMessage, response: ServerResponse, options: IdlePollOptions, route: string, start: number): void {
+  // A client that left is neither answered nor counted (the routes count only what they answer).
+  if (request.socket.destroyed) return
   response.writeHead(200, HEADERS).end(EMPTY)
   options.record('GET', route, 200, Math.round((performance.now() - start) * 100) / 100)
 }

@@ -5,10 +5,14 @@
  * what it answered: that is how these tests tell which side answered.
  */
 import { randomBytes } from 'node:crypto'
+import dns from 'node:dns'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { buildApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config.js'
 import { sign } from '../../src/crypto/signature.js'
 import {
-  build, detailOf, rawConnection, rawRequest, ReplyGate, requestText, SIGN_IN, sleep, userIds, V2User,
+  build, closeWhenDone, TEST_KEY, detailOf, rawConnection, rawRequest, ReplyGate, requestText, SIGN_IN, sleep, userIds, V2User,
   type RawResponse, type TestBuildOptions, type TestServer
 } from '../helper.js'
 import { eventually } from '../kit/eventually.js'
@@ -162,18 +166,115 @@ describe('the idle-poll fast path', () => {
     expect(detailOf(second)).toBe('The server is shutting down; try again later.')
   })
 
-  it('hands a poll whose store call fails to the routes, which say the store is unavailable (503)', async () => {
+  it('hands a poll whose store call fails to the routes, which answer that failure (503) without a second call', async () => {
     const redis = await startPrivateRedis()
     const { server, routed } = await start({
       STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'fast-path:', STORE_KEY: randomBytes(32).toString('base64')
     })
+    const calls = slowStore(server)
     const path = `/getTasks/${user()}`
     expect((await v1Poll(server, path)).body).toBe('{"tasks":[]}')
     expect(routed()).toBe(0)
     await redis.stop()
+    const before = calls.started
     const failed = await v1Poll(server, path)
     expect(failed.status, failed.text).toBe(503)
-    expect(typeof detailOf(failed)).toBe('string')
+    expect(detailOf(failed)).toBe('The task store is unavailable; try again later.')
     expect(routed()).toBe(1)
+    expect(calls.started - before, 'store calls for the failed poll').toBe(1)
+  })
+
+  it('answers the tasks of a poll it took before the server began to close, through the routes (not 503)', async () => {
+    const { server } = await start()
+    const carol = user()
+    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const store = slowStore(server)
+    store.hold()
+    const path = `/getTasks/${carol}`
+    const poll = v1Poll(server, path)
+    await eventually(() => store.started > 0)
+    const closed = server.close()
+    await eventually(() => !server.app.server.listening)
+    store.release()
+    const answer = await poll
+    await closed
+    expect(answer.status, answer.text).toBe(200)
+    expect(JSON.parse(answer.body)).toEqual({ tasks: [forCarol] })
+  })
+
+  it('neither answers nor counts a poll whose client left while its store call ran', async () => {
+    const { server, routed } = await start()
+    let socketsClosed = 0
+    server.app.server.on('connection', (socket) => socket.on('close', () => { socketsClosed++ }))
+    const store = slowStore(server)
+    store.hold()
+    const connection = rawConnection(server.url)
+    const path = `/getTasks/${user()}`
+    connection.write(requestText('GET', path, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }))
+    await eventually(() => store.started > 0)
+    connection.destroy()
+    await eventually(() => socketsClosed > 0)
+    store.release()
+    await eventually(() => store.settled > 0)
+    await server.close()
+    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
+      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
+    expect(polls).toEqual([])
+    expect(routed()).toBe(0)
   })
 })
+
+describe('the fast path installed on Fastify\'s server', () => {
+  it('keeps the extra listener Fastify opens for a HOST with several addresses (as localhost can be)', async () => {
+    // This machine's localhost is 127.0.0.1 only: make it two addresses, as on hosts with ::1.
+    const lookup = dns.lookup
+    const twoAddresses = (host: string, ...rest: unknown[]): void => {
+      const callback = rest.at(-1) as (err: Error | null, address: unknown, family?: number) => void
+      if (host !== 'localhost') return (lookup as (...args: unknown[]) => void)(host, ...rest)
+      if ((rest[0] as { all?: boolean }).all === true) callback(null, [{ address: '127.0.0.1', family: 4 }, { address: '127.0.0.2', family: 4 }])
+      else callback(null, '127.0.0.1', 4)
+    }
+    ;(dns as { lookup: unknown }).lookup = twoAddresses
+    const app = await buildApp(loadConfig({ API_SECRET_KEY: TEST_KEY, LOG_LEVEL: 'silent' }))
+    closeWhenDone({ close: () => app.close() })
+    try {
+      await app.listen({ host: 'localhost', port: 0 })
+    } finally {
+      ;(dns as { lookup: unknown }).lookup = lookup
+    }
+    const port = (app.server.address() as AddressInfo).port
+    for (const address of ['127.0.0.1', '127.0.0.2']) {
+      const path = '/getTasks/5'
+      const response = await rawRequest(`http://${address}:${port}`, requestText('GET', path, { 'x-signature': sign(TEST_KEY, path) }))
+      expect(response.body, `${address}: ${response.text}`).toBe('{"tasks":[]}')
+    }
+  })
+})
+
+/**
+ * Counts the relay's v1 task reads (the fast path's and the routes'), and can
+ * hold them until released, as a slow store would.
+ */
+function slowStore (server: TestServer): { started: number, settled: number, hold: () => void, release: () => void } {
+  const relay = server.app.relay
+  const read = relay.tasksFor.bind(relay)
+  let gate: Promise<void> = Promise.resolve()
+  let open = (): void => {}
+  const calls = {
+    started: 0,
+    settled: 0,
+    hold: () => { gate = new Promise((resolve) => { open = resolve }) },
+    release: () => { open() }
+  }
+  relay.tasksFor = async (...args: Parameters<typeof relay.tasksFor>) => {
+    calls.started++
+    await gate
+    try {
+      return await read(...args)
+    } finally {
+      calls.settled++
+    }
+  }
+  return calls
+}

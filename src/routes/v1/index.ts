@@ -4,7 +4,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
-import { WC_ERR_REQUEST_NOT_FOUND, WC_ERR_SHUTTING_DOWN } from '../../errors.js'
+import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
+import { refusalFor } from '../../fast-path/idle-polls.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
 import { unwatchClient, watchClient } from './client-gone.js'
@@ -21,10 +22,11 @@ export interface V1Options {
 
 const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
   // A call that arrives while the server closes (on a connection still open) is refused, and
-  // its client told to try again (another instance, or this one after its restart).
+  // its client told to try again (another instance, or this one after its restart). A poll
+  // the fast path took before then and handed on is not (see refusalFor).
   let closing = false
   app.addHook('preClose', (done) => { closing = true; done() })
-  app.addHook('onRequest', (_request, _reply, done) => { done(closing ? new WC_ERR_SHUTTING_DOWN() : undefined) })
+  app.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
   requireSignature(app, apiSecretKey)
   const WaitQuery = Wait(maxWaitSeconds)
   // Validation already holds `wait` to a finite 0..maxWaitSeconds; clamping again here keeps

@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
-import { WC_ERR_SHUTTING_DOWN } from '../../errors.js'
+import { refusalFor } from '../../fast-path/idle-polls.js'
 import { createIdentity, type Identity } from '../../identity/identity.js'
 import type { ServiceMetrics } from '../../metrics/metrics.js'
 import answers from './answers.js'
@@ -47,7 +47,7 @@ async function v2 (app: FastifyInstance, { config, metrics }: V2Options): Promis
     // and its client told to try again (another instance, or this one after its restart).
     let closing = false
     scope.addHook('preClose', (done) => { closing = true; done() })
-    scope.addHook('onRequest', (_request, _reply, done) => { done(closing ? new WC_ERR_SHUTTING_DOWN() : undefined) })
+    scope.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
     // The body parser defers JSON errors (v1 checks signatures first); v2 reports them here.
     scope.addHook('preValidation', (request: FastifyRequest, _reply, done) => { done(request.bodyError) })
     await scope.register(info, { config, identity })
