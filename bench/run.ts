@@ -235,7 +235,7 @@ async function pendingScale (): Promise<void> {
 const flowCell = (r: FullFlowResult): string =>
   `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0].slice(0, 40)}…)!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
 const flowCpu = (r: FullFlowResult): string => `${r.cpuUsPerResolution ?? '?'} µs`
-const driverCpu = (r: FullFlowResult): string => `${r.driverCpuUsPerResolution ?? '?'} µs`
+const driverCpu = (r: FullFlowResult): string => `${r.driverCpuUsPerResolution ?? '?'} µs${r.lateMs === undefined ? '' : ` (asks started late by ${r.lateMs.p99} ms p99)`}`
 
 async function fullFlows (): Promise<void> {
   log('3. full flow, memory mode (this build only)')

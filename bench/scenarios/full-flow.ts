@@ -58,6 +58,8 @@ export interface FullFlowResult {
   cpuUsPerResolution?: number
   /** This load generator's own CPU over the measured window per recorded resolution (it shares the cores). */
   driverCpuUsPerResolution?: number
+  /** How late the open-loop schedule started asks in the measured window (ms after each was due): p99 and max. */
+  lateMs?: { p99: number, max: number }
   warmupSeconds: number
   /** Per second of the whole run, warm-up included: where the slow ones are. */
   timeline: FlowSecond[]
@@ -175,6 +177,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   const pids = options.pids ?? []
   let cpuBefore: number[] = []
   let driverBefore: NodeJS.CpuUsage | undefined
+  let lateMs: FullFlowResult['lateMs']
   // The measured window opens at recordFrom; the counters are read then, without pausing the schedule.
   let opened: Promise<void> | undefined
   const open = (): void => {
@@ -199,6 +202,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     open()
   } else {
     let issued = 0
+    const late: number[] = []
     const inFlight = new Set<Promise<void>>()
     while (performance.now() < endAt) {
       const now = performance.now()
@@ -206,6 +210,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
       const due = Math.floor(scheduled((now - scheduleFrom) / 1000))
       while (issued < due) {
         issued++
+        if (now >= recordFrom) late.push(now - scheduleFrom - dueAt(issued))
         const pair = idle.shift()
         if (pair === undefined) { if (now >= recordFrom) skipped++; continue }
         const p: Promise<void> = ask(pair).then(() => { idle.push(pair); inFlight.delete(p) })
@@ -218,6 +223,8 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     }
     open()
     await Promise.all(inFlight)
+    late.sort((a, b) => a - b)
+    lateMs = { p99: round(percentile(late, 99), 1), max: round(late.at(-1) ?? NaN, 1) }
   }
   // Asks still in flight have drained: the window closes (Bobs still hold polls, idle).
   const cpuUsed = pids.reduce((sum, pid, i) => sum + cpuMicros(pid) - (cpuBefore[i] as number), 0)
@@ -254,6 +261,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     skipped,
     ...(pids.length > 0 && latencies.length > 0 ? { cpuUsPerResolution: round(cpuUsed / latencies.length, 1) } : {}),
     ...(latencies.length > 0 ? { driverCpuUsPerResolution: round((driverUsed.user + driverUsed.system) / latencies.length, 1) } : {}),
+    ...(lateMs === undefined ? {} : { lateMs }),
     warmupSeconds: options.warmupSeconds,
     timeline
   }
