@@ -65,6 +65,19 @@ export interface FullFlowResult {
   timeline: FlowSecond[]
 }
 
+/**
+ * The open-loop schedule: `scheduled(t)` asks are due by t seconds, the rate
+ * ramping up linearly over the first `rampSeconds` and holding after; `dueAt(k)`
+ * is when (ms after the start) the k-th ask is due, its inverse.
+ */
+export function openLoopSchedule (rate: number, rampSeconds: number): { scheduled: (t: number) => number, dueAt: (k: number) => number } {
+  const ramp = rampSeconds
+  return {
+    scheduled: (t) => ramp === 0 ? rate * t : t < ramp ? rate * t * t / (2 * ramp) : rate * (ramp / 2 + t - ramp),
+    dueAt: (k) => 1000 * (ramp === 0 || k >= rate * ramp / 2 ? k / rate + ramp / 2 : Math.sqrt(2 * ramp * k / rate))
+  }
+}
+
 export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResult> {
   const bases = options.urls.map((u) => new URL(u))
   // Bobs and Alices hold a socket each, as phones do (connected before the run, so that
@@ -191,9 +204,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   // server started at full rate builds a backlog that, at a rate near its capacity, takes
   // longer to drain than a short window lasts.
   const ramp = Math.min(3, options.warmupSeconds / 2)
-  const scheduled = (t: number): number => ramp === 0 ? options.rate * t : t < ramp ? options.rate * t * t / (2 * ramp) : options.rate * (ramp / 2 + t - ramp)
-  /** When (ms after the schedule starts) the k-th ask is due: the inverse of `scheduled`. */
-  const dueAt = (k: number): number => 1000 * (ramp === 0 || k >= options.rate * ramp / 2 ? k / options.rate + ramp / 2 : Math.sqrt(2 * ramp * k / options.rate))
+  const { scheduled, dueAt } = openLoopSchedule(options.rate, ramp)
 
   if (options.rate === 0) {
     const opener = setTimeout(open, Math.max(0, recordFrom - performance.now()))

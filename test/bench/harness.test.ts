@@ -142,3 +142,18 @@ describe('the flow driver\'s raw keep-alive client', () => {
     await expect(conn.request('GET / HTTP/1.1\r\n')).rejects.toThrow('closed')
   })
 })
+
+describe('the full flow\'s open-loop schedule', () => {
+  it('says when each ask is due, the inverse of how many are due by a time, through the ramp and after', async () => {
+    const { openLoopSchedule } = await import('../../bench/scenarios/full-flow.js')
+    for (const [rate, ramp] of [[1000, 3], [200, 0.5], [1000, 0]] as const) {
+      const { scheduled, dueAt } = openLoopSchedule(rate, ramp)
+      for (const k of [1, 2, 10, 499, 1500, 1501, 5000]) {
+        const at = dueAt(k) / 1000
+        expect(scheduled(at)).toBeCloseTo(k, 6)
+        // Not due a moment before.
+        expect(scheduled(at - 1e-6)).toBeLessThan(k)
+      }
+    }
+  })
+})
