@@ -242,6 +242,7 @@ async function pendingScale (): Promise<void> {
 const flowCell = (r: FullFlowResult): string =>
   `${r.resolutionsPerSecond.toLocaleString('en')}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, max ${r.maxMs} ms${r.failures > 0 ? `, ${r.failures} failures (most: ${Object.entries(r.failureReasons).sort((a, b) => b[1] - a[1])[0]?.[0].slice(0, 40)}…)!` : ''}${r.skipped > 0 ? `, ${r.skipped} skipped!` : ''}`
 const flowCpu = (r: FullFlowResult): string => `${r.cpuUsPerResolution ?? '?'} µs`
+const driverCpu = (r: FullFlowResult): string => `${r.driverCpuUsPerResolution ?? '?'} µs${r.lateMs === undefined ? '' : ` (asks started late by ${r.lateMs.p99} ms p99)`}`
 
 async function fullFlows (): Promise<void> {
   log('3. full flow, memory mode (this build only)')
@@ -251,7 +252,7 @@ async function fullFlows (): Promise<void> {
     out.closedLoop = await fullFlow({ urls: [server.url], pairs: FLOW_PAIRS, rate: 0, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, firstUserId: 3_000_000_000, pids: [server.pid] })
   })
   table.add({ scenario: '3 full flow, memory', measure: `${FLOW_PAIRS} pairs at ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, after: flowCell(out.rate1000 as FullFlowResult) })
-  table.add({ scenario: '3 full flow, memory', measure: 'at 1,000/s: server CPU per resolution', after: flowCpu(out.rate1000 as FullFlowResult) })
+  table.add({ scenario: '3 full flow, memory', measure: 'at 1,000/s: server CPU, load generator CPU per resolution', after: `${flowCpu(out.rate1000 as FullFlowResult)}, ${driverCpu(out.rate1000 as FullFlowResult)}` })
   table.add({ scenario: '3 full flow, memory', measure: `${FLOW_PAIRS} pairs, as fast as they can`, after: flowCell(out.closedLoop as FullFlowResult) })
   results.fullFlow = out
 }
@@ -420,11 +421,11 @@ async function redisMode (): Promise<void> {
   buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`))
   buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : commands(b.signIn.redis, b.roundTrips.signIn)))
   buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
-  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU, load generator CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowOne)}`))
   buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
   buildRow(R, 'v1 idle poll, 2 instances: req/s in all, p99 each', perBuild(out, (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`))
   buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
-  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs`))
+  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU, load generator CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowTwo)}`))
   buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
   if (busy) log(`5. WARNING: ${busyNote}`)
 }

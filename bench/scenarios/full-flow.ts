@@ -9,9 +9,9 @@
  * the schedule at full rate at once, a transient of its own that a short
  * measured window would then be mostly made of.
  */
-import { Agent } from 'node:http'
-import { call, percentile, round, type Reply } from '../lib/load.js'
+import { percentile, round, sign } from '../lib/load.js'
 import { cpuMicros } from '../lib/processes.js'
+import { RawConnection, type RawReply } from '../lib/raw-http.js'
 
 /** Asks connect this many at a time before the run, as phones come online over time. */
 const CONNECT_BATCH = 100
@@ -56,9 +56,26 @@ export interface FullFlowResult {
   skipped: number
   /** Server CPU (all pids) over the measured window per recorded resolution, microseconds. */
   cpuUsPerResolution?: number
+  /** This load generator's own CPU over the measured window per recorded resolution (it shares the cores). */
+  driverCpuUsPerResolution?: number
+  /** How late the open-loop schedule started asks in the measured window (ms after each was due): p99 and max. */
+  lateMs?: { p99: number, max: number }
   warmupSeconds: number
   /** Per second of the whole run, warm-up included: where the slow ones are. */
   timeline: FlowSecond[]
+}
+
+/**
+ * The open-loop schedule: `scheduled(t)` asks are due by t seconds, the rate
+ * ramping up linearly over the first `rampSeconds` and holding after; `dueAt(k)`
+ * is when (ms after the start) the k-th ask is due, its inverse.
+ */
+export function openLoopSchedule (rate: number, rampSeconds: number): { scheduled: (t: number) => number, dueAt: (k: number) => number } {
+  const ramp = rampSeconds
+  return {
+    scheduled: (t) => ramp === 0 ? rate * t : t < ramp ? rate * t * t / (2 * ramp) : rate * (ramp / 2 + t - ramp),
+    dueAt: (k) => 1000 * (ramp === 0 || k >= rate * ramp / 2 ? k / rate + ramp / 2 : Math.sqrt(2 * ramp * k / rate))
+  }
 }
 
 export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResult> {
@@ -66,12 +83,15 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   // Bobs and Alices hold a socket each, as phones do (connected before the run, so that
   // no burst of connects overflows the listen backlog). A shared, smaller pool of Alice
   // sockets would queue asks in the driver once resolutions slow down, and that queue
-  // (not the server) would then set the latency.
-  const aliceSockets = Math.ceil(options.pairs / bases.length)
-  const bobAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: Infinity }))
-  const aliceAgents = bases.map(() => new Agent({ keepAlive: true, maxSockets: aliceSockets }))
+  // (not the server) would then set the latency. The sockets are raw keep-alive ones
+  // (lib/raw-http.ts): node:http's client cost as much CPU as the server on the same cores.
+  const connection = (index: number): RawConnection => {
+    const base = bases[index % bases.length] as URL
+    return new RawConnection(base.hostname, Number(base.port))
+  }
+  const hostHeader = (index: number): string => `host: ${(bases[index % bases.length] as URL).host}\r\n`
+  const connections: RawConnection[] = []
   let running = true
-  const aborts = new Set<() => void>()
   const latencies: number[] = []
   // Every resolution by when its ask started (ms since the schedule started) and how long it took.
   const all: Array<[number, number]> = []
@@ -86,27 +106,30 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   let recordFrom = Infinity
   let scheduleFrom = Infinity
 
-  const tracked = (agents: Agent[], agentIndex: number, method: 'GET' | 'POST', path: string, payload?: string) => {
-    const c = call(agents[agentIndex] as Agent, bases[agentIndex] as URL, method, path, payload)
-    aborts.add(c.abort)
-    return c.done.finally(() => aborts.delete(c.abort))
-  }
-
   // A reply other than 200 fails the step, saying which and why (the first words of its body).
-  const expect = (reply: Reply, step: string): Reply => {
+  const expect = (reply: RawReply, step: string): RawReply => {
     if (reply.status !== 200) throw new Error(`${step} ${reply.status} ${reply.body.slice(0, 60)}`)
     return reply
   }
+  // What a node:http client would send: the request line, Host, the v1 signature (over the
+  // path without its query for a GET, the body for a POST) and, for a POST, the JSON type.
+  const getHead = (host: string, path: string): string => `GET ${path} HTTP/1.1\r\n${host}x-signature: ${sign(path.split('?')[0] as string)}\r\n`
+  const postHead = (host: string, path: string, body: string): string => `POST ${path} HTTP/1.1\r\n${host}x-signature: ${sign(body)}\r\ncontent-type: application/json\r\n`
 
   const bob = async (pair: number): Promise<void> => {
-    const at = (pair + 1) % bases.length
+    const at = pair + 1
     const me = options.firstUserId + 2 * pair + 1
+    const conn = connection(at)
+    connections.push(conn)
+    const host = hostHeader(at)
+    const poll = getHead(host, `/getTasks/${me}?wait=25`)
     while (running) {
       try {
-        const tasks = expect(await tracked(bobAgents, at, 'GET', `/getTasks/${me}?wait=25`), 'getTasks')
+        const tasks = expect(await conn.request(poll), 'getTasks')
         if (!running) return
         for (const id of (JSON.parse(tasks.body) as { tasks: string[] }).tasks) {
-          expect(await tracked(bobAgents, at, 'POST', '/submitTaskResult', `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`), 'submitTaskResult')
+          const body = `{"request_id": "${id}", "client_name": "com.exteragram.messenger"}`
+          expect(await conn.request(postHead(host, '/submitTaskResult', body), body), 'submitTaskResult')
         }
       } catch (err) {
         if (!running) return
@@ -117,15 +140,25 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     }
   }
 
-  const ask = async (pair: number): Promise<void> => {
-    const at = pair % bases.length
+  // Alice's socket and her (unchanging) requestClient call.
+  const alices = Array.from({ length: options.pairs }, (_, pair) => {
     const me = options.firstUserId + 2 * pair
+    const host = hostHeader(pair)
+    const body = `{"requester_id": ${me}, "target_id": ${me + 1}}`
+    const conn = connection(pair)
+    connections.push(conn)
+    return { conn, host, body, head: postHead(host, '/requestClient', body) }
+  })
+
+  const ask = async (pair: number): Promise<void> => {
+    const alice = alices[pair] as typeof alices[number]
     const t0 = performance.now()
     try {
-      const created = expect(await tracked(aliceAgents, at, 'POST', '/requestClient', `{"requester_id": ${me}, "target_id": ${me + 1}}`), 'requestClient')
+      const created = expect(await alice.conn.request(alice.head, alice.body), 'requestClient')
       const { request_id: id } = JSON.parse(created.body) as { request_id: string }
+      const poll = getHead(alice.host, `/getRequestResult/${id}?wait=25`)
       for (;;) {
-        const result = expect(await tracked(aliceAgents, at, 'GET', `/getRequestResult/${id}?wait=25`), 'getRequestResult')
+        const result = expect(await alice.conn.request(poll), 'getRequestResult')
         const status = (JSON.parse(result.body) as { status: string }).status
         if (status === 'completed') break
         if (status !== 'pending' || !running) throw new Error(`getRequestResult: ${status}`)
@@ -144,17 +177,11 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     bobs.push(bob(pair))
     if (pair % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  // Alice's sockets: every one opened (concurrent calls), a batch at a time.
-  const warm: Array<Promise<unknown>> = []
-  for (let k = 0; k < aliceSockets; k += CONNECT_BATCH) {
-    await Promise.all(bases.map((base, i) => Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, aliceSockets - k) }, () => {
-      const c = call(aliceAgents[i] as Agent, base, 'GET', '/healthz')
-      warm.push(c.done)
-      return c.sent
-    }))))
+  // Alice's sockets: every one opened and answered once, a batch at a time.
+  for (let k = 0; k < alices.length; k += CONNECT_BATCH) {
+    await Promise.all(alices.slice(k, k + CONNECT_BATCH).map(async (alice) => { await alice.conn.request(`GET /healthz HTTP/1.1\r\n${alice.host}`) }))
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  await Promise.all(warm)
   await new Promise((resolve) => setTimeout(resolve, 500))
   scheduleFrom = performance.now()
   recordFrom = scheduleFrom + options.warmupSeconds * 1000
@@ -162,11 +189,14 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   const idle: number[] = Array.from({ length: options.pairs }, (_, i) => i)
   const pids = options.pids ?? []
   let cpuBefore: number[] = []
+  let driverBefore: NodeJS.CpuUsage | undefined
+  let lateMs: FullFlowResult['lateMs']
   // The measured window opens at recordFrom; the counters are read then, without pausing the schedule.
   let opened: Promise<void> | undefined
   const open = (): void => {
     if (opened !== undefined) return
     cpuBefore = pids.map(cpuMicros)
+    driverBefore = process.cpuUsage()
     opened = options.around?.before() ?? Promise.resolve()
   }
 
@@ -174,7 +204,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   // server started at full rate builds a backlog that, at a rate near its capacity, takes
   // longer to drain than a short window lasts.
   const ramp = Math.min(3, options.warmupSeconds / 2)
-  const scheduled = (t: number): number => ramp === 0 ? options.rate * t : t < ramp ? options.rate * t * t / (2 * ramp) : options.rate * (ramp / 2 + t - ramp)
+  const { scheduled, dueAt } = openLoopSchedule(options.rate, ramp)
 
   if (options.rate === 0) {
     const opener = setTimeout(open, Math.max(0, recordFrom - performance.now()))
@@ -183,6 +213,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     open()
   } else {
     let issued = 0
+    const late: number[] = []
     const inFlight = new Set<Promise<void>>()
     while (performance.now() < endAt) {
       const now = performance.now()
@@ -190,24 +221,30 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
       const due = Math.floor(scheduled((now - scheduleFrom) / 1000))
       while (issued < due) {
         issued++
+        if (now >= recordFrom) late.push(now - scheduleFrom - dueAt(issued))
         const pair = idle.shift()
         if (pair === undefined) { if (now >= recordFrom) skipped++; continue }
         const p: Promise<void> = ask(pair).then(() => { idle.push(pair); inFlight.delete(p) })
         inFlight.add(p)
       }
-      await new Promise((resolve) => setImmediate(resolve))
+      // Sleep until the next ask is due (a timer's 1 ms at the full rate) rather than spin on
+      // setImmediate: a spinning driver keeps a whole core busy on a machine where the
+      // server and Redis share the same cores, and the server then queues behind it.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(10, Math.ceil(dueAt(issued + 1) - (performance.now() - scheduleFrom))))))
     }
     open()
     await Promise.all(inFlight)
+    late.sort((a, b) => a - b)
+    lateMs = { p99: round(percentile(late, 99), 1), max: round(late.at(-1) ?? NaN, 1) }
   }
   // Asks still in flight have drained: the window closes (Bobs still hold polls, idle).
   const cpuUsed = pids.reduce((sum, pid, i) => sum + cpuMicros(pid) - (cpuBefore[i] as number), 0)
+  const driverUsed = process.cpuUsage(driverBefore)
   await opened
   await options.around?.after()
   running = false
-  for (const abort of aborts) abort()
+  for (const conn of connections) conn.close()
   await Promise.allSettled(bobs)
-  for (const agent of [...bobAgents, ...aliceAgents]) agent.destroy()
 
   const measuredSeconds = options.seconds
   latencies.sort((a, b) => a - b)
@@ -234,6 +271,8 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
     failureReasons,
     skipped,
     ...(pids.length > 0 && latencies.length > 0 ? { cpuUsPerResolution: round(cpuUsed / latencies.length, 1) } : {}),
+    ...(latencies.length > 0 ? { driverCpuUsPerResolution: round((driverUsed.user + driverUsed.system) / latencies.length, 1) } : {}),
+    ...(lateMs === undefined ? {} : { lateMs }),
     warmupSeconds: options.warmupSeconds,
     timeline
   }

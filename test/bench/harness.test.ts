@@ -103,3 +103,57 @@ describe('the Redis round-trip counter', () => {
     }
   })
 })
+
+describe('the flow driver\'s raw keep-alive client', () => {
+  it('sends requests a node:http server reads, one socket for many, and reconnects after Connection: close', async () => {
+    const { createServer } = await import('node:http')
+    const { RawConnection } = await import('../../bench/lib/raw-http.js')
+    const seen: Array<{ method: string, url: string, signature: string | undefined, type: string | undefined, body: string, socket: number }> = []
+    const sockets: unknown[] = []
+    const server = createServer((req, res) => {
+      let body = ''
+      req.setEncoding('utf8')
+      req.on('data', (chunk: string) => { body += chunk })
+      req.on('end', () => {
+        if (!sockets.includes(req.socket)) sockets.push(req.socket)
+        seen.push({ method: req.method as string, url: req.url as string, signature: req.headers['x-signature'] as string | undefined, type: req.headers['content-type'], body, socket: sockets.indexOf(req.socket) })
+        if (req.url === '/close') res.setHeader('connection', 'close')
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ ok: req.url, écho: body }))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    const conn = new RawConnection('127.0.0.1', port)
+    try {
+      const host = `host: 127.0.0.1:${port}\r\n`
+      expect(await conn.request(`GET /a?wait=1 HTTP/1.1\r\n${host}x-signature: abc\r\n`)).toEqual({ status: 200, body: JSON.stringify({ ok: '/a?wait=1', écho: '' }) })
+      const body = '{"x": "é"}'
+      expect(await conn.request(`POST /b HTTP/1.1\r\n${host}content-type: application/json\r\n`, body)).toEqual({ status: 200, body: JSON.stringify({ ok: '/b', écho: body }) })
+      await conn.request(`GET /close HTTP/1.1\r\n${host}`)
+      expect((await conn.request(`GET /c HTTP/1.1\r\n${host}`)).body).toContain('/c')
+      expect(seen.map((s) => [s.method, s.url, s.socket])).toEqual([['GET', '/a?wait=1', 0], ['POST', '/b', 0], ['GET', '/close', 0], ['GET', '/c', 1]])
+      expect(seen[0]?.signature).toBe('abc')
+      expect(seen[1]?.type).toBe('application/json')
+    } finally {
+      conn.close()
+      await new Promise((resolve) => server.close(resolve))
+    }
+    await expect(conn.request('GET / HTTP/1.1\r\n')).rejects.toThrow('closed')
+  })
+})
+
+describe('the full flow\'s open-loop schedule', () => {
+  it('says when each ask is due, the inverse of how many are due by a time, through the ramp and after', async () => {
+    const { openLoopSchedule } = await import('../../bench/scenarios/full-flow.js')
+    for (const [rate, ramp] of [[1000, 3], [200, 0.5], [1000, 0]] as const) {
+      const { scheduled, dueAt } = openLoopSchedule(rate, ramp)
+      for (const k of [1, 2, 10, 499, 1500, 1501, 5000]) {
+        const at = dueAt(k) / 1000
+        expect(scheduled(at)).toBeCloseTo(k, 6)
+        // Not due a moment before.
+        expect(scheduled(at - 1e-6)).toBeLessThan(k)
+      }
+    }
+  })
+})

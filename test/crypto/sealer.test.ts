@@ -15,6 +15,19 @@ describe('Sealer', () => {
     expect(sealer.seal('same', 'ctx')).not.toBe(sealer.seal('same', 'ctx'))
   })
 
+  it('never repeats an IV, across sealers and however many seals (IVs are drawn in batches)', () => {
+    const sealers = [new Sealer(), new Sealer()]
+    const ivs = new Set<string>()
+    const count = 3000
+    for (let i = 0; i < count; i++) {
+      const sealer = sealers[i % 2] as Sealer
+      const sealed = sealer.seal(`value ${i}`, 'ctx')
+      ivs.add(Buffer.from(sealed, 'latin1').subarray(0, 12).toString('hex'))
+      expect(sealer.open(sealed, 'ctx')).toBe(`value ${i}`)
+    }
+    expect(ivs.size).toBe(count)
+  })
+
   it('refuses a wrong context, a wrong key and tampering', () => {
     const secret = randomBytes(32)
     const sealer = new Sealer(secret)
