@@ -15,6 +15,7 @@ import type {
   Answer, AnswerOutcome, AskOptions, Reader, ResultState, StoreListener, Task, TaskStore, VerifiedResult
 } from '../store/task-store.js'
 import { PollRegistry, type PollLimits, type Waiter } from './poll-registry.js'
+import { MAX_TIMER_MS, sleep, unsleep, type Sleeper } from './sleepers.js'
 
 /**
  * Where a held poll's outcome goes: one object per caller (a route), shared by
@@ -83,7 +84,7 @@ export class Relay {
 
   /** tasksFor held (`waitMs` > 0), answering through `outcome`. */
   holdTasks<C> (userId: number, waitMs: number, outcome: Outcome<string[], C>, context: C): Held {
-    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, [], this.#lookForTasks, userId, outcome, context)
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookForTasks, userId, outcome, context)
   }
 
   async #lookForTasks (userId: number): Promise<Check<string[]>> {
@@ -123,7 +124,7 @@ export class Relay {
 
   /** inbox held (`waitMs` > 0), answering through `outcome`. */
   holdInbox<C> (userId: number, waitMs: number, outcome: Outcome<Task[], C>, context: C): Held {
-    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, [], this.#lookInInbox, userId, outcome, context)
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookInInbox, userId, outcome, context)
   }
 
   async #lookInInbox (userId: number): Promise<Check<Task[]>> {
@@ -193,30 +194,37 @@ export class Relay {
 /** What a held result poll answers once its client has left: nobody reads it. */
 const NOBODY_LISTENS: { readonly status: 'pending', readonly expiresInMs: 0 } = Object.freeze({ status: 'pending', expiresInMs: 0 })
 
-/** setTimeout's largest delay; longer (or non-finite) ones would fire at once, in a loop. */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** What a held tasks poll answers once its client has left (shared: never written to). */
+const NO_TASKS: never[] = Object.freeze([]) as unknown as never[]
 
-const wakeHold = (hold: Waiter): void => { hold.wake() }
-
+/** A hold's state, and its flags, in one small integer (one field, not five). */
 const NEW = 0
 const LOOKING = 1
 const SLEEPING = 2
 const DONE = 3
+const STATE = 3
+/** In the registry (to be dismissed once). */
+const ADMITTED = 4
+/** Woken during a look: look again. */
+const WOKEN = 8
+/** Its client has gone. */
+const LEFT = 16
 
 /**
  * One held poll: holds a call until its look is done, the wait passes, the
  * server closes, or the client leaves. A client that has left gets
  * `nobodyListens`, and the store is not looked at again for it: a look may
  * consume an answer. A state machine, not an async function: while it sleeps
- * a poll keeps this object (which is also its registry entry) and its timer,
- * and nothing else of its own: no promise, closure or suspended frame.
+ * a poll keeps this object (which is also its registry entry and its timer,
+ * sleepers.ts) and nothing else of its own: no promise, closure, suspended
+ * frame or Node timer.
  *
  * The look is one of the relay's #look methods, called on the relay with
  * `arg` and this hold (the store's reader: `aborted` once the client left).
  * A wake-up that comes during a look is remembered and makes it look again,
  * so none is lost between a look and the next sleep.
  */
-class Hold<T, A, C> implements Held, Waiter, Reader {
+class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
   readonly key: string
   readonly #relay: Relay
   readonly #polls: PollRegistry
@@ -226,11 +234,10 @@ class Hold<T, A, C> implements Held, Waiter, Reader {
   readonly #arg: A
   readonly #outcome: Outcome<T, C>
   readonly #context: C
-  #state = NEW
-  #admitted = false
-  #woken = false
-  #left = false
-  #timer: NodeJS.Timeout | undefined = undefined
+  #flags = NEW
+  /** The sleepers' (sleepers.ts). */
+  due = 0
+  slot = -1
 
   constructor (relay: Relay, polls: PollRegistry, key: string, waitMs: number, nobodyListens: T, look: (this: Relay, arg: A, reader: Reader) => Promise<Check<T>>, arg: A, outcome: Outcome<T, C>, context: C) {
     this.key = key
@@ -246,48 +253,48 @@ class Hold<T, A, C> implements Held, Waiter, Reader {
 
   /** The client has gone (the store reads this as its reader's `aborted`). */
   get aborted (): boolean {
-    return this.#left
+    return (this.#flags & LEFT) !== 0
   }
 
   start (): void {
-    if (this.#state !== NEW) return
+    if ((this.#flags & STATE) !== NEW) return
     // A client gone already: answered at once, never looked for, never counted.
-    if (this.#left) return this.#end(this.#nobodyListens)
+    if (this.aborted) return this.#end(this.#nobodyListens)
     // Closing, the call is looked at once and answered (the registry wakes nobody any more).
     if (!this.#relay.isClosing()) {
       try {
         this.#polls.admit(this)
       } catch (error) {
-        this.#state = DONE
+        this.#flags = DONE
         this.#outcome.fail(this.#context, error)
         return
       }
-      this.#admitted = true
+      this.#flags |= ADMITTED
     }
     // Held first, then looked: a task or answer that lands in between still wakes it.
     this.#lookNow()
   }
 
   leave (): void {
-    this.#left = true
+    this.#flags |= LEFT
     this.wake()
   }
 
   /**
-   * Something may have changed (the registry), the timer is up, the server
-   * closes, or the client left. A sleeping hold looks again in a microtask,
-   * not at once: a store wakes its polls while it writes, before it is done
-   * (an ask's key and requester are set after the entry that wakes them).
-   * Until then it counts as looking: another wake-up is in time for that look.
+   * Something may have changed (the registry), the time is up (sleepers.ts),
+   * the server closes, or the client left. A sleeping hold looks again in a
+   * microtask, not at once: a store wakes its polls while it writes, before
+   * it is done (an ask's key and requester are set after the entry that wakes
+   * them). Until then it counts as looking: another wake-up is in time for that look.
    */
   wake (): void {
-    if (this.#state === SLEEPING) {
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-      this.#state = LOOKING
+    const state = this.#flags & STATE
+    if (state === SLEEPING) {
+      unsleep(this)
+      this.#flags = (this.#flags & ~STATE) | LOOKING
       queueMicrotask(() => { this.#awake() })
-    } else if (this.#state === LOOKING) {
-      this.#woken = true
+    } else if (state === LOOKING) {
+      this.#flags |= WOKEN
     }
   }
 
@@ -297,13 +304,12 @@ class Hold<T, A, C> implements Held, Waiter, Reader {
   }
 
   #awake (): void {
-    if (this.#left) this.#end(this.#nobodyListens)
+    if (this.aborted) this.#end(this.#nobodyListens)
     else this.#lookNow()
   }
 
   #lookNow (): void {
-    this.#state = LOOKING
-    this.#woken = false
+    this.#flags = (this.#flags & ~(STATE | WOKEN)) | LOOKING
     this.#look.call(this.#relay, this.#arg, this).then((result) => { this.#looked(result) }, (error: unknown) => { this.#failed(error) })
   }
 
@@ -312,19 +318,16 @@ class Hold<T, A, C> implements Held, Waiter, Reader {
     if (result.done || this.#relay.isClosing()) return this.#end(result.value)
     const left = this.#deadline - performance.now()
     if (left <= 0) return this.#end(result.value)
-    if (this.#woken) return this.#awake()
+    if ((this.#flags & WOKEN) !== 0) return this.#awake()
     const timeoutMs = Math.min(left, result.againInMs ?? left)
-    const delay = Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS
-    this.#state = SLEEPING
-    this.#timer = setTimeout(wakeHold, delay, this)
+    this.#flags = (this.#flags & ~STATE) | SLEEPING
+    sleep(this, Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS)
   }
 
   #release (): void {
-    this.#state = DONE
-    if (this.#admitted) {
-      this.#admitted = false
-      this.#polls.dismiss(this)
-    }
+    const admitted = (this.#flags & ADMITTED) !== 0
+    this.#flags = (this.#flags & LEFT) | DONE
+    if (admitted) this.#polls.dismiss(this)
   }
 
   #end (value: T): void {
