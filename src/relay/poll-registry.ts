@@ -22,15 +22,21 @@ export interface HeldPoll {
 export type OnWake = (() => void) | { wake (): void }
 
 /**
- * One held poll: its own release handle, so that holding one costs this object
- * and a place in the map, and no closure. A key held by one poll maps to its
- * entry directly; only a key held more than once gets a Set.
+ * A held poll as the registry keeps it: its wake key and what to call on a
+ * wake-up. The relay's own hold is one (admit/dismiss), so that holding a
+ * poll costs no object of the registry's; `hold` wraps a callback in one.
  */
-class Entry implements HeldPoll {
+export interface Waiter {
+  readonly key: string
+  wake (): void
+}
+
+/** A callback held through `hold`, with its own release handle. */
+class Entry implements Waiter, HeldPoll {
   readonly #registry: PollRegistry
   readonly key: string
   readonly #onWake: OnWake
-  live = true
+  #live = true
 
   constructor (registry: PollRegistry, key: string, onWake: OnWake) {
     this.#registry = registry
@@ -38,21 +44,22 @@ class Entry implements HeldPoll {
     this.#onWake = onWake
   }
 
-  fire (): void {
+  wake (): void {
     const onWake = this.#onWake
     if (typeof onWake === 'function') onWake()
     else onWake.wake()
   }
 
   release (): void {
-    if (!this.live) return
-    this.live = false
-    this.#registry.forget(this)
+    if (!this.#live) return
+    this.#live = false
+    this.#registry.dismiss(this)
   }
 }
 
 export class PollRegistry {
-  readonly #byKey = new Map<string, Entry | Set<Entry>>()
+  /** A key held by one poll maps to it directly; only a key held more than once gets a Set. */
+  readonly #byKey = new Map<string, Waiter | Set<Waiter>>()
   readonly #limits: PollLimits
   #total = 0
 
@@ -65,43 +72,54 @@ export class PollRegistry {
    * for it. Throws WC_ERR_TOO_MANY_POLLS (429) or WC_ERR_POLLS_FULL (503) at the caps.
    */
   hold (key: string, onWake: OnWake): HeldPoll {
-    const polls = this.#byKey.get(key)
-    const count = polls === undefined ? 0 : polls instanceof Entry ? 1 : polls.size
-    if (count >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
-    if (this.#total >= this.#limits.maxTotal) throw new WC_ERR_POLLS_FULL()
     // A new entry per hold, so the same callback held twice counts twice.
     const entry = new Entry(this, key, onWake)
-    if (polls === undefined) this.#byKey.set(key, entry)
-    else if (polls instanceof Entry) this.#byKey.set(key, new Set([polls, entry]))
-    else polls.add(entry)
-    this.#total++
+    this.admit(entry)
     return entry
   }
 
-  /** Takes a released entry out (Entry.release). */
-  forget (entry: Entry): void {
-    this.#total--
-    const polls = this.#byKey.get(entry.key)
-    if (polls === entry) {
-      this.#byKey.delete(entry.key)
-    } else if (polls instanceof Set) {
-      polls.delete(entry)
-      if (polls.size === 0) this.#byKey.delete(entry.key)
+  /**
+   * Holds `waiter` on its key until `dismiss(waiter)`: its `wake` runs whenever
+   * something may have changed for it. Throws at the caps, as `hold` does.
+   * A waiter is admitted once, and dismissed once.
+   */
+  admit (waiter: Waiter): void {
+    const key = waiter.key
+    const polls = this.#byKey.get(key)
+    const count = polls === undefined ? 0 : polls instanceof Set ? polls.size : 1
+    if (count >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
+    if (this.#total >= this.#limits.maxTotal) throw new WC_ERR_POLLS_FULL()
+    if (polls === undefined) this.#byKey.set(key, waiter)
+    else if (polls instanceof Set) polls.add(waiter)
+    else this.#byKey.set(key, new Set([polls, waiter]))
+    this.#total++
+  }
+
+  /** Takes an admitted waiter out. */
+  dismiss (waiter: Waiter): void {
+    const polls = this.#byKey.get(waiter.key)
+    if (polls === waiter) {
+      this.#byKey.delete(waiter.key)
+    } else if (polls instanceof Set && polls.delete(waiter)) {
+      if (polls.size === 0) this.#byKey.delete(waiter.key)
+    } else {
+      return
     }
+    this.#total--
   }
 
   wake (key: string): void {
     const polls = this.#byKey.get(key)
     if (polls === undefined) return
-    if (polls instanceof Entry) polls.fire()
-    else for (const entry of [...polls]) entry.fire()
+    if (polls instanceof Set) for (const waiter of [...polls]) waiter.wake()
+    else polls.wake()
   }
 
   /** Wakes every held poll: the store came or went, wake-ups may have been lost, or the server closes. */
   wakeAll (): void {
     for (const polls of [...this.#byKey.values()]) {
-      if (polls instanceof Entry) polls.fire()
-      else for (const entry of [...polls]) entry.fire()
+      if (polls instanceof Set) for (const waiter of [...polls]) waiter.wake()
+      else polls.wake()
     }
   }
 

@@ -12,9 +12,32 @@
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 import type {
-  Answer, AnswerOutcome, AskOptions, ResultState, StoreListener, Task, TaskStore, Topic, VerifiedResult
+  Answer, AnswerOutcome, AskOptions, Reader, ResultState, StoreListener, Task, TaskStore, VerifiedResult
 } from '../store/task-store.js'
-import { PollRegistry, type PollLimits } from './poll-registry.js'
+import { PollRegistry, type PollLimits, type Waiter } from './poll-registry.js'
+import { MAX_TIMER_MS, sleep, unsleep, type Sleeper } from './sleepers.js'
+
+/**
+ * Where a held poll's outcome goes: one object per caller (a route), shared by
+ * all its polls, and told each poll's own `context` (its reply): no closure,
+ * promise or async frame per poll is kept while it waits.
+ */
+export interface Outcome<T, C> {
+  answer (context: C, value: T): void
+  fail (context: C, error: unknown): void
+}
+
+/**
+ * A held poll, as its caller sees it: `start` it once (it answers through its
+ * outcome, never before `start`, and a failure to hold, such as a cap, goes
+ * there too), and `leave` it when its client has gone.
+ */
+export interface Held {
+  start (): void
+  leave (): void
+  /** `leave`, as the listener of an AbortSignal. */
+  handleEvent (): void
+}
 
 interface Check<T> {
   done: boolean
@@ -56,7 +79,12 @@ export class Relay {
   /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. `client` aborts when the caller leaves. */
   tasksFor (userId: number, waitMs: number, client?: AbortSignal): Promise<string[]> {
     if (waitMs <= 0) return this.#store.pendingTasks(userId).then(orNone)
-    return this.#hold<string[], number>({ kind: 'tasks', userId }, waitMs, client, [], this.#lookForTasks, userId)
+    return promised(client, (settle: Settle<string[]>) => this.holdTasks(userId, waitMs, SETTLE, settle))
+  }
+
+  /** tasksFor held (`waitMs` > 0), answering through `outcome`. */
+  holdTasks<C> (userId: number, waitMs: number, outcome: Outcome<string[], C>, context: C): Held {
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookForTasks, userId, outcome, context)
   }
 
   async #lookForTasks (userId: number): Promise<Check<string[]>> {
@@ -69,12 +97,16 @@ export class Relay {
   /** The request's result; with `waitMs` > 0, held while it is pending (not past its expiry). */
   resultOf (requestId: string, waitMs: number, client?: AbortSignal): Promise<ResultState> {
     if (waitMs <= 0) return this.#store.takeResult(requestId)
-    const nobodyListens: ResultState = { status: 'pending', expiresInMs: 0 }
-    return this.#hold<ResultState, string>({ kind: 'result', requestId }, waitMs, client, nobodyListens, this.#lookForResult, requestId)
+    return promised(client, (settle: Settle<ResultState>) => this.holdResult(requestId, waitMs, SETTLE, settle))
   }
 
-  async #lookForResult (requestId: string, client: AbortSignal | undefined): Promise<Check<ResultState>> {
-    const state = await this.#store.takeResult(requestId, client)
+  /** resultOf held (`waitMs` > 0), answering through `outcome`. */
+  holdResult<C> (requestId: string, waitMs: number, outcome: Outcome<ResultState, C>, context: C): Held {
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForResult, requestId, outcome, context)
+  }
+
+  async #lookForResult (requestId: string, reader: Reader): Promise<Check<ResultState>> {
+    const state = await this.#store.takeResult(requestId, reader)
     return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
   }
 
@@ -87,7 +119,12 @@ export class Relay {
   /** v2: the questions about `userId`; with `waitMs` > 0, held until there is one. */
   inbox (userId: number, waitMs: number, client?: AbortSignal): Promise<Task[]> {
     if (waitMs <= 0) return this.#store.inbox(userId)
-    return this.#hold<Task[], number>({ kind: 'tasks', userId }, waitMs, client, [], this.#lookInInbox, userId)
+    return promised(client, (settle: Settle<Task[]>) => this.holdInbox(userId, waitMs, SETTLE, settle))
+  }
+
+  /** inbox held (`waitMs` > 0), answering through `outcome`. */
+  holdInbox<C> (userId: number, waitMs: number, outcome: Outcome<Task[], C>, context: C): Held {
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookInInbox, userId, outcome, context)
   }
 
   async #lookInInbox (userId: number): Promise<Check<Task[]>> {
@@ -103,12 +140,16 @@ export class Relay {
   /** v2: the state of `callerId`'s own request; with `waitMs` > 0, held while it is pending. */
   resultFor (callerId: number, requestId: string, waitMs: number, client?: AbortSignal): Promise<VerifiedResult> {
     if (waitMs <= 0) return this.#store.resultFor(callerId, requestId)
-    const nobodyListens: VerifiedResult = { status: 'pending', expiresInMs: 0 }
-    return this.#hold<VerifiedResult, [number, string]>({ kind: 'result', requestId }, waitMs, client, nobodyListens, this.#lookForOwnResult, [callerId, requestId])
+    return promised(client, (settle: Settle<VerifiedResult>) => this.holdOwnResult(callerId, requestId, waitMs, SETTLE, settle))
   }
 
-  async #lookForOwnResult ([callerId, requestId]: [number, string], client: AbortSignal | undefined): Promise<Check<VerifiedResult>> {
-    const state = await this.#store.resultFor(callerId, requestId, client)
+  /** resultFor held (`waitMs` > 0), answering through `outcome`. */
+  holdOwnResult<C> (callerId: number, requestId: string, waitMs: number, outcome: Outcome<VerifiedResult, C>, context: C): Held {
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForOwnResult, [callerId, requestId], outcome, context)
+  }
+
+  async #lookForOwnResult ([callerId, requestId]: [number, string], reader: Reader): Promise<Check<VerifiedResult>> {
+    const state = await this.#store.resultFor(callerId, requestId, reader)
     return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
   }
 
@@ -148,93 +189,190 @@ export class Relay {
     this.releaseHolds()
     await this.#store.close()
   }
-
-  /**
-   * Holds a call until `check` is done, the wait passes, the server closes, or
-   * the client leaves. A client that has left gets `nobodyListens` and the
-   * store is not looked at again for it: a look may consume an answer.
-   * `check` is one of the #look methods, called with `arg`: no closure per hold.
-   */
-  async #hold<T, A> (topic: Topic, waitMs: number, client: AbortSignal | undefined, nobodyListens: T, check: (this: Relay, arg: A, client: AbortSignal | undefined) => Promise<Check<T>>, arg: A): Promise<T> {
-    // (No wait at all never gets here: tasksFor and resultOf answer those directly.)
-    if (clientLeft(client)) return nobodyListens
-    if (this.#closed) return (await check.call(this, arg, client)).value
-    const deadline = performance.now() + waitMs
-    const hold = new Hold()
-    // Hold first, then look: a task or answer that lands in between still wakes us.
-    const held = this.#polls.hold(this.#store.wakeKey(topic), hold)
-    client?.addEventListener('abort', hold, { once: true })
-    try {
-      for (;;) {
-        const result = await check.call(this, arg, client)
-        // Closing wakes every hold through the registry (releaseHolds).
-        if (result.done || this.#closed) return result.value
-        const left = deadline - performance.now()
-        if (left <= 0) return result.value
-        await hold.next(Math.min(left, result.againInMs ?? left))
-        if (clientLeft(client)) return nobodyListens
-      }
-    } finally {
-      held.release()
-      hold.dispose()
-      client?.removeEventListener('abort', hold)
-    }
-  }
 }
 
-/** setTimeout's largest delay; longer (or non-finite) ones would fire at once, in a loop. */
-const MAX_TIMER_MS = 2 ** 31 - 1
+/** What a held result poll answers once its client has left: nobody reads it. */
+const NOBODY_LISTENS: { readonly status: 'pending', readonly expiresInMs: 0 } = Object.freeze({ status: 'pending', expiresInMs: 0 })
 
-const wakeHold = (hold: Hold): void => { hold.wake() }
+/** What a held tasks poll answers once its client has left (shared: never written to). */
+const NO_TASKS: never[] = Object.freeze([]) as unknown as never[]
 
-/** The client of a held call has gone. */
-const clientLeft = (client: AbortSignal | undefined): boolean => client?.aborted === true
+/** A hold's state, and its flags, in one small integer (one field, not five). */
+const NEW = 0
+const LOOKING = 1
+const SLEEPING = 2
+const DONE = 3
+const STATE = 3
+/** In the registry (to be dismissed once). */
+const ADMITTED = 4
+/** Woken during a look: look again. */
+const WOKEN = 8
+/** Its client has gone. */
+const LEFT = 16
 
 /**
- * The latch one held poll sleeps on: set by a wake-up (from the registry, or
- * when the server closes), its timer, or its client leaving (as the abort
- * signal's listener object: `handleEvent`). A wake-up that comes while nobody
- * sleeps is remembered, so none is lost between a look and the next sleep.
- * One object per held poll, with one timer while it sleeps: no closures, no
- * AbortController, no listener per poll on a shared signal.
+ * One held poll: holds a call until its look is done, the wait passes, the
+ * server closes, or the client leaves. A client that has left gets
+ * `nobodyListens`, and the store is not looked at again for it: a look may
+ * consume an answer. A state machine, not an async function: while it sleeps
+ * a poll keeps this object (which is also its registry entry and its timer,
+ * sleepers.ts) and nothing else of its own: no promise, closure, suspended
+ * frame or Node timer.
+ *
+ * The look is one of the relay's #look methods, called on the relay with
+ * `arg` and this hold (the store's reader: `aborted` once the client left).
+ * A wake-up that comes during a look is remembered and makes it look again,
+ * so none is lost between a look and the next sleep.
  */
-class Hold {
-  #fired = false
-  #resolve: (() => void) | undefined = undefined
-  #timer: NodeJS.Timeout | undefined = undefined
+class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
+  readonly key: string
+  readonly #relay: Relay
+  readonly #polls: PollRegistry
+  readonly #deadline: number
+  readonly #nobodyListens: T
+  readonly #look: (this: Relay, arg: A, reader: Reader) => Promise<Check<T>>
+  readonly #arg: A
+  readonly #outcome: Outcome<T, C>
+  readonly #context: C
+  #flags = NEW
+  /** The sleepers' (sleepers.ts). */
+  due = 0
+  slot = -1
 
-  wake (): void {
-    const resolve = this.#resolve
-    if (resolve === undefined) {
-      this.#fired = true
-      return
-    }
-    this.#resolve = undefined
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    resolve()
+  constructor (relay: Relay, polls: PollRegistry, key: string, waitMs: number, nobodyListens: T, look: (this: Relay, arg: A, reader: Reader) => Promise<Check<T>>, arg: A, outcome: Outcome<T, C>, context: C) {
+    this.key = key
+    this.#relay = relay
+    this.#polls = polls
+    this.#deadline = performance.now() + waitMs
+    this.#nobodyListens = nobodyListens
+    this.#look = look
+    this.#arg = arg
+    this.#outcome = outcome
+    this.#context = context
   }
 
-  handleEvent (): void {
+  /** The client has gone (the store reads this as its reader's `aborted`). */
+  get aborted (): boolean {
+    return (this.#flags & LEFT) !== 0
+  }
+
+  start (): void {
+    if ((this.#flags & STATE) !== NEW) return
+    // A client gone already: answered at once, never looked for, never counted.
+    if (this.aborted) return this.#end(this.#nobodyListens)
+    // Closing, the call is looked at once and answered (the registry wakes nobody any more).
+    if (!this.#relay.isClosing()) {
+      try {
+        this.#polls.admit(this)
+      } catch (error) {
+        this.#flags = DONE
+        this.#outcome.fail(this.#context, error)
+        return
+      }
+      this.#flags |= ADMITTED
+    }
+    // Held first, then looked: a task or answer that lands in between still wakes it.
+    this.#lookNow()
+  }
+
+  leave (): void {
+    this.#flags |= LEFT
     this.wake()
   }
 
-  /** Resolves on the next wake-up (or one that came since the last), or after `timeoutMs`. */
-  next (timeoutMs: number): Promise<void> {
-    if (this.#fired) {
-      this.#fired = false
-      return Promise.resolve()
+  /**
+   * Something may have changed (the registry), the time is up (sleepers.ts),
+   * the server closes, or the client left. A sleeping hold looks again in a
+   * microtask, not at once: a store wakes its polls while it writes, before
+   * it is done (an ask's key and requester are set after the entry that wakes
+   * them). Until then it counts as looking: another wake-up is in time for that look.
+   */
+  wake (): void {
+    const state = this.#flags & STATE
+    if (state === SLEEPING) {
+      unsleep(this)
+      this.#flags = (this.#flags & ~STATE) | LOOKING
+      queueMicrotask(() => { this.#awake() })
+    } else if (state === LOOKING) {
+      this.#flags |= WOKEN
     }
-    const delay = Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS
-    return new Promise((resolve) => {
-      this.#resolve = resolve
-      this.#timer = setTimeout(wakeHold, delay, this)
-    })
   }
 
-  dispose (): void {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    this.#resolve = undefined
+  /** Also the listener of an AbortSignal (tasksFor and the others with a `client`). */
+  handleEvent (): void {
+    this.leave()
   }
+
+  #awake (): void {
+    if (this.aborted) this.#end(this.#nobodyListens)
+    else this.#lookNow()
+  }
+
+  #lookNow (): void {
+    this.#flags = (this.#flags & ~(STATE | WOKEN)) | LOOKING
+    this.#look.call(this.#relay, this.#arg, this).then((result) => { this.#looked(result) }, (error: unknown) => { this.#failed(error) })
+  }
+
+  #looked (result: Check<T>): void {
+    // Closing wakes every hold through the registry (releaseHolds).
+    if (result.done || this.#relay.isClosing()) return this.#end(result.value)
+    const left = this.#deadline - performance.now()
+    if (left <= 0) return this.#end(result.value)
+    if ((this.#flags & WOKEN) !== 0) return this.#awake()
+    const timeoutMs = Math.min(left, result.againInMs ?? left)
+    this.#flags = (this.#flags & ~STATE) | SLEEPING
+    sleep(this, Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS)
+  }
+
+  #release (): void {
+    const admitted = (this.#flags & ADMITTED) !== 0
+    this.#flags = (this.#flags & LEFT) | DONE
+    if (admitted) this.#polls.dismiss(this)
+  }
+
+  #end (value: T): void {
+    this.#release()
+    this.#outcome.answer(this.#context, value)
+  }
+
+  #failed (error: unknown): void {
+    this.#release()
+    this.#outcome.fail(this.#context, error)
+  }
+}
+
+/** A held call's promise (the promise-returning calls, for callers other than the routes). */
+interface Settle<T> {
+  resolve: (value: T) => void
+  reject: (error: unknown) => void
+  client: AbortSignal | undefined
+  held: Held | undefined
+}
+
+/** A settled hold stops listening to its client. */
+function unlisten (settle: Settle<unknown>): void {
+  if (settle.held !== undefined) settle.client?.removeEventListener('abort', settle.held)
+}
+
+const SETTLE: Outcome<any, Settle<any>> = {
+  answer (settle, value) {
+    unlisten(settle)
+    settle.resolve(value)
+  },
+  fail (settle, error) {
+    unlisten(settle)
+    settle.reject(error)
+  }
+}
+
+/** Starts the hold `make` makes as a promise, left when `client` aborts. */
+function promised<T> (client: AbortSignal | undefined, make: (settle: Settle<T>) => Held): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const settle: Settle<T> = { resolve, reject, client, held: undefined }
+    const held = make(settle)
+    settle.held = held
+    if (client?.aborted === true) held.leave()
+    else client?.addEventListener('abort', held, { once: true })
+    held.start()
+  })
 }

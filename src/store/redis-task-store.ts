@@ -30,7 +30,7 @@ import { sameText } from './same-text.js'
 import { checkServer } from './redis/server-check.js'
 import { Reachability } from './redis/reachability.js'
 import { LAYOUT, SCRIPTS, type ExistingReply } from './redis/scripts.js'
-import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
+import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type Reader, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
 
 export interface RedisTaskStoreOptions extends StoreLimits {
   listener: StoreListener
@@ -268,14 +268,14 @@ export class RedisTaskStore implements TaskStore {
     return this.#answer(this.#keys.target(callerId), requestId, answer)
   }
 
-  async takeResult (requestId: string, reader?: AbortSignal): Promise<ResultState> {
+  async takeResult (requestId: string, reader?: Reader): Promise<ResultState> {
     const state = await this.#take('', requestId, reader)
     if (state.status !== 'completed') return state.status === 'pending' ? state : { status: 'expired' }
     // A v1 request is never sealed; a declined one is over, as v1 says it.
     return state.answer?.kind === 'plain' ? { status: 'completed', packageName: state.answer.packageName } : { status: 'expired' }
   }
 
-  async resultFor (callerId: number, requestId: string, reader?: AbortSignal): Promise<VerifiedResult> {
+  async resultFor (callerId: number, requestId: string, reader?: Reader): Promise<VerifiedResult> {
     const state = await this.#take(this.#keys.requester(callerId), requestId, reader)
     if (state.status !== 'completed') return state
     const answer = state.answer
@@ -355,7 +355,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /** A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the reader has left. */
-  async #take (callerHash: string, requestId: string, reader: AbortSignal | undefined): Promise<
+  async #take (callerHash: string, requestId: string, reader: Reader | undefined): Promise<
     | { status: 'pending', expiresInMs: number }
     | { status: 'expired' }
     | { status: 'completed', answer: Answer | undefined, verified: boolean }

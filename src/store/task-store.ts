@@ -63,6 +63,14 @@ export type VerifiedResult =
 export type AnswerOutcome = 'accepted' | 'not_found' | 'mismatch'
 
 /** What a long-poll waits on: new tasks for a user, or the answer to a request. */
+/**
+ * A reader of a result, as a held poll (or an AbortSignal) shows it: `aborted`
+ * once it has left, before it was handed anything.
+ */
+export interface Reader {
+  readonly aborted: boolean
+}
+
 export type Topic =
   | { kind: 'tasks', userId: number }
   | { kind: 'result', requestId: string }
@@ -111,7 +119,7 @@ export interface TaskStore {
    * reader has left: an adapter that can tell (Redis) then keeps the answer
    * for the next reader.
    */
-  takeResult (requestId: string, reader?: AbortSignal): Promise<ResultState>
+  takeResult (requestId: string, reader?: Reader): Promise<ResultState>
 
   /**
    * v2: opens a verified request, or returns the one still pending from the
@@ -135,7 +143,7 @@ export interface TaskStore {
    * v2: the state of `callerId`'s own request; anyone else's is `expired`
    * (and left as it is). Completed and declined are delivered once.
    */
-  resultFor (callerId: number, requestId: string, reader?: AbortSignal): Promise<VerifiedResult>
+  resultFor (callerId: number, requestId: string, reader?: Reader): Promise<VerifiedResult>
 
   /**
    * Marks `userId` signed in through v2 until `untilMs` (unix ms; a mark only

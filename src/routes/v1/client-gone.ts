@@ -1,37 +1,37 @@
 /**
- * An AbortSignal that fires when the client goes away before its reply is
- * written. It watches the response, not the request: on Node 20 a request
- * emits 'close' as soon as its body is read, so `request.signal` and
- * `request.raw.on('close')` fire early for calls with a body.
+ * Held calls answered straight from the relay's hold: the route's handler
+ * starts the hold and returns nothing, and the hold sends the reply when it
+ * ends. Nothing waits on a promise meanwhile: a held poll keeps no async
+ * frame, promise or closure of the handler's (nor Fastify's wrap of one).
  *
- * A held poll keeps what it allocates here for its whole wait: one
- * AbortController, parked on its response under a symbol, and one listener
- * shared by every response, instead of closures per poll.
+ * The client leaving is seen on the response, not on the request: on Node 20
+ * a request emits 'close' as soon as its body is read, so `request.signal`
+ * and `request.raw.on('close')` fire early for calls with a body. The hold is
+ * parked on its response under a symbol, and one 'close' listener, the same
+ * function for every response, tells it (no AbortController per poll).
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import type { Held, Outcome } from '../../relay/relay.js'
 
-const CONTROLLER = Symbol('whatclient client gone')
+const HELD = Symbol('whatclient held call')
 
-type Watched = ServerResponse & { [CONTROLLER]?: AbortController | undefined }
+type Watched = ServerResponse & { [HELD]?: Held | undefined }
 
 /** The response's 'close' listener (the same function for every response). */
 function onResponseClose (this: Watched): void {
-  if (!this.writableFinished) this[CONTROLLER]?.abort()
+  if (!this.writableFinished) this[HELD]?.leave()
 }
 
 /**
- * Watches for the client of a held call leaving: the signal fires if it goes
- * before its reply is written. Pair with `unwatchClient` in a `finally`. Not
- * a wrapper around the call: an async wrapper and the closure it would take
- * stay allocated for the whole hold, in every held poll.
+ * Starts `held`, a hold made with an outcome from `replyWith` and this reply
+ * as its context, watching for the client leaving until the hold answers.
  */
-export function watchClient (reply: FastifyReply): AbortSignal {
+export function holdReply (reply: FastifyReply, held: Held): void {
   const response = reply.raw as Watched
-  const controller = new AbortController()
-  response[CONTROLLER] = controller
+  response[HELD] = held
   response.on('close', onResponseClose)
-  return controller.signal
+  held.start()
 }
 
 /**
@@ -39,9 +39,31 @@ export function watchClient (reply: FastifyReply): AbortSignal {
  * `Connection: close`: its reply can leave after Node closed the idle
  * connections, and its own must not stay open for keep-alive either.
  */
-export function unwatchClient (reply: FastifyReply): void {
+function unwatch (reply: FastifyReply): void {
   const response = reply.raw as Watched
   response.removeListener('close', onResponseClose)
-  response[CONTROLLER] = undefined
+  response[HELD] = undefined
   if (reply.server.relay.isClosing()) void reply.header('connection', 'close')
+}
+
+/**
+ * A route's outcome for its held calls (one per route, shared by its calls):
+ * the hold's value sent as `payload(value)`, or its error sent as the error
+ * reply, as an async handler's return or throw would be.
+ */
+export function replyWith<T> (payload: (value: T) => unknown): Outcome<T, FastifyReply> {
+  return {
+    answer (reply, value) {
+      unwatch(reply)
+      try {
+        void reply.send(payload(value))
+      } catch (error) {
+        void reply.send(error)
+      }
+    },
+    fail (reply, error) {
+      unwatch(reply)
+      void reply.send(error)
+    }
+  }
 }

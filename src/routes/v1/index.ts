@@ -8,7 +8,7 @@ import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
 import { refusalFor } from '../../fast-path/idle-polls.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
-import { unwatchClient, watchClient } from './client-gone.js'
+import { holdReply, replyWith } from './client-gone.js'
 import {
   errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
   SubmitBody, SubmitReply, TasksParams, TasksReply, Wait
@@ -18,6 +18,15 @@ export interface V1Options {
   relay: Relay
   apiSecretKey: string
   maxWaitSeconds: number
+}
+
+type ResultState = Awaited<ReturnType<Relay['resultOf']>>
+
+const tasksPayload = (tasks: string[]): { tasks: string[] } => ({ tasks })
+
+function resultPayload (state: ResultState): { status: ResultState['status'] } | { status: 'completed', client_name: string, package_name: string } {
+  if (state.status !== 'completed') return { status: state.status }
+  return { status: 'completed', client_name: displayName(state.packageName), package_name: state.packageName }
 }
 
 const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
@@ -33,6 +42,9 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
   // every timer a hold arms finite and in range even if a schema is ever loosened.
   const holdMs = (wait: number | undefined): number =>
     wait !== undefined && Number.isFinite(wait) ? Math.min(Math.max(wait, 0), maxWaitSeconds) * 1000 : 0
+  // Held calls are answered by their hold (client-gone.ts): their handlers return nothing.
+  const heldTasks = replyWith(tasksPayload)
+  const heldResult = replyWith(resultPayload)
 
   app.post('/requestClient', {
     schema: {
@@ -58,15 +70,11 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       querystring: WaitQuery,
       response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const waitMs = holdMs(request.query.wait)
     // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
-    if (waitMs <= 0) return { tasks: await relay.tasksFor(request.params.user_id, 0) }
-    try {
-      return { tasks: await relay.tasksFor(request.params.user_id, waitMs, watchClient(reply)) }
-    } finally {
-      unwatchClient(reply)
-    }
+    if (waitMs <= 0) return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)
+    holdReply(reply, relay.holdTasks(request.params.user_id, waitMs, heldTasks, reply))
   })
 
   app.post('/submitTaskResult', {
@@ -93,20 +101,10 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretK
       querystring: WaitQuery,
       response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const waitMs = holdMs(request.query.wait)
-    let state: Awaited<ReturnType<Relay['resultOf']>>
-    if (waitMs <= 0) {
-      state = await relay.resultOf(request.params.request_id, 0)
-    } else {
-      try {
-        state = await relay.resultOf(request.params.request_id, waitMs, watchClient(reply))
-      } finally {
-        unwatchClient(reply)
-      }
-    }
-    if (state.status !== 'completed') return { status: state.status }
-    return { status: 'completed' as const, client_name: displayName(state.packageName), package_name: state.packageName }
+    if (waitMs <= 0) return relay.resultOf(request.params.request_id, 0).then(resultPayload)
+    holdReply(reply, relay.holdResult(request.params.request_id, waitMs, heldResult, reply))
   })
 }
 

@@ -5,10 +5,11 @@
  * only, which the asker opens; completed and declined are delivered once.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import type { Relay } from '../../relay/relay.js'
-import { unwatchClient, watchClient } from '../v1/client-gone.js'
+import type { VerifiedResult } from '../../store/task-store.js'
+import { holdReply, replyWith } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, RequestId, SealedAnswer, Wait } from './schemas.js'
 import { holdMs } from './wait.js'
@@ -23,7 +24,16 @@ const ResultReply = Type.Object({
   verified: Type.Optional(Type.Boolean({ description: 'Completed: answered through v2 by the signed-in target (false: through v1)' }))
 })
 
+function resultPayload (state: VerifiedResult): Static<typeof ResultReply> {
+  if (state.status !== 'completed') return { status: state.status }
+  const { answer, verified } = state
+  if (answer.kind === 'sealed') return { status: 'completed', sealed: answer.sealed, verified }
+  return { status: 'completed', client_name: displayName(answer.packageName), package_name: answer.packageName, verified }
+}
+
 const results: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }> = async (app, { relay, maxWaitSeconds }) => {
+  // Held calls are answered by their hold (v1/client-gone.ts): the handler returns nothing for them.
+  const heldResult = replyWith(resultPayload)
   // No automatic HEAD: it would run the call (and consume a result) and answer nothing.
   app.get('/v2/requests/:request_id', {
     exposeHeadRoute: false,
@@ -36,23 +46,11 @@ const results: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number 
       querystring: Wait(maxWaitSeconds),
       response: { 200: ResultReply, ...errorReplies(401, 422, 429, 503) }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     const userId = callerOf(request).userId
-    let state: Awaited<ReturnType<Relay['resultFor']>>
-    if (waitMs <= 0) {
-      state = await relay.resultFor(userId, request.params.request_id, 0)
-    } else {
-      try {
-        state = await relay.resultFor(userId, request.params.request_id, waitMs, watchClient(reply))
-      } finally {
-        unwatchClient(reply)
-      }
-    }
-    if (state.status !== 'completed') return { status: state.status }
-    const { answer, verified } = state
-    if (answer.kind === 'sealed') return { status: 'completed' as const, sealed: answer.sealed, verified }
-    return { status: 'completed' as const, client_name: displayName(answer.packageName), package_name: answer.packageName, verified }
+    if (waitMs <= 0) return relay.resultFor(userId, request.params.request_id, 0).then(resultPayload)
+    holdReply(reply, relay.holdOwnResult(userId, request.params.request_id, waitMs, heldResult, reply))
   })
 }
 

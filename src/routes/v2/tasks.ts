@@ -4,10 +4,10 @@
  * topic, so a question asked either way wakes it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from 'typebox'
+import { Type, type Static } from 'typebox'
 import type { Relay } from '../../relay/relay.js'
 import type { Task as PendingTask } from '../../store/task-store.js'
-import { unwatchClient, watchClient } from '../v1/client-gone.js'
+import { holdReply, replyWith } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, ExpiresAt, expiresAt, PublicKey, UserId, Wait } from './schemas.js'
 import { holdMs } from './wait.js'
@@ -22,7 +22,21 @@ const Task = Type.Object({
 
 const TasksReply = Type.Object({ tasks: Type.Array(Task, { description: 'Oldest first' }) })
 
+function tasksPayload (found: PendingTask[]): Static<typeof TasksReply> {
+  return {
+    tasks: found.length === 0 ? [] : found.map((task) => ({
+      request_id: task.requestId,
+      requester_id: task.requesterId,
+      verified: task.verified,
+      expires_at: expiresAt(task.expiresInMs),
+      public_key: task.publicKey
+    }))
+  }
+}
+
 const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }> = async (app, { relay, maxWaitSeconds }) => {
+  // Held calls are answered by their hold (v1/client-gone.ts): the handler returns nothing for them.
+  const heldTasks = replyWith(tasksPayload)
   // No automatic HEAD: it would run the call and answer nothing.
   app.get('/v2/tasks', {
     exposeHeadRoute: false,
@@ -34,28 +48,11 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
       querystring: Wait(maxWaitSeconds),
       response: { 200: TasksReply, ...errorReplies(401, 422, 429, 503) }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     const userId = callerOf(request).userId
-    let found: PendingTask[]
-    if (waitMs <= 0) {
-      found = await relay.inbox(userId, 0)
-    } else {
-      try {
-        found = await relay.inbox(userId, waitMs, watchClient(reply))
-      } finally {
-        unwatchClient(reply)
-      }
-    }
-    return {
-      tasks: found.length === 0 ? [] : found.map((task) => ({
-        request_id: task.requestId,
-        requester_id: task.requesterId,
-        verified: task.verified,
-        expires_at: expiresAt(task.expiresInMs),
-        public_key: task.publicKey
-      }))
-    }
+    if (waitMs <= 0) return relay.inbox(userId, 0).then(tasksPayload)
+    holdReply(reply, relay.holdInbox(userId, waitMs, heldTasks, reply))
   })
 }
 
