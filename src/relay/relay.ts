@@ -42,7 +42,12 @@ export interface Held {
 interface Check<T> {
   done: boolean
   value: T
-  /** Look again after this long even without a wake-up (e.g. the request expires then). */
+  /**
+   * Look again after this long even without a wake-up (e.g. the request expires then).
+   * A look that is not done and names none found an empty task list: if nothing wakes
+   * its hold before the deadline, the hold answers `nobodyListens` (the empty list) then,
+   * without a last look (see Hold.timeUp).
+   */
   againInMs?: number
 }
 
@@ -209,6 +214,8 @@ const ADMITTED = 4
 const WOKEN = 8
 /** Its client has gone. */
 const LEFT = 16
+/** Its last look found nothing and named no time to look again (a task list). */
+const QUIET = 32
 
 /**
  * One held poll: holds a call until its look is done, the wait passes, the
@@ -298,6 +305,21 @@ class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
     }
   }
 
+  /**
+   * Its sleep is over (sleepers.ts). A task poll whose wait has passed with no
+   * wake-up answers the empty list without looking again: every task a store
+   * adds wakes its polls, and a lost wake-up (a Redis subscriber that
+   * reconnects) wakes them all. Were one still missed, the task stays pending
+   * and the plugin's next poll, made at once, finds it. This halves the store
+   * calls of an idle plugin's poll cycle.
+   */
+  timeUp (): void {
+    if ((this.#flags & (STATE | QUIET)) === (SLEEPING | QUIET) && performance.now() >= this.#deadline) {
+      return this.#end(this.#nobodyListens)
+    }
+    this.wake()
+  }
+
   /** Also the listener of an AbortSignal (tasksFor and the others with a `client`). */
   handleEvent (): void {
     this.leave()
@@ -320,7 +342,7 @@ class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
     if (left <= 0) return this.#end(result.value)
     if ((this.#flags & WOKEN) !== 0) return this.#awake()
     const timeoutMs = Math.min(left, result.againInMs ?? left)
-    this.#flags = (this.#flags & ~STATE) | SLEEPING
+    this.#flags = (this.#flags & ~(STATE | QUIET)) | SLEEPING | (result.againInMs === undefined ? QUIET : 0)
     sleep(this, Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS)
   }
 

@@ -13,7 +13,7 @@ export interface Sleeper {
   due: number
   slot: number
   /** Its time is up (called once it is out of the heap). */
-  wake (): void
+  timeUp (): void
 }
 
 /** setTimeout's largest delay; longer (or non-finite) ones would fire at once, in a loop. */
@@ -61,7 +61,7 @@ function fire (): void {
   const now = performance.now()
   for (let first = heap[0]; first !== undefined && first.due <= now; first = heap[0]) {
     unsleep(first)
-    first.wake()
+    first.timeUp()
   }
   arm()
 }

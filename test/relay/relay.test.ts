@@ -47,6 +47,28 @@ describe('the relay holding polls', () => {
     }
   })
 
+  it('answers a task poll whose wait passes with no wake-up without looking again; a woken one looks again', async () => {
+    let looks = 0
+    const relay = closeWhenDone(await Relay.open((listener) => {
+      const store = new MemoryTaskStore({ ...LIMITS, listener })
+      const pendingTasks = store.pendingTasks.bind(store)
+      const inbox = store.inbox.bind(store)
+      store.pendingTasks = async (userId) => { looks++; return pendingTasks(userId) }
+      store.inbox = async (userId) => { looks++; return inbox(userId) }
+      return store
+    }, { maxPerKey: 4, maxTotal: 100 }))
+    expect(await relay.tasksFor(7, 100)).toEqual([])
+    expect(looks, 'v1: the look when the hold began, none at its deadline').toBe(1)
+    expect(await relay.inbox(7, 100)).toEqual([])
+    expect(looks, 'v2: the same').toBe(2)
+    // A task that lands while it sleeps still wakes it, and it looks again to find it.
+    const held = relay.tasksFor(8, 10_000)
+    await heldPollsBecome(relay, 1)
+    const { requestId } = await relay.createRequest(1, 8)
+    expect(await held).toEqual([requestId])
+    expect(looks).toBe(4)
+  })
+
   it('releases every hold and refuses new requests once it closes', async () => {
     const relay = await memoryRelay()
     const held = relay.tasksFor(7, 30_000)

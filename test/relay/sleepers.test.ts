@@ -5,7 +5,7 @@ import { sleep, sleeping, unsleep, type Sleeper } from '../../src/relay/sleepers
 function sleeper (name: string, order: string[]): Sleeper & { woke: Promise<void> } {
   let done = (): void => {}
   const woke = new Promise<void>((resolve) => { done = resolve })
-  return { due: 0, slot: -1, woke, wake () { order.push(name); done() } }
+  return { due: 0, slot: -1, woke, timeUp () { order.push(name); done() } }
 }
 
 describe('the sleepers of held polls (one timer for all)', () => {
