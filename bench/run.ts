@@ -16,7 +16,8 @@
  * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
  * levels); 5 Redis mode, one and two instances (Redis commands, round trips and
  * CPU per call and per resolution: it assumes nobody else uses that Redis
- * meanwhile); 6 sign-in over HTTP.
+ * meanwhile); 6 sign-in over HTTP; 8 the long-poll cycle of an idle plugin
+ * (memory and Redis mode: the capacity model's input).
  *
  * Every server runs on the Node that runs this (process.execPath): run
  * `/path/to/other/node dist/bench/run.js` to measure another Node; the table's
@@ -36,6 +37,7 @@ import { Table } from './lib/table.js'
 import { hasSignIn, SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
 import { fullFlow, type FullFlowResult } from './scenarios/full-flow.js'
 import { heldPolls, type HeldPollsResult } from './scenarios/held-polls.js'
+import { longPollCycles, type CycleResult } from './scenarios/long-poll-cycle.js'
 
 const args = process.argv.slice(2)
 const flag = (name: string): string | undefined => {
@@ -446,6 +448,46 @@ async function signInCost (): Promise<void> {
   buildRow('6 sign-in', 'server CPU per sign-in', perBuild(out, (r) => `${r.cpuUsPerSignIn} µs`))
 }
 
+const CYCLE_PLUGINS = quick ? 1_000 : 4_000
+const CYCLE_WAIT_SECONDS = 2
+
+/** Scenario 8: the long-poll cycle of an online plugin nobody asks about, memory and Redis mode. */
+async function longPollCycle (): Promise<void> {
+  log('8. long-poll cycle (held polls that end empty and poll again)')
+  const out: ByBuild<{ memory: CycleResult, redis?: CycleResult & { redis: RedisUse } }> = {}
+  const stats = skipRedis ? undefined : createClient({ url: REDIS_URL })
+  await stats?.connect()
+  const prefixes: string[] = []
+  try {
+    for (const build of builds) {
+      const options = { plugins: CYCLE_PLUGINS, waitSeconds: CYCLE_WAIT_SECONDS, seconds: SECONDS, warmupSeconds: 2 * CYCLE_WAIT_SECONDS, firstUserId: 9_000_000_000 }
+      const memory = await withServer(() => startWhatClient(build), async (s) => longPollCycles({ ...options, url: s.url, pid: s.pid }))
+      out[build.name] = { memory }
+      if (stats === undefined) continue
+      const prefix = `bench:${randomUUID()}:`
+      prefixes.push(prefix)
+      const env = { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
+      let before: RedisSnapshot | undefined
+      let afterSnapshot: RedisSnapshot | undefined
+      const around = { before: async () => { before = await redisSnapshot(stats) }, after: async () => { afterSnapshot = await redisSnapshot(stats) } }
+      const redis = await withServer(() => startWhatClient(build, env), async (s) => longPollCycles({ ...options, url: s.url, pid: s.pid, around }))
+      ;(out[build.name] as { redis?: CycleResult & { redis: RedisUse } }).redis = { ...redis, redis: redisUse(before as RedisSnapshot, afterSnapshot as RedisSnapshot, Math.max(1, redis.cycles)) }
+    }
+  } finally {
+    for (const prefix of prefixes) {
+      for await (const keys of stats!.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats!.del(keys)
+    }
+    stats?.destroy()
+  }
+  results.longPollCycle = { note: `${CYCLE_PLUGINS} plugins, each on its own keep-alive socket, holding GET /getTasks/{id}?wait=${CYCLE_WAIT_SECONDS} and polling again when it ends empty; server CPU from /proc over the measured window; Redis counts assume nobody else used that Redis meanwhile`, ...out }
+  const failures = (r: CycleResult): string => r.failures > 0 ? ` (${r.failures} failures!)` : ''
+  buildRow('8 cycle', `memory: ${CYCLE_PLUGINS.toLocaleString('en')} plugins, wait=${CYCLE_WAIT_SECONDS}: cycles/s, server CPU per cycle`, perBuild(out, (r) => `${r.memory.cyclesPerSecond.toLocaleString('en')}/s, ${r.memory.cpuUsPerCycle} µs${failures(r.memory)}`))
+  if (stats !== undefined) {
+    buildRow('8 cycle', 'Redis: cycles/s, server CPU, Redis CPU per cycle', perBuild(out, (r) => r.redis === undefined ? '' : `${r.redis.cyclesPerSecond.toLocaleString('en')}/s, ${r.redis.cpuUsPerCycle} µs, ${round(r.redis.redis.redisCpuUsPerUnit, 1)} µs${failures(r.redis)}`))
+    buildRow('8 cycle', 'Redis: scripts, commands in Redis per cycle', perBuild(out, (r) => r.redis === undefined ? '' : `${round(r.redis.redis.scriptsPerUnit, 2)}, ${round(r.redis.redis.commandsPerUnit, 1)}`))
+  }
+}
+
 // --only 1,4 runs just those scenarios.
 const onlyArg = flag('--only')
 const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','))
@@ -466,11 +508,12 @@ await timed(4, held)
 if (!skipRedis) await timed(5, redisMode)
 await timed(3, fullFlows)
 await timed(2, pendingScale)
+await timed(8, longPollCycle)
 results.scenarioSeconds = scenarioSeconds
 results.durationSeconds = Math.round((Date.now() - started) / 1000)
 results.loadAverageAtEnd = loadavg().map((n) => round(n))
 
-const order = ['1', '2', '3', '4', '5', '6']
+const order = ['1', '2', '3', '4', '5', '6', '8']
 table.rows.sort((a, b) => order.indexOf(a.scenario.charAt(0)) - order.indexOf(b.scenario.charAt(0)))
 const buildsText = builds.map((b) => `${b.name} ${b.commit}`).join(', ')
 const title = `WhatClient bench${quick ? ' (quick: shorter windows, smaller levels, same regime)' : ''}, Node ${process.version}, ${machine.cpus} CPUs, ${buildsText}, ${new Date().toISOString().slice(0, 16)}Z`
