@@ -59,11 +59,15 @@ function fire (): void {
   timer = undefined
   armedFor = Infinity
   const now = performance.now()
-  for (let first = heap[0]; first !== undefined && first.due <= now; first = heap[0]) {
-    unsleep(first)
-    first.timeUp()
+  try {
+    for (let first = heap[0]; first !== undefined && first.due <= now; first = heap[0]) {
+      unsleep(first)
+      first.timeUp()
+    }
+  } finally {
+    // Re-armed even if one sleeper's timeUp threw: the others must still wake.
+    arm()
   }
-  arm()
 }
 
 function arm (): void {

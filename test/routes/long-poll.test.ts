@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { build, heldPollsBecome, userIds, type TestServer } from '../helper.js'
+import type { FastifyRequest } from 'fastify'
+import { build, eventually, heldPollsBecome, userIds, type TestServer } from '../helper.js'
 
 let server: TestServer
 const user = userIds()
@@ -103,6 +104,44 @@ describe('held polls are bounded and always released', () => {
     // The server still serves that user normally.
     const requestId = await ask(server, user(), bob)
     expect(await (await server.get(`/getTasks/${bob}?wait=1`)).json()).toEqual({ tasks: [requestId] })
+  })
+
+  it('keeps the answer for the next reader when a held reader leaves', async () => {
+    for (let i = 0; i < 3; i++) {
+      const requestId = await ask(server, user(), user())
+      const reader = heldGet(server, `/getRequestResult/${requestId}?wait=30`)
+      await heldPollsBecome(server.app.relay, 1)
+      reader.cut()
+      await reader.done
+      await heldPollsBecome(server.app.relay, 0)
+      await server.post('/submitTaskResult', { request_id: requestId, client_name: 'com.exteragram.messenger' })
+      expect(await (await server.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed' })
+    }
+  })
+
+  it('keeps the answer when the reader left before its hold began (a slow hook ahead of the handler)', async () => {
+    let slowed: FastifyRequest | undefined
+    let letThrough = (): void => {}
+    const through = new Promise<void>((resolve) => { letThrough = resolve })
+    const slow = await build({}, {
+      beforeListen: (app) => {
+        app.addHook('preHandler', async (request) => {
+          if (!request.url.startsWith('/getRequestResult/') || slowed !== undefined) return
+          slowed = request
+          await through
+        })
+      }
+    })
+    const requestId = await ask(slow, user(), user())
+    const reader = heldGet(slow, `/getRequestResult/${requestId}?wait=30`)
+    await eventually(() => slowed !== undefined)
+    reader.cut()
+    await eventually(() => slowed?.raw.socket.destroyed === true)
+    letThrough()
+    await reader.done
+    await eventually(() => slow.app.relay.heldPolls() === 0)
+    await slow.post('/submitTaskResult', { request_id: requestId, client_name: 'com.exteragram.messenger' })
+    expect(await (await slow.get(`/getRequestResult/${requestId}`)).json()).toMatchObject({ status: 'completed' })
   })
 
   it('429 past the per-user cap, 503 past the total cap', async () => {

@@ -31,6 +31,9 @@ export function holdReply (reply: FastifyReply, held: Held): void {
   const response = reply.raw as Watched
   response[HELD] = held
   response.on('close', onResponseClose)
+  // A client gone before the handler ran (an async hook ahead of it) closed its response
+  // already: told now, its hold answers at once and never looks (a look may take an answer).
+  if (reply.request.raw.socket.destroyed) held.leave()
   held.start()
 }
 
