@@ -6,7 +6,7 @@
  */
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
-import type { RequestStats } from './request-stats.js'
+import { roundMs, type RequestStats } from './request-stats.js'
 
 type SonicBoom = ReturnType<typeof pino.destination>
 
@@ -25,8 +25,6 @@ export function routeOf (request: FastifyRequest): string {
     : (request as unknown as Record<symbol, { config?: { url?: string } } | undefined>)[routeContext]?.config?.url
   return url ?? '(unmatched)'
 }
-
-const roundMs = (ms: number): number => Math.round(ms * 100) / 100
 
 /** What a request's log line and its statistics hold: nothing that names a user. */
 export function requestLine (request: FastifyRequest, reply: FastifyReply, route = routeOf(request)): { method: string, route: string, statusCode: number, ms: number } {

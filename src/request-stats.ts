@@ -7,6 +7,9 @@
  * statuses are finite, and latencies go into fixed buckets.
  */
 
+/** A request's time as logged and summarised: milliseconds to two decimals. */
+export const roundMs = (ms: number): number => Math.round(ms * 100) / 100
+
 /** Upper bounds of the latency buckets, in ms; the last bucket is everything slower. */
 const BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000]
 
@@ -66,7 +69,7 @@ export class RequestStats {
       count: g.count,
       p50Ms: quantile(g, 0.5),
       p99Ms: quantile(g, 0.99),
-      maxMs: Math.round(g.maxMs * 100) / 100
+      maxMs: roundMs(g.maxMs)
     }))
     this.#groups.clear()
     return out
@@ -75,7 +78,7 @@ export class RequestStats {
 
 function quantile (group: Group, q: number): number {
   const rank = Math.ceil(q * group.count)
-  const max = Math.round(group.maxMs * 100) / 100
+  const max = roundMs(group.maxMs)
   let seen = 0
   for (let i = 0; i < group.buckets.length; i++) {
     seen += group.buckets[i] as number

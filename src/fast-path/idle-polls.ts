@@ -29,6 +29,7 @@ import { verify } from '../crypto/signature.js'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 import type { SessionTokens } from '../identity/tokens.js'
 import type { Relay } from '../relay/relay.js'
+import { roundMs } from '../request-stats.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
@@ -162,5 +163,5 @@ function answerEmpty (request: IncomingMessage, response: ServerResponse, option
   // A client that left is neither answered nor counted (the routes count only what they answer).
   if (request.socket.destroyed) return
   response.writeHead(200, HEADERS).end(EMPTY)
-  options.record('GET', route, 200, Math.round((performance.now() - start) * 100) / 100)
+  options.record('GET', route, 200, roundMs(performance.now() - start))
 }
