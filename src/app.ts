@@ -105,12 +105,14 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(openapi)
   await app.register(metricsPlugin, { metrics, relay, host: config.metricsHost, port: config.metricsPort })
   await app.register(operations, { relay })
-  if (config.v1Enabled) await app.register(v1, { relay, apiSecretKey: config.apiSecretKey, maxWaitSeconds: config.maxWaitSeconds })
+  // One KeyObject for the v1 signature check, in the routes and in the fast path.
+  const v1Key = config.v1Enabled ? createSecretKey(Buffer.from(config.apiSecretKey, 'utf8')) : undefined
+  if (v1Key !== undefined) await app.register(v1, { relay, key: v1Key, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config, metrics })
   if (!logsEveryRequest(config.logLevel)) {
     idlePolls.enable({
       relay,
-      v1Key: config.v1Enabled ? createSecretKey(Buffer.from(config.apiSecretKey, 'utf8')) : undefined,
+      v1Key,
       tokens: app.identity.tokens,
       record: config.metricsPort === undefined
         ? (method, route, statusCode, ms) => { stats.record(method, route, statusCode, ms) }

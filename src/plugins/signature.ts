@@ -2,14 +2,14 @@
  * The v1 signature check, as a preValidation hook for the routes it wraps: it
  * runs after the body bytes are read and before any validation work.
  */
-import { createSecretKey } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { signedPath, verify } from '../crypto/signature.js'
 import { WC_ERR_SIGNATURE_INVALID, WC_ERR_SIGNATURE_MISSING } from '../errors.js'
 import { originForm } from './request-target.js'
 
-export function requireSignature (app: FastifyInstance, key: string): void {
-  const secret = createSecretKey(Buffer.from(key, 'utf8'))
+/** `secret`: API_SECRET_KEY as a KeyObject (made once in app.ts, shared with the fast path). */
+export function requireSignature (app: FastifyInstance, secret: KeyObject): void {
   // A callback hook, not an async one: this runs on every call, and a promise per call shows.
   app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     const header = request.headers['x-signature']

@@ -2,6 +2,7 @@
  * The four v1 calls, byte-compatible with the field server, every one signed.
  * The `wait` query on the two GET calls is the long-poll extension.
  */
+import type { KeyObject } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
@@ -16,7 +17,8 @@ import {
 
 export interface V1Options {
   relay: Relay
-  apiSecretKey: string
+  /** API_SECRET_KEY as a KeyObject. */
+  key: KeyObject
   maxWaitSeconds: number
 }
 
@@ -29,14 +31,14 @@ function resultPayload (state: ResultState): { status: ResultState['status'] } |
   return { status: 'completed', client_name: displayName(state.packageName), package_name: state.packageName }
 }
 
-const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, apiSecretKey, maxWaitSeconds }) => {
+const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWaitSeconds }) => {
   // A call that arrives while the server closes (on a connection still open) is refused, and
   // its client told to try again (another instance, or this one after its restart). A poll
   // the fast path took before then and handed on is not (see refusalFor).
   let closing = false
   app.addHook('preClose', (done) => { closing = true; done() })
   app.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
-  requireSignature(app, apiSecretKey)
+  requireSignature(app, key)
   const WaitQuery = Wait(maxWaitSeconds)
   // Validation already holds `wait` to a finite 0..maxWaitSeconds; clamping again here keeps
   // every timer a hold arms finite and in range even if a schema is ever loosened.
