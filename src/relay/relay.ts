@@ -51,6 +51,15 @@ interface Check<T> {
   againInMs?: number
 }
 
+/**
+ * A held poll as its look sees it: the store's reader (`aborted` once the
+ * client left) and the topic's wake key, which is also the store's key for the
+ * id looked up (so that the look does not hash the id again).
+ */
+interface Looker extends Reader {
+  readonly key: string
+}
+
 /** A signed-in user's v1 poll finds nothing (pendingTasks says null). */
 const orNone = (tasks: string[] | null): string[] => tasks ?? []
 
@@ -92,8 +101,8 @@ export class Relay {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookForTasks, userId, outcome, context)
   }
 
-  async #lookForTasks (userId: number): Promise<Check<string[]>> {
-    const tasks = await this.#store.pendingTasks(userId)
+  async #lookForTasks (userId: number, hold: Looker): Promise<Check<string[]>> {
+    const tasks = await this.#store.pendingTasks(userId, hold.key)
     // A signed-in user's v1 poll answers at once: held, it would take a place among their
     // held polls, and the v1 key could crowd their own v2 polls out.
     return tasks === null ? { done: true, value: [] } : { done: tasks.length > 0, value: tasks }
@@ -110,8 +119,8 @@ export class Relay {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForResult, requestId, outcome, context)
   }
 
-  async #lookForResult (requestId: string, reader: Reader): Promise<Check<ResultState>> {
-    const state = await this.#store.takeResult(requestId, reader)
+  async #lookForResult (requestId: string, hold: Looker): Promise<Check<ResultState>> {
+    const state = await this.#store.takeResult(requestId, hold, hold.key)
     return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
   }
 
@@ -132,8 +141,8 @@ export class Relay {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookInInbox, userId, outcome, context)
   }
 
-  async #lookInInbox (userId: number): Promise<Check<Task[]>> {
-    const tasks = await this.#store.inbox(userId)
+  async #lookInInbox (userId: number, hold: Looker): Promise<Check<Task[]>> {
+    const tasks = await this.#store.inbox(userId, hold.key)
     return { done: tasks.length > 0, value: tasks }
   }
 
@@ -153,8 +162,8 @@ export class Relay {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForOwnResult, [callerId, requestId], outcome, context)
   }
 
-  async #lookForOwnResult ([callerId, requestId]: [number, string], reader: Reader): Promise<Check<VerifiedResult>> {
-    const state = await this.#store.resultFor(callerId, requestId, reader)
+  async #lookForOwnResult ([callerId, requestId]: [number, string], hold: Looker): Promise<Check<VerifiedResult>> {
+    const state = await this.#store.resultFor(callerId, requestId, hold, hold.key)
     return state.status === 'pending' ? { done: false, value: state, againInMs: state.expiresInMs } : { done: true, value: state }
   }
 
@@ -227,17 +236,17 @@ const QUIET = 32
  * frame or Node timer.
  *
  * The look is one of the relay's #look methods, called on the relay with
- * `arg` and this hold (the store's reader: `aborted` once the client left).
+ * `arg` and this hold (a Looker: the store's reader, and the key it looks up).
  * A wake-up that comes during a look is remembered and makes it look again,
  * so none is lost between a look and the next sleep.
  */
-class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
+class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
   readonly key: string
   readonly #relay: Relay
   readonly #polls: PollRegistry
   readonly #deadline: number
   readonly #nobodyListens: T
-  readonly #look: (this: Relay, arg: A, reader: Reader) => Promise<Check<T>>
+  readonly #look: (this: Relay, arg: A, hold: Looker) => Promise<Check<T>>
   readonly #arg: A
   readonly #outcome: Outcome<T, C>
   readonly #context: C
@@ -246,7 +255,7 @@ class Hold<T, A, C> implements Held, Waiter, Reader, Sleeper {
   due = 0
   slot = -1
 
-  constructor (relay: Relay, polls: PollRegistry, key: string, waitMs: number, nobodyListens: T, look: (this: Relay, arg: A, reader: Reader) => Promise<Check<T>>, arg: A, outcome: Outcome<T, C>, context: C) {
+  constructor (relay: Relay, polls: PollRegistry, key: string, waitMs: number, nobodyListens: T, look: (this: Relay, arg: A, hold: Looker) => Promise<Check<T>>, arg: A, outcome: Outcome<T, C>, context: C) {
     this.key = key
     this.#relay = relay
     this.#polls = polls

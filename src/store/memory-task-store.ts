@@ -22,7 +22,7 @@ import { MemoryQuota } from '../identity/quota.js'
 import { answerPayload, answerFromPayload, type AnswerKind } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
-import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
+import { storeLimits, type Answer, type AnswerOutcome, type AskOptions, type Reader, type ResultState, type StoreLimits, type StoreListener, type Task, type TaskStore, type Topic, type VerifiedResult } from './task-store.js'
 
 interface Entry {
   /** The request id, sealed under this entry's key. */
@@ -123,8 +123,7 @@ export class MemoryTaskStore implements TaskStore {
     return { requestId, created: true, expiresInMs: this.#limits.ttlMs }
   }
 
-  async pendingTasks (userId: number): Promise<string[] | null> {
-    const targetKey = this.#keys.target(userId)
+  async pendingTasks (userId: number, targetKey = this.#keys.target(userId)): Promise<string[] | null> {
     // The idle poll: nobody asked, nobody signed in (two lookups, no clock, no generator).
     if (!this.#byTarget.has(targetKey) && !this.#signedIn.has(targetKey)) return []
     const now = performance.now()
@@ -139,10 +138,9 @@ export class MemoryTaskStore implements TaskStore {
     return ids
   }
 
-  async inbox (userId: number): Promise<Task[]> {
+  async inbox (userId: number, targetKey = this.#keys.target(userId)): Promise<Task[]> {
     const now = performance.now()
     const tasks: Task[] = []
-    const targetKey = this.#keys.target(userId)
     if (!this.#byTarget.has(targetKey)) return tasks
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
       const requestId = this.#sealer.open(entry.sealedId, idContext(key))
@@ -180,8 +178,7 @@ export class MemoryTaskStore implements TaskStore {
     return this.#answer(key, entry, answer, true) ? 'accepted' : 'not_found'
   }
 
-  async takeResult (requestId: string): Promise<ResultState> {
-    const key = this.#keys.request(requestId)
+  async takeResult (requestId: string, _reader?: Reader, key = this.#keys.request(requestId)): Promise<ResultState> {
     const entry = this.#live(key)
     // A v2 request's result is its asker's, through v2 only.
     if (entry === undefined || entry.requesterKey !== undefined) return { status: 'expired' }
@@ -190,8 +187,7 @@ export class MemoryTaskStore implements TaskStore {
     return answer?.kind === 'plain' ? { status: 'completed', packageName: answer.packageName } : { status: 'expired' }
   }
 
-  async resultFor (callerId: number, requestId: string): Promise<VerifiedResult> {
-    const key = this.#keys.request(requestId)
+  async resultFor (callerId: number, requestId: string, _reader?: Reader, key = this.#keys.request(requestId)): Promise<VerifiedResult> {
     const entry = this.#live(key)
     if (entry?.requesterKey === undefined || !sameText(entry.requesterKey, this.#keys.requester(callerId))) return { status: 'expired' }
     if (entry.answerKind === undefined) return { status: 'pending', expiresInMs: entry.expiresAt - performance.now() }

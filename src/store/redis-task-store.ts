@@ -229,8 +229,8 @@ export class RedisTaskStore implements TaskStore {
     }
   }
 
-  async pendingTasks (userId: number): Promise<string[] | null> {
-    const tasks = await this.#tasks(userId, 'v1')
+  async pendingTasks (userId: number, key?: string): Promise<string[] | null> {
+    const tasks = await this.#tasks(userId, 'v1', key)
     if (tasks === null) return null
     const ids: string[] = []
     for (const task of tasks) {
@@ -240,8 +240,8 @@ export class RedisTaskStore implements TaskStore {
     return ids
   }
 
-  async inbox (userId: number): Promise<Task[]> {
-    const records = await this.#tasks(userId, 'v2') ?? []
+  async inbox (userId: number, key?: string): Promise<Task[]> {
+    const records = await this.#tasks(userId, 'v2', key) ?? []
     const tasks: Task[] = []
     for (const record of records) {
       const requestId = this.#openId(record.requestHash, record.sealedId, record.layout)
@@ -268,15 +268,15 @@ export class RedisTaskStore implements TaskStore {
     return this.#answer(this.#keys.target(callerId), requestId, answer)
   }
 
-  async takeResult (requestId: string, reader?: Reader): Promise<ResultState> {
-    const state = await this.#take('', requestId, reader)
+  async takeResult (requestId: string, reader?: Reader, key?: string): Promise<ResultState> {
+    const state = await this.#take('', requestId, reader, key)
     if (state.status !== 'completed') return state.status === 'pending' ? state : { status: 'expired' }
     // A v1 request is never sealed; a declined one is over, as v1 says it.
     return state.answer?.kind === 'plain' ? { status: 'completed', packageName: state.answer.packageName } : { status: 'expired' }
   }
 
-  async resultFor (callerId: number, requestId: string, reader?: Reader): Promise<VerifiedResult> {
-    const state = await this.#take(this.#keys.requester(callerId), requestId, reader)
+  async resultFor (callerId: number, requestId: string, reader?: Reader, key?: string): Promise<VerifiedResult> {
+    const state = await this.#take(this.#keys.requester(callerId), requestId, reader, key)
     if (state.status !== 'completed') return state
     const answer = state.answer
     if (answer === undefined) return { status: 'expired' }
@@ -315,8 +315,7 @@ export class RedisTaskStore implements TaskStore {
     this.#subscriber.destroy()
   }
 
-  #tasks (userId: number, view: 'v1' | 'v2') {
-    const targetHash = this.#keys.target(userId)
+  #tasks (userId: number, view: 'v1' | 'v2', targetHash = this.#keys.target(userId)) {
     return this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', targetHash), signedInKey: this.#key('s:', targetHash), prefix: this.#prefix, view }))
   }
 
@@ -355,12 +354,11 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /** A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the reader has left. */
-  async #take (callerHash: string, requestId: string, reader: Reader | undefined): Promise<
+  async #take (callerHash: string, requestId: string, reader: Reader | undefined, requestHash = this.#keys.request(requestId)): Promise<
     | { status: 'pending', expiresInMs: number }
     | { status: 'expired' }
     | { status: 'completed', answer: Answer | undefined, verified: boolean }
   > {
-    const requestHash = this.#keys.request(requestId)
     const recordKey = this.#key('q:', requestHash)
     const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, callerHash, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
     switch (reply.kind) {

@@ -101,8 +101,12 @@ export interface TaskStore {
    * (first created) first; sealed requests left out. `null` while `userId` is
    * marked signed in: v1 sees nothing of them, and a v1 poll must not wait
    * (a held one would take a place among the user's held polls).
+   *
+   * `key`, here and in the other lookups: what `wakeKey` gave for the same
+   * topic (a held poll has it), so that the id is not hashed again on every
+   * look. Only ever that: the store takes it as the id's key unchecked.
    */
-  pendingTasks (userId: number): Promise<string[] | null>
+  pendingTasks (userId: number, key?: string): Promise<string[] | null>
 
   /**
    * v1: records the target's answer (unverified). False when the request is
@@ -119,7 +123,7 @@ export interface TaskStore {
    * reader has left: an adapter that can tell (Redis) then keeps the answer
    * for the next reader.
    */
-  takeResult (requestId: string, reader?: Reader): Promise<ResultState>
+  takeResult (requestId: string, reader?: Reader, key?: string): Promise<ResultState>
 
   /**
    * v2: opens a verified request, or returns the one still pending from the
@@ -131,7 +135,7 @@ export interface TaskStore {
   ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }>
 
   /** v2: the pending questions about `userId`, oldest first, v1 and v2 ones alike. */
-  inbox (userId: number): Promise<Task[]>
+  inbox (userId: number, key?: string): Promise<Task[]>
 
   /**
    * v2: `callerId` answers a pending question about them. The same answer
@@ -143,7 +147,7 @@ export interface TaskStore {
    * v2: the state of `callerId`'s own request; anyone else's is `expired`
    * (and left as it is). Completed and declined are delivered once.
    */
-  resultFor (callerId: number, requestId: string, reader?: Reader): Promise<VerifiedResult>
+  resultFor (callerId: number, requestId: string, reader?: Reader, key?: string): Promise<VerifiedResult>
 
   /**
    * Marks `userId` signed in through v2 until `untilMs` (unix ms; a mark only

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { Sealer } from '../../src/crypto/sealer.js'
 import { Relay } from '../../src/relay/relay.js'
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
 import { closeWhenDone, heldPollsBecome, sleep } from '../helper.js'
@@ -67,6 +68,28 @@ describe('the relay holding polls', () => {
     const { requestId } = await relay.createRequest(1, 8)
     expect(await held).toEqual([requestId])
     expect(looks).toBe(4)
+  })
+
+  it('hashes the id a hold waits on once, not again on each look', async () => {
+    const relay = await memoryRelay()
+    const { requestId } = await relay.createRequest(1, 2)
+    const hashed: string[] = []
+    const hash = Sealer.prototype.hash
+    vi.spyOn(Sealer.prototype, 'hash').mockImplementation(function (this: Sealer, value: string) {
+      hashed.push(value)
+      return hash.call(this, value)
+    })
+    try {
+      // Its wake key, then two looks: one when it begins, one when the answer wakes it.
+      const held = relay.resultOf(requestId, 10_000)
+      await heldPollsBecome(relay, 1)
+      await relay.submitAnswer(requestId, 'com.exteragram.messenger')
+      expect(await held).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+    } finally {
+      vi.restoreAllMocks()
+    }
+    // The hold's one hash and the submit's.
+    expect(hashed).toEqual([`request:${requestId}`, `request:${requestId}`])
   })
 
   it('releases every hold and refuses new requests once it closes', async () => {

@@ -72,6 +72,20 @@ export function storeConformance (name: string, factory: StoreFactory): void {
       expect(await store.takeResult(first.requestId)).toMatchObject({ status: 'pending' })
     })
 
+    it('looks up with its own wake key as without it (a held poll passes the key it has)', async () => {
+      const { store } = await make()
+      const [alice, bob, carol] = [userId(), userId(), userId()]
+      const { requestId } = await store.createRequest(alice, bob)
+      const tasksKey = store.wakeKey({ kind: 'tasks', userId: bob })
+      const resultKey = store.wakeKey({ kind: 'result', requestId })
+      expect(await store.pendingTasks(bob, tasksKey)).toEqual([requestId])
+      expect(await store.pendingTasks(carol, store.wakeKey({ kind: 'tasks', userId: carol }))).toEqual([])
+      expect(await store.takeResult(requestId, undefined, resultKey)).toMatchObject({ status: 'pending' })
+      expect(await store.submitAnswer(requestId, 'com.exteragram.messenger')).toBe(true)
+      expect(await store.takeResult(requestId, undefined, resultKey)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+      expect(await store.pendingTasks(bob, tasksKey)).toEqual([])
+    })
+
     it('keeps creation order for requests made in the same instant', async () => {
       const { store } = await make()
       for (let round = 0; round < 10; round++) {
@@ -313,6 +327,21 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
       expect(await store.pendingTasks(bob)).toEqual([named.requestId, anonymous.requestId, unverified.requestId])
       expect(await store.inbox(alice)).toEqual([])
       expect(await store.inbox(userId())).toEqual([])
+    })
+
+    it('looks up v2 with its own wake key as without it', async () => {
+      const { store } = await make()
+      const [alice, bob] = [userId(), userId()]
+      const { requestId } = await store.ask(alice, bob, { named: true })
+      const tasksKey = store.wakeKey({ kind: 'tasks', userId: bob })
+      const resultKey = store.wakeKey({ kind: 'result', requestId })
+      expect((await store.inbox(bob, tasksKey)).map((task) => task.requestId)).toEqual([requestId])
+      expect(await store.resultFor(alice, requestId, undefined, resultKey)).toMatchObject({ status: 'pending' })
+      expect(await store.answerAs(bob, requestId, { kind: 'plain', packageName: 'com.radolyn.ayugram' })).toBe('accepted')
+      // The key names the request; who may read it is still checked.
+      expect(await store.resultFor(bob, requestId, undefined, resultKey)).toEqual({ status: 'expired' })
+      expect(await store.resultFor(alice, requestId, undefined, resultKey)).toEqual({ status: 'completed', answer: { kind: 'plain', packageName: 'com.radolyn.ayugram' }, verified: true })
+      expect(await store.inbox(bob, tasksKey)).toEqual([])
     })
 
     it('dedupes v2 asks per asker, target and public key, apart from v1 requests', async () => {
