@@ -8,8 +8,10 @@
  *                      measured windows and smaller levels (~3 min with --before)
  *   --before DIR       also measure the built checkout at DIR (its
  *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
- *                      run, interleaved with this one, in scenarios 1, 4, 5 and 6
- *   --only 1,4         just those scenarios; --no-redis skips scenario 5
+ *                      run, interleaved with this one, in scenarios 1, 4, 5, 6,
+ *                      8 and 9
+ *   --only 1,4         just those scenarios; --no-redis skips scenario 5 (and
+ *                      the Redis parts of 8 and 9)
  *
  * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
  * per request from /proc); 2 idle poll as pending work grows; 3 full flow in
@@ -17,7 +19,8 @@
  * levels); 5 Redis mode, one and two instances (Redis commands, round trips and
  * CPU per call and per resolution: it assumes nobody else uses that Redis
  * meanwhile); 6 sign-in over HTTP; 8 the long-poll cycle of an idle plugin
- * (memory and Redis mode: the capacity model's input).
+ * (memory and Redis mode: the capacity model's input); 9 the full flow at
+ * 1,000/s repeated, memory and Redis mode interleaved (the spread of its p99).
  *
  * Every server runs on the Node that runs this (process.execPath): run
  * `/path/to/other/node dist/bench/run.js` to measure another Node; the table's
@@ -488,6 +491,73 @@ async function longPollCycle (): Promise<void> {
   }
 }
 
+const SPREAD_ROUNDS = quick ? 1 : 4
+
+/** One configuration of scenario 9: where Alice and Bob are served. */
+type SpreadSetup = 'memory' | 'redis, 1 instance' | 'redis, 2 instances'
+
+/**
+ * Scenario 9: the 1,000/s full flow again and again, memory mode and Redis mode
+ * (one and two instances) interleaved, each round on fresh servers. A single
+ * 10 s window's p99 is mostly made of the worst 100 ms in it, and on this VM
+ * consecutive runs of the same code differ several times over: the spread, and
+ * memory mode beside Redis mode in the same minutes, say what one run cannot.
+ */
+async function flowSpread (): Promise<void> {
+  log(`9. full flow at ${FLOW_RATE}/s, ${SPREAD_ROUNDS} rounds: memory, Redis with 1 and with 2 instances`)
+  const setups: SpreadSetup[] = skipRedis ? ['memory'] : ['memory', 'redis, 1 instance', 'redis, 2 instances']
+  const out: ByBuild<Partial<Record<SpreadSetup, FullFlowResult[]>>> = {}
+  const stats = skipRedis ? undefined : createClient({ url: REDIS_URL })
+  await stats?.connect()
+  const prefixes: string[] = []
+  let firstUserId = 10_000_000_000
+  try {
+    for (let round = 0; round < SPREAD_ROUNDS; round++) {
+      for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
+        const byBuild = out[build.name] ??= {}
+        for (const setup of setups) {
+          const prefix = `bench:${randomUUID()}:`
+          const env: Record<string, string> = setup === 'memory' ? {} : { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
+          if (setup !== 'memory') prefixes.push(prefix)
+          const servers: RunningServer[] = []
+          try {
+            for (let i = setup === 'redis, 2 instances' ? 2 : 1; i > 0; i--) servers.push(await startWhatClient(build, env))
+            firstUserId += 2 * FLOW_PAIRS
+            const flow = await fullFlow({ urls: servers.map((s) => s.url), pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId, pids: servers.map((s) => s.pid) })
+            ;(byBuild[setup] ??= []).push(flow)
+          } finally {
+            await Promise.all(servers.map((s) => s.stop()))
+          }
+        }
+      }
+    }
+  } finally {
+    for (const prefix of prefixes) {
+      for await (const keys of stats!.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats!.del(keys)
+    }
+    stats?.destroy()
+  }
+  // The timelines stay out of the results file (scenarios 3 and 5 keep one each).
+  results.flowSpread = {
+    note: `${FLOW_PAIRS} pairs at ${FLOW_RATE}/s, ${FLOW_WARMUP_SECONDS} s warm-up then ${SECONDS} s measured, per round and setup, fresh servers each time; rounds interleave builds and setups`,
+    ...Object.fromEntries(Object.entries(out).map(([name, bySetup]) => [name, Object.fromEntries(Object.entries(bySetup).map(([setup, runs]) => [setup, runs.map(({ timeline: _timeline, ...rest }) => rest)]))]))
+  }
+  for (const setup of setups) {
+    const runsOf = (b: Partial<Record<SpreadSetup, FullFlowResult[]>>): FullFlowResult[] => b[setup] ?? []
+    const p99s = (runs: FullFlowResult[]): number[] => runs.map((r) => r.p99Ms)
+    buildRow('9 flow spread', `${setup}: p99 of each round, ms (target < 50)`, perBuild(out, (b) => {
+      const values = p99s(runsOf(b))
+      const failed = runsOf(b).reduce((sum, r) => sum + r.failures + r.skipped, 0)
+      return `${values.join(', ')} (median ${median(values)}; under 50 in ${values.filter((v) => v < 50).length} of ${values.length})${failed > 0 ? `, ${failed} failures or skipped asks!` : ''}`
+    }))
+    buildRow('9 flow spread', `${setup}: p50 median, server CPU per resolution (median; range)`, perBuild(out, (b) => {
+      const runs = runsOf(b)
+      const cpus = runs.map((r) => r.cpuUsPerResolution ?? NaN)
+      return `${median(runs.map((r) => r.p50Ms))} ms, ${median(cpus)} µs (${Math.min(...cpus)}-${Math.max(...cpus)})`
+    }))
+  }
+}
+
 // --only 1,4 runs just those scenarios.
 const onlyArg = flag('--only')
 const only = onlyArg === undefined ? undefined : new Set(onlyArg.split(','))
@@ -509,11 +579,12 @@ if (!skipRedis) await timed(5, redisMode)
 await timed(3, fullFlows)
 await timed(2, pendingScale)
 await timed(8, longPollCycle)
+await timed(9, flowSpread)
 results.scenarioSeconds = scenarioSeconds
 results.durationSeconds = Math.round((Date.now() - started) / 1000)
 results.loadAverageAtEnd = loadavg().map((n) => round(n))
 
-const order = ['1', '2', '3', '4', '5', '6', '8']
+const order = ['1', '2', '3', '4', '5', '6', '8', '9']
 table.rows.sort((a, b) => order.indexOf(a.scenario.charAt(0)) - order.indexOf(b.scenario.charAt(0)))
 const buildsText = builds.map((b) => `${b.name} ${b.commit}`).join(', ')
 const title = `WhatClient bench${quick ? ' (quick: shorter windows, smaller levels, same regime)' : ''}, Node ${process.version}, ${machine.cpus} CPUs, ${buildsText}, ${new Date().toISOString().slice(0, 16)}Z`
