@@ -52,10 +52,16 @@ export interface RunningServer {
   stop: () => Promise<void>
 }
 
+/**
+ * The Node flags the server is started with, as `npm start`, the Dockerfile and
+ * the systemd unit start it (a test holds those three to this).
+ */
+export const SERVE_NODE_FLAGS = ['--max-semi-space-size=16']
+
 /** Starts a server process on a free port; ready once it answers HTTP (any status). */
-async function startProcess (script: string, args: string[], env: Record<string, string>): Promise<RunningServer> {
+async function startProcess (script: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<RunningServer> {
   const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [script, ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, script, ...args], {
     env: { ...process.env, HOST: '127.0.0.1', API_SECRET_KEY: BENCH_KEY, ...env, PORT: String(port) },
     // Logs go where an operator's would: written in full, read by nobody here.
     stdio: ['ignore', 'ignore', 'inherit']
@@ -86,15 +92,16 @@ async function startProcess (script: string, args: string[], env: Record<string,
 
 /**
  * `whatclient serve` of `build` with the given settings (defaults otherwise,
- * LOG_LEVEL=info included). With `memory`, also the metrics listener on a
+ * LOG_LEVEL=info included), on Node with SERVE_NODE_FLAGS, whatever the
+ * build's own start script says. With `memory`, also the metrics listener on a
  * port of its own (for the heap figures of prom-client's default metrics) and
  * a full GC on SIGWINCH (bench/gc-on-signal.ts: see collectGarbage).
  */
 export async function startWhatClient (build: Build, env: Record<string, string> = {}, memory = false): Promise<RunningServer> {
-  if (!memory) return startProcess(build.cli, ['serve'], env)
+  if (!memory) return startProcess(build.cli, ['serve'], env, SERVE_NODE_FLAGS)
   const metricsPort = await freePort()
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', '--expose-gc', `--import=${GC_ON_SIGNAL}`].join(' ').trim()
-  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: nodeOptions })
+  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: nodeOptions }, SERVE_NODE_FLAGS)
   return { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
+import { SERVE_NODE_FLAGS } from '../../bench/lib/processes.js'
 import { loadConfig } from '../../src/config.js'
 
 const run = promisify(execFile)
@@ -43,6 +44,18 @@ describe('the systemd unit', () => {
       'Restart=on-failure', 'EnvironmentFile=/etc/whatclient/%i.env', 'CapabilityBoundingSet=']) {
       expect(unit.split('\n')).toContain(line)
     }
+  })
+})
+
+describe('how the server is started', () => {
+  it('with the same Node flags by npm start, the Dockerfile, the systemd unit and the benchmarks', () => {
+    const start = (JSON.parse(readFileSync(path('package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+    const unit = readFileSync(UNIT, 'utf8')
+    const docker = readFileSync(path('deploy/docker/Dockerfile'), 'utf8')
+    const flags = SERVE_NODE_FLAGS.join(' ')
+    expect(start).toBe(`node ${flags} dist/src/cli/index.js serve`)
+    expect(unit.split('\n')).toContain(`ExecStart=/usr/bin/node ${flags} /opt/whatclient/dist/src/cli/index.js serve`)
+    expect(docker.split('\n')).toContain(`CMD ${JSON.stringify(['node', ...SERVE_NODE_FLAGS, 'dist/src/cli/index.js', 'serve']).replaceAll(',', ', ')}`)
   })
 })
 
