@@ -155,8 +155,8 @@ describe.each(READMES)('%s', (file) => {
       expect(usage.some((s) => s === command || s.includes(`whatclient ${command}`)), `the ${command} command is named`).toBe(true)
     }
     // Every option is in --help; the README need not list them all, but names none that is not there.
-    // npm's own flags (`npm run bench -- --quick`) are not the CLI's.
-    const used = usage.filter((s) => !s.includes('npm ')).flatMap((s) => s.match(/(?<![\w-])--[a-z][a-z-]*/g) ?? [])
+    // npm's own flags (`npm run bench -- --quick`) and Node's (`node --flag`, `NODE_OPTIONS=--flag`) are not the CLI's.
+    const used = usage.filter((s) => !s.includes('npm ') && !s.startsWith('node ') && !s.includes('NODE_OPTIONS=')).flatMap((s) => s.match(/(?<![\w-])--[a-z][a-z-]*/g) ?? [])
     for (const option of used) expect([...options, '--help'], `${option} is a CLI option`).toContain(option)
   })
 
