@@ -8,8 +8,9 @@
  *                      measured windows and smaller levels (~3 min with --before)
  *   --before DIR       also measure the built checkout at DIR (its
  *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
- *                      run, interleaved with this one, in scenarios 1, 4, 5, 6,
- *                      8 and 9
+ *                      run, in scenarios 1, 4, 5, 6, 8 and 9 (round by round,
+ *                      alternating which goes first, in 1 and 9; one after the
+ *                      other, before first, in the others: BENCHMARKS.md §8)
  *   --only 1,4         just those scenarios; --no-redis skips scenario 5 (and
  *                      the Redis parts of 8 and 9)
  *
@@ -103,9 +104,12 @@ async function withServer<T> (start: () => Promise<RunningServer>, use: (s: Runn
   }
 }
 
+/** The median of the finite values (of an even count, the mean of the middle two); NaN without any. */
 const median = (values: number[]): number => {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
-  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)] as number
+  if (sorted.length === 0) return NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2, 2)
 }
 
 /** Each figure the median of the rounds' (rounds are interleaved: this machine's speed drifts). */
@@ -515,7 +519,8 @@ async function flowSpread (): Promise<void> {
     for (let round = 0; round < SPREAD_ROUNDS; round++) {
       for (const build of round % 2 === 0 ? builds : [...builds].reverse()) {
         const byBuild = out[build.name] ??= {}
-        for (const setup of setups) {
+        // Setups rotate too: whichever runs later in a round would otherwise always be it.
+        for (const setup of setups.map((_, i) => setups[(i + round) % setups.length] as SpreadSetup)) {
           const prefix = `bench:${randomUUID()}:`
           const env: Record<string, string> = setup === 'memory' ? {} : { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
           if (setup !== 'memory') prefixes.push(prefix)
@@ -552,8 +557,8 @@ async function flowSpread (): Promise<void> {
     }))
     buildRow('9 flow spread', `${setup}: p50 median, server CPU per resolution (median; range)`, perBuild(out, (b) => {
       const runs = runsOf(b)
-      const cpus = runs.map((r) => r.cpuUsPerResolution ?? NaN)
-      return `${median(runs.map((r) => r.p50Ms))} ms, ${median(cpus)} µs (${Math.min(...cpus)}-${Math.max(...cpus)})`
+      const cpus = runs.map((r) => r.cpuUsPerResolution ?? NaN).filter((v) => Number.isFinite(v))
+      return `${median(runs.map((r) => r.p50Ms))} ms, ${cpus.length === 0 ? '?' : `${median(cpus)} µs (${Math.min(...cpus)}-${Math.max(...cpus)})`}`
     }))
   }
 }

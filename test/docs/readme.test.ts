@@ -155,8 +155,9 @@ describe.each(READMES)('%s', (file) => {
       expect(usage.some((s) => s === command || s.includes(`whatclient ${command}`)), `the ${command} command is named`).toBe(true)
     }
     // Every option is in --help; the README need not list them all, but names none that is not there.
-    // npm's own flags (`npm run bench -- --quick`) and Node's (`node --flag`, `NODE_OPTIONS=--flag`) are not the CLI's.
-    const used = usage.filter((s) => !s.includes('npm ') && !s.startsWith('node ') && !s.includes('NODE_OPTIONS=')).flatMap((s) => s.match(/(?<![\w-])--[a-z][a-z-]*/g) ?? [])
+    // npm's own flags (`npm run bench -- --quick`) are not the CLI's, nor Node's (`node --flag script`, `NODE_OPTIONS=--flag`).
+    const withoutNodeFlags = (s: string): string => s.replace(/^node(?: --[a-z][a-z-]*(?:=\S+)?)+(?= |$)/, 'node').replace(/NODE_OPTIONS=--[a-z][a-z-]*(?:=\S+)?/g, '')
+    const used = usage.filter((s) => !s.includes('npm ')).map(withoutNodeFlags).flatMap((s) => s.match(/(?<![\w-])--[a-z][a-z-]*/g) ?? [])
     for (const option of used) expect([...options, '--help'], `${option} is a CLI option`).toContain(option)
   })
 

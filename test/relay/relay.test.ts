@@ -92,6 +92,27 @@ describe('the relay holding polls', () => {
     expect(hashed).toEqual([`request:${requestId}`, `request:${requestId}`])
   })
 
+  it('hashes the id a v2 hold waits on once, too', async () => {
+    const relay = await memoryRelay()
+    const { requestId } = await relay.ask(1, 2, { named: false })
+    const hashed: string[] = []
+    const hash = Sealer.prototype.hash
+    vi.spyOn(Sealer.prototype, 'hash').mockImplementation(function (this: Sealer, value: string) {
+      hashed.push(value)
+      return hash.call(this, value)
+    })
+    try {
+      const held = relay.resultFor(1, requestId, 10_000)
+      await heldPollsBecome(relay, 1)
+      expect(await relay.answerAs(2, requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })).toBe('accepted')
+      expect(await held).toMatchObject({ status: 'completed' })
+    } finally {
+      vi.restoreAllMocks()
+    }
+    // The hold's one hash and the answer's (user ids are keyed by the permutation in memory mode).
+    expect(hashed).toEqual([`request:${requestId}`, `request:${requestId}`])
+  })
+
   it('releases every hold and refuses new requests once it closes', async () => {
     const relay = await memoryRelay()
     const held = relay.tasksFor(7, 30_000)
