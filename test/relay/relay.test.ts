@@ -11,6 +11,17 @@ async function memoryRelay (): Promise<Relay> {
   return closeWhenDone(await Relay.open((listener) => new MemoryTaskStore({ ...LIMITS, listener }), { maxPerKey: 4, maxTotal: 100 }))
 }
 
+/** Every value the sealer hashes from now until vi.restoreAllMocks(), in order. */
+function recordHashes (): string[] {
+  const hashed: string[] = []
+  const hash = Sealer.prototype.hash
+  vi.spyOn(Sealer.prototype, 'hash').mockImplementation(function (this: Sealer, value: string) {
+    hashed.push(value)
+    return hash.call(this, value)
+  })
+  return hashed
+}
+
 describe('the relay holding polls', () => {
   it('does not take an answer for a reader that has left', async () => {
     const relay = await memoryRelay()
@@ -73,12 +84,7 @@ describe('the relay holding polls', () => {
   it('hashes the id a hold waits on once, not again on each look', async () => {
     const relay = await memoryRelay()
     const { requestId } = await relay.createRequest(1, 2)
-    const hashed: string[] = []
-    const hash = Sealer.prototype.hash
-    vi.spyOn(Sealer.prototype, 'hash').mockImplementation(function (this: Sealer, value: string) {
-      hashed.push(value)
-      return hash.call(this, value)
-    })
+    const hashed = recordHashes()
     try {
       // Its wake key, then two looks: one when it begins, one when the answer wakes it.
       const held = relay.resultOf(requestId, 10_000)
@@ -95,12 +101,7 @@ describe('the relay holding polls', () => {
   it('hashes the id a v2 hold waits on once, too', async () => {
     const relay = await memoryRelay()
     const { requestId } = await relay.ask(1, 2, { named: false })
-    const hashed: string[] = []
-    const hash = Sealer.prototype.hash
-    vi.spyOn(Sealer.prototype, 'hash').mockImplementation(function (this: Sealer, value: string) {
-      hashed.push(value)
-      return hash.call(this, value)
-    })
+    const hashed = recordHashes()
     try {
       const held = relay.resultFor(1, requestId, 10_000)
       await heldPollsBecome(relay, 1)
