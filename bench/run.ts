@@ -104,6 +104,23 @@ async function withServer<T> (start: () => Promise<RunningServer>, use: (s: Runn
   }
 }
 
+/**
+ * A Redis-mode server's settings under a key prefix of its own (so counts and
+ * cleanup see only its keys), the prefix remembered in `prefixes` for deletePrefixes.
+ */
+function redisEnv (prefixes: string[]): Record<string, string> {
+  const prefix = `bench:${randomUUID()}:`
+  prefixes.push(prefix)
+  return { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
+}
+
+/** Deletes every key under `prefixes`: what the Redis scenarios leave behind. */
+async function deletePrefixes (stats: { scanIterator: (options: { MATCH: string, COUNT: number }) => AsyncIterable<string[]>, del: (keys: string[]) => Promise<unknown> }, prefixes: string[]): Promise<void> {
+  for (const prefix of prefixes) {
+    for await (const keys of stats.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats.del(keys)
+  }
+}
+
 /** The median of the finite values (of an even count, the mean of the middle two); NaN without any. */
 const median = (values: number[]): number => {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
@@ -367,9 +384,7 @@ async function redisMode (): Promise<void> {
   try {
     for (const build of builds) {
       log(`5. Redis mode: ${build.name}`)
-      const prefix = `bench:${randomUUID()}:`
-      prefixes.push(prefix)
-      const env = { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64'), ...SIGN_IN_ENV }
+      const env = { ...redisEnv(prefixes), ...SIGN_IN_ENV }
       const r: Partial<RedisBuildResult> = {}
       await withServer(() => startWhatClient(build, env), async (one) => {
         const hammerOptions = (around: ReturnType<typeof counting>['around'], headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [one.pid], around, ...(headers === undefined ? {} : { headers }) })
@@ -410,9 +425,7 @@ async function redisMode (): Promise<void> {
       out[build.name] = r as RedisBuildResult
     }
   } finally {
-    for (const prefix of prefixes) {
-      for await (const keys of stats.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats.del(keys)
-    }
+    await deletePrefixes(stats, prefixes)
     stats.destroy()
   }
   // Ours: two connections per instance (at most two) and the harness's own.
@@ -471,9 +484,7 @@ async function longPollCycle (): Promise<void> {
       const memory = await withServer(() => startWhatClient(build), async (s) => longPollCycles({ ...options, url: s.url, pid: s.pid }))
       out[build.name] = { memory }
       if (stats === undefined) continue
-      const prefix = `bench:${randomUUID()}:`
-      prefixes.push(prefix)
-      const env = { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
+      const env = redisEnv(prefixes)
       let before: RedisSnapshot | undefined
       let afterSnapshot: RedisSnapshot | undefined
       const around = { before: async () => { before = await redisSnapshot(stats) }, after: async () => { afterSnapshot = await redisSnapshot(stats) } }
@@ -481,9 +492,7 @@ async function longPollCycle (): Promise<void> {
       ;(out[build.name] as { redis?: CycleResult & { redis: RedisUse } }).redis = { ...redis, redis: redisUse(before as RedisSnapshot, afterSnapshot as RedisSnapshot, Math.max(1, redis.cycles)) }
     }
   } finally {
-    for (const prefix of prefixes) {
-      for await (const keys of stats!.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats!.del(keys)
-    }
+    if (stats !== undefined) await deletePrefixes(stats, prefixes)
     stats?.destroy()
   }
   results.longPollCycle = { note: `${CYCLE_PLUGINS} plugins, each on its own keep-alive socket, holding GET /getTasks/{id}?wait=${CYCLE_WAIT_SECONDS} and polling again when it ends empty; server CPU from /proc over the measured window; Redis counts assume nobody else used that Redis meanwhile`, ...out }
@@ -521,9 +530,7 @@ async function flowSpread (): Promise<void> {
         const byBuild = out[build.name] ??= {}
         // Setups rotate too: whichever runs later in a round would otherwise always be it.
         for (const setup of setups.map((_, i) => setups[(i + round) % setups.length] as SpreadSetup)) {
-          const prefix = `bench:${randomUUID()}:`
-          const env: Record<string, string> = setup === 'memory' ? {} : { STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, STORE_KEY: randomBytes(32).toString('base64') }
-          if (setup !== 'memory') prefixes.push(prefix)
+          const env = setup === 'memory' ? {} : redisEnv(prefixes)
           const servers: RunningServer[] = []
           try {
             for (let i = setup === 'redis, 2 instances' ? 2 : 1; i > 0; i--) servers.push(await startWhatClient(build, env))
@@ -537,9 +544,7 @@ async function flowSpread (): Promise<void> {
       }
     }
   } finally {
-    for (const prefix of prefixes) {
-      for await (const keys of stats!.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await stats!.del(keys)
-    }
+    if (stats !== undefined) await deletePrefixes(stats, prefixes)
     stats?.destroy()
   }
   // The timelines stay out of the results file (scenarios 3 and 5 keep one each).
