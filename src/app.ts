@@ -110,16 +110,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   if (v1Key !== undefined) await app.register(v1, { relay, key: v1Key, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config, metrics })
   if (!logsEveryRequest(config.logLevel)) {
+    const recordMetrics = app.requestMetrics
     idlePolls.enable({
       relay,
       v1Key,
       tokens: app.identity.tokens,
-      record: config.metricsPort === undefined
-        ? (method, route, statusCode, ms) => { stats.record(method, route, statusCode, ms) }
-        : (method, route, statusCode, ms) => {
-            stats.record(method, route, statusCode, ms)
-            metrics.recordRequest(method, route, statusCode, ms / 1000)
-          }
+      record: (method, route, statusCode, ms) => {
+        stats.record(method, route, statusCode, ms)
+        recordMetrics?.(method, route, statusCode, ms / 1000)
+      }
     })
   }
   return app

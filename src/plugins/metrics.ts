@@ -17,6 +17,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Where /metrics is served, or null when metrics are off (or not started yet). */
     metricsAddress (): AddressInfo | null
+    /**
+     * Counts one answered request in the metrics, for requests answered outside
+     * Fastify's hooks (the fast path); null when metrics are off.
+     */
+    requestMetrics: ((method: string, route: string, statusCode: number, seconds: number) => void) | null
   }
 }
 
@@ -31,7 +36,12 @@ export interface MetricsPluginOptions {
 async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port }: MetricsPluginOptions): Promise<void> {
   const listener = port === undefined ? undefined : new MetricsListener(metrics)
   app.decorate('metricsAddress', () => listener?.address() ?? null)
-  if (listener === undefined || port === undefined) return
+  if (listener === undefined || port === undefined) {
+    app.decorate('requestMetrics', null)
+    return
+  }
+  const record = (method: string, route: string, statusCode: number, seconds: number): void => { metrics.recordRequest(method, route, statusCode, seconds) }
+  app.decorate('requestMetrics', record)
 
   metrics.collectProcessMetrics()
   metrics.readPendingRequests(() => relay.countHeldRequests())
@@ -39,7 +49,7 @@ async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port
 
   // A callback hook, not an async one: it runs on every poll, and a promise per call shows.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    metrics.recordRequest(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000)
+    record(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
 
