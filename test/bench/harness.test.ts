@@ -4,7 +4,7 @@
  * and that its test sign-in settings and init data are ones the server accepts.
  */
 import { describe, expect, it } from 'vitest'
-import { metricValue } from '../../bench/lib/processes.js'
+import { inTurn, metricValue } from '../../bench/lib/processes.js'
 import { infoField, parseCommandStats, redisUse, type RedisSnapshot } from '../../bench/lib/redis-stats.js'
 import { Table } from '../../bench/lib/table.js'
 import { BOT_TOKEN, initData } from '../../bench/lib/v2.js'
@@ -21,6 +21,14 @@ const STATS = [
 ].join('\r\n')
 
 describe('bench harness helpers', () => {
+  it('alternates which build a round measures first, so that over two rounds each is first once', () => {
+    const builds = ['before', 'after']
+    const rounds = [0, 1, 2, 3].map((round) => inTurn(builds, round))
+    expect(rounds).toEqual([['before', 'after'], ['after', 'before'], ['before', 'after'], ['after', 'before']])
+    expect(builds).toEqual(['before', 'after'])
+    expect(inTurn(['after'], 1)).toEqual(['after'])
+  })
+
   it('reads INFO commandstats and INFO fields', () => {
     expect(parseCommandStats(STATS)).toEqual({
       EVALSHA: { calls: 10, usec: 500 },
