@@ -477,7 +477,8 @@ const CYCLE_WAIT_SECONDS = 2
  */
 const CYCLE_ROUNDS = builds.length > 1 ? 2 : 1
 
-type CycleRound = { memory: CycleResult, redis?: CycleResult & { redis: RedisUse } }
+/** One round of one build: `position` 1 when it was measured first in its round, 2 when second. */
+type CycleRound = { position: number, memory: CycleResult, redis?: CycleResult & { redis: RedisUse } }
 
 /** Scenario 8: the long-poll cycle of an online plugin nobody asks about, memory and Redis mode. */
 async function longPollCycle (): Promise<void> {
@@ -489,9 +490,9 @@ async function longPollCycle (): Promise<void> {
   const options = { plugins: CYCLE_PLUGINS, waitSeconds: CYCLE_WAIT_SECONDS, seconds: SECONDS, warmupSeconds: 2 * CYCLE_WAIT_SECONDS, firstUserId: 9_000_000_000 }
   try {
     for (let round = 0; round < CYCLE_ROUNDS; round++) {
-      for (const build of inTurn(builds, round)) {
+      for (const [index, build] of inTurn(builds, round).entries()) {
         const memory = await withServer(() => startWhatClient(build), async (s) => longPollCycles({ ...options, url: s.url, pid: s.pid }))
-        const measured: CycleRound = { memory }
+        const measured: CycleRound = { position: index + 1, memory }
         ;(rounds[build.name] ??= []).push(measured)
         if (stats === undefined) continue
         const env = redisEnv(prefixes)
@@ -506,7 +507,7 @@ async function longPollCycle (): Promise<void> {
     if (stats !== undefined) await deletePrefixes(stats, prefixes)
     stats?.destroy()
   }
-  results.longPollCycle = { note: `${CYCLE_PLUGINS} plugins, each on its own keep-alive socket, holding GET /getTasks/{id}?wait=${CYCLE_WAIT_SECONDS} and polling again when it ends empty; server CPU from /proc over the measured window; Redis counts assume nobody else used that Redis meanwhile; ${CYCLE_ROUNDS} round(s) per build, the builds' order alternating`, ...rounds }
+  results.longPollCycle = { note: `${CYCLE_PLUGINS} plugins, each on its own keep-alive socket, holding GET /getTasks/{id}?wait=${CYCLE_WAIT_SECONDS} and polling again when it ends empty; server CPU from /proc over the measured window; Redis counts assume nobody else used that Redis meanwhile${CYCLE_ROUNDS > 1 ? `; ${CYCLE_ROUNDS} rounds per build, the builds' order alternating (position: 1st or 2nd in its round)` : ''}`, ...rounds }
   const failures = (runs: CycleResult[]): string => {
     const failed = runs.reduce((sum, r) => sum + r.failures, 0)
     return failed > 0 ? ` (${failed} failures!)` : ''
@@ -514,9 +515,9 @@ async function longPollCycle (): Promise<void> {
   // Each figure the median of the rounds (with two, their mean), and each round's beside it.
   const cell = (runs: CycleResult[], redisCpus: number[] = []): string => {
     const cpus = runs.map((r) => r.cpuUsPerCycle)
-    const each = runs.length > 1 ? ` (rounds ${cpus.join(', ')})` : ''
     const inRedis = redisCpus.length > 0 ? `, ${round(median(redisCpus), 1)} µs` : ''
-    return `${Math.round(median(runs.map((r) => r.cyclesPerSecond))).toLocaleString('en')}/s, ${median(cpus)} µs${each}${inRedis}${failures(runs)}`
+    const each = runs.length < 2 ? '' : ` (rounds: server ${cpus.join(', ')}${redisCpus.length > 0 ? `; Redis ${redisCpus.map((v) => round(v, 1)).join(', ')}` : ''})`
+    return `${Math.round(median(runs.map((r) => r.cyclesPerSecond))).toLocaleString('en')}/s, ${median(cpus)} µs${inRedis}${each}${failures(runs)}`
   }
   const redisRuns = (runs: CycleRound[]) => runs.flatMap((r) => r.redis === undefined ? [] : [r.redis])
   buildRow('8 cycle', `memory: ${CYCLE_PLUGINS.toLocaleString('en')} plugins, wait=${CYCLE_WAIT_SECONDS}: cycles/s, server CPU per cycle`, perBuild(rounds, (runs) => cell(runs.map((r) => r.memory))))
