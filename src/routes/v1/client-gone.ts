@@ -66,7 +66,8 @@ export function replyWith<T> (payload: (value: T) => unknown): Outcome<T, Fastif
     },
     fail (reply, error) {
       unwatch(reply)
-      void reply.send(error)
+      // reply.send takes only an Error as a failure: anything else it would send as a 200 payload.
+      void reply.send(error instanceof Error ? error : new Error(`held call failed: ${typeof error}`))
     }
   }
 }
