@@ -1,9 +1,11 @@
 /**
  * The benchmark harness's pure helpers (bench/lib): what it reads from Redis's
  * INFO and a Prometheus exposition, how it divides counts, the table it prints,
- * and that its test sign-in settings and init data are ones the server accepts.
+ * what it reads from callgrind's files, and that its test sign-in settings and
+ * init data are ones the server accepts.
  */
 import { describe, expect, it } from 'vitest'
+import { dumpedThreads, inclusiveOf, totalOf } from '../../bench/lib/callgrind.js'
 import { inTurn, metricValue } from '../../bench/lib/processes.js'
 import { infoField, parseCommandStats, redisUse, type RedisSnapshot } from '../../bench/lib/redis-stats.js'
 import { Table } from '../../bench/lib/table.js'
@@ -27,6 +29,22 @@ describe('bench harness helpers', () => {
     expect(rounds).toEqual([['before', 'after'], ['after', 'before'], ['before', 'after'], ['after', 'before']])
     expect(builds).toEqual(['before', 'after'])
     expect(inTurn(['after'], 1)).toEqual(['after'])
+  })
+
+  it("reads callgrind's dumps: the threads of one dump in order, their totals, one function's inclusive count", () => {
+    const files = ['v1-1.out', 'v1-1.out-01', 'v1-1.out.1-02', 'v1-1.out.1-01', 'v1-1.out.1-10', 'v1-11.out.1-01', 'v1-1.out.1-01.bak']
+    expect(dumpedThreads(files, 'v1-1')).toEqual(['v1-1.out.1-01', 'v1-1.out.1-02', 'v1-1.out.1-10'])
+    expect(totalOf('events: Ir\nsummary: 5\ntotals: 813903984\n', 'f')).toBe(813903984)
+    expect(() => totalOf('events: Ir\n', 'f')).toThrow('f has no totals line')
+    const annotated = [
+      '--------------------------------------------------------------------------------',
+      '1,408,362,319 (100.0%)  PROGRAM TOTALS',
+      '  343,181,489 (24.37%)  ???:v8::internal::Runtime_DefineKeyedOwnPropertyInLiteral(int, unsigned long*, v8::internal::Isolate*) [/usr/bin/node]',
+      '  343,000,000 (24.30%)  ???:v8::internal::__RT_impl_Runtime_DefineKeyedOwnPropertyInLiteral(v8::internal::Arguments<(v8::internal::ArgumentsType)0>, v8::internal::Isolate*) [/usr/bin/node]'
+    ].join('\n')
+    expect(inclusiveOf(annotated, 'Runtime_DefineKeyedOwnPropertyInLiteral(')).toBe(343181489)
+    expect(inclusiveOf(annotated, 'Runtime_StackGuard(')).toBe(0)
+    expect(() => inclusiveOf('n/a Runtime_X(', 'Runtime_X(')).toThrow('unexpected callgrind_annotate line')
   })
 
   it('reads INFO commandstats and INFO fields', () => {
