@@ -5,8 +5,8 @@
  *
  * Why beside `npm run bench`: this VM's speed drifts by tens of percent from
  * minute to minute, which hides any change worth a microsecond or two; an
- * instruction count does not drift (a build counts the same within a fraction
- * of a percent, in the same state: see below). It counts user-space
+ * instruction count does not drift (a build counts the same within a few
+ * percent, in the same state: see below). It counts user-space
  * instructions only: not the kernel's share (the socket writes), nor how fast
  * they run (cache misses), nor what the host takes, so it is a second view of
  * the idle-poll target, not the target.
