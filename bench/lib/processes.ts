@@ -59,9 +59,10 @@ export interface RunningServer {
 export const SERVE_NODE_FLAGS = ['--max-semi-space-size=16']
 
 /**
- * The builds in the order round `round` measures them: as given in even rounds, reversed
- * in odd ones. Measured one after the other, the second of two builds can cost 15-25%
- * more CPU whichever it is (BENCHMARKS.md §8): alternating, neither always pays it.
+ * The builds (or any things measured one after the other, like scenario 1's v1 and v2
+ * polls) in the order round `round` measures them: as given in even rounds, reversed in
+ * odd ones. Measured one after the other, the second of two builds can cost 15-25% more
+ * CPU whichever it is (BENCHMARKS.md §8): alternating, neither always pays it.
  */
 export function inTurn<T> (builds: readonly T[], round: number): T[] {
   return round % 2 === 0 ? [...builds] : [...builds].reverse()
