@@ -25,7 +25,7 @@
  *
  *   npm run build && node dist/bench/instructions.js [--before DIR] [--polls N] [--warmup N] [--processes N]
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,8 +34,7 @@ import autocannon from 'autocannon'
 import { cpus } from 'node:os'
 import { dumpedThreads, inclusiveOf, totalOf } from './lib/callgrind.js'
 import { sign } from './lib/load.js'
-import { BENCH_KEY, findBuild, SERVE_NODE_FLAGS, startWhatClient, type Build } from './lib/processes.js'
-import { freePort } from './lib/free-port.js'
+import { findBuild, SERVE_NODE_FLAGS, startProcess, startWhatClient, type Build } from './lib/processes.js'
 import { Table } from './lib/table.js'
 import { hasSignIn, SIGN_IN_ENV, signIn } from './lib/v2.js'
 
@@ -83,39 +82,22 @@ interface Count {
 }
 
 async function count (label: string, script: string, scriptArgs: string[], nodeFlags: string[], env: Record<string, string>, path: string): Promise<Count> {
-  const port = await freePort()
   const out = join(work, `${label}.out`)
-  const child = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`, `--log-file=${out}.log`, process.execPath, ...nodeFlags, script, ...scriptArgs], {
-    env: { ...process.env, ...VG_ENV, API_SECRET_KEY: BENCH_KEY, ...env, PORT: String(port) },
-    stdio: 'ignore'
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  let gone = false
-  void exited.then(() => { gone = true })
+  const wrapper = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`, `--log-file=${out}.log`]
   const fail = (what: string): Error => new Error(`${label}: ${what} (valgrind's log: ${out}.log)`)
+  const server = await startProcess(script, scriptArgs, { ...VG_ENV, ...env }, nodeFlags, { wrapper, readyWithinMs: 120_000 })
   // callgrind_control exits 0 even when it found no such process: what it prints tells.
   const control = (command: string): void => {
-    const run = spawnSync('callgrind_control', [command, String(child.pid)], { env: { ...process.env, ...VG_ENV }, encoding: 'utf8', timeout: 60_000 })
+    const run = spawnSync('callgrind_control', [command, String(server.pid)], { env: { ...process.env, ...VG_ENV }, encoding: 'utf8', timeout: 60_000 })
     const said = `${run.stdout ?? ''}${run.stderr ?? ''}`
     if (run.error !== undefined || run.status !== 0 || /not detected|No active callgrind|error/i.test(said)) {
       throw fail(`callgrind_control ${command} failed: ${run.error?.message ?? said.trim()}`)
     }
   }
   try {
-    const url = `http://127.0.0.1:${port}`
-    for (let i = 0; ; i++) {
-      if (gone) throw fail('the server exited before it answered')
-      if (i > 600) throw fail('the server did not answer within 120 s')
-      try {
-        await fetch(`${url}/healthz`)
-        break
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 200))
-      }
-    }
-    const headers = path === V2_PATH ? { authorization: `Bearer ${await signIn(url, 424243)}` } : { 'x-signature': sign(path) }
+    const headers = path === V2_PATH ? { authorization: `Bearer ${await signIn(server.url, 424243)}` } : { 'x-signature': sign(path) }
     const load = async (amount: number): Promise<number> => {
-      const result = await autocannon({ url: url + path, headers, connections: CONNECTIONS, amount })
+      const result = await autocannon({ url: server.url + path, headers, connections: CONNECTIONS, amount })
       if (result.non2xx > 0 || result.errors > 0) throw fail(`${result.non2xx} non-2xx and ${result.errors} errors`)
       return result['2xx']
     }
@@ -134,8 +116,7 @@ async function count (label: string, script: string, scriptArgs: string[], nodeF
     const literal = inclusiveOf(annotated, LITERAL_RUNTIME)
     return { main: Math.round(main / polls), others: Math.round((all - main) / polls), literalRuntimeShare: Math.round(1000 * literal / main) / 1000, polls }
   } finally {
-    if (!gone) child.kill('SIGTERM')
-    await exited
+    await server.stop()
   }
 }
 

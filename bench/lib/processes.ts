@@ -68,10 +68,18 @@ export function inTurn<T> (builds: readonly T[], round: number): T[] {
   return round % 2 === 0 ? [...builds] : [...builds].reverse()
 }
 
+/** How a server process is started beyond its script: a program that runs Node (e.g. valgrind), and how long it may take to answer. */
+export interface StartOptions {
+  /** The command and its arguments that Node runs under (none: Node runs alone). */
+  wrapper?: readonly string[]
+  readyWithinMs?: number
+}
+
 /** Starts a server process on a free port; ready once it answers HTTP (any status). */
-async function startProcess (script: string, args: string[], env: Record<string, string>, nodeFlags: string[] = []): Promise<RunningServer> {
+export async function startProcess (script: string, args: string[], env: Record<string, string>, nodeFlags: string[] = [], { wrapper = [], readyWithinMs = 20_000 }: StartOptions = {}): Promise<RunningServer> {
   const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, script, ...args], {
+  const [command, ...commandArgs] = [...wrapper, process.execPath, ...nodeFlags, script, ...args] as [string, ...string[]]
+  const child: ChildProcess = spawn(command, commandArgs, {
     env: { ...process.env, HOST: '127.0.0.1', API_SECRET_KEY: BENCH_KEY, ...env, PORT: String(port) },
     // Logs go where an operator's would: written in full, read by nobody here.
     stdio: ['ignore', 'ignore', 'inherit']
@@ -81,7 +89,7 @@ async function startProcess (script: string, args: string[], env: Record<string,
   child.once('exit', () => { exited = true })
   for (let i = 0; ; i++) {
     if (exited) throw new Error(`${script} exited before it served`)
-    if (i > 200) throw new Error(`${script} did not answer within 20 s`)
+    if (i > readyWithinMs / 100) throw new Error(`${script} did not answer within ${readyWithinMs / 1000} s`)
     try {
       await fetch(`${url}/healthz`)
       break
