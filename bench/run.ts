@@ -17,7 +17,7 @@
  * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
  * per request from /proc); 2 idle poll as pending work grows; 3 full flow in
  * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
- * levels); 5 Redis mode, one and two instances (Redis commands, round trips and
+ * levels, beside a bare node:http server holding the same requests); 5 Redis mode, one and two instances (Redis commands, round trips and
  * CPU per call and per resolution: it assumes nobody else uses that Redis
  * meanwhile); 6 sign-in over HTTP; 8 the long-poll cycle of an idle plugin
  * (memory and Redis mode: the capacity model's input); 9 the full flow at
@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import autocannon from 'autocannon'
 import { fillPending, hammer, round, sign, type LoadResult } from './lib/load.js'
-import { cpuMicros, findBuild, inTurn, rssBytes, startCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
+import { cpuMicros, findBuild, inTurn, rssBytes, startCeiling, startHeldCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
 import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
 import { Table } from './lib/table.js'
@@ -292,27 +292,32 @@ async function fullFlows (): Promise<void> {
 }
 
 async function held (): Promise<void> {
-  log('4. held long-polls')
+  log('4. held long-polls (and a bare node:http server holding the same requests)')
+  // The ceiling first: what holding a request costs Node's own HTTP server.
+  const ceiling = await withServer(startHeldCeiling, (server) => heldPolls(server, HELD_LEVELS, 4_000_000_000))
   const out: ByBuild<HeldPollsResult> = {}
   for (const build of builds) {
     await withServer(() => startWhatClient(build, { MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }, true), async (server) => {
       out[build.name] = await heldPolls(server, HELD_LEVELS, 4_000_000_000)
     })
   }
-  results.heldPolls = out
+  results.heldPolls = { ceiling, ...out }
   const kb = (bytes: number | undefined): string => bytes === undefined ? '?' : `${round(bytes / 1000, 1)} KB`
   const levelOf = (r: HeldPollsResult, i: number) => r.levels[i] as HeldPollsResult['levels'][number]
   HELD_LEVELS.forEach((count, i) => {
     const n = count.toLocaleString('en')
-    buildRow('4 held polls', `${n} held: server RSS; JS heap used / reserved`, perBuild(out, (r) => `${levelOf(r, i).rssMiB} MiB; ${levelOf(r, i).heapUsedMiB ?? '?'} / ${levelOf(r, i).heapTotalMiB ?? '?'} MiB`))
-    buildRow('4 held polls', `${n} held: RSS per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).rssPerPollBytes)))
-    buildRow('4 held polls', `${n} held: JS heap per poll, from empty`, perBuild(out, (r) => kb(levelOf(r, i).heapPerPollBytes)))
+    /** A row with the ceiling's cell beside the builds'. */
+    const row = (measure: string, show: (level: HeldPollsResult['levels'][number]) => string): void =>
+      buildRow('4 held polls', measure, perBuild(out, (r) => show(levelOf(r, i))), show(levelOf(ceiling, i)))
+    row(`${n} held: server RSS; JS heap used / reserved`, (l) => `${l.rssMiB} MiB; ${l.heapUsedMiB ?? '?'} / ${l.heapTotalMiB ?? '?'} MiB`)
+    row(`${n} held: RSS per poll, from empty`, (l) => kb(l.rssPerPollBytes))
+    row(`${n} held: JS heap per poll, from empty`, (l) => kb(l.heapPerPollBytes))
     if (i > 0) {
       const from = (HELD_LEVELS[i - 1] as number).toLocaleString('en')
-      buildRow('4 held polls', `${from} → ${n}: RSS per added poll (target ≤ 8 KB)`, perBuild(out, (r) => kb(levelOf(r, i).marginalRssPerPollBytes)))
-      buildRow('4 held polls', `${from} → ${n}: JS heap per added poll`, perBuild(out, (r) => kb(levelOf(r, i).marginalHeapPerPollBytes)))
+      row(`${from} → ${n}: RSS per added poll (target ≤ 8 KB)`, (l) => kb(l.marginalRssPerPollBytes))
+      row(`${from} → ${n}: JS heap per added poll`, (l) => kb(l.marginalHeapPerPollBytes))
     }
-    buildRow('4 held polls', `${n} held: release one, median / worst of 20`, perBuild(out, (r) => `${levelOf(r, i).releaseMedianMs} / ${levelOf(r, i).releaseMaxMs} ms${levelOf(r, i).refused > 0 ? `, ${levelOf(r, i).refused} refused!` : ''}`))
+    row(`${n} held: release one, median / worst of 20`, (l) => `${l.releaseMedianMs} / ${l.releaseMaxMs} ms${l.refused > 0 ? `, ${l.refused} refused!` : ''}`)
   })
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { freePort } from './free-port.js'
 
 const CEILING = fileURLToPath(new URL('../ceiling-server.js', import.meta.url))
+const HELD_CEILING = fileURLToPath(new URL('../held-ceiling-server.js', import.meta.url))
 const GC_ON_SIGNAL = fileURLToPath(new URL('../gc-on-signal.js', import.meta.url))
 const HERE = fileURLToPath(new URL('../../..', import.meta.url))
 export const BENCH_KEY = 'bench-key'
@@ -49,6 +50,8 @@ export interface RunningServer {
   pid: number
   /** The metrics listener's /metrics URL, when the server was started with one. */
   metricsUrl?: string
+  /** A URL answering `process.memoryUsage()`'s heap figures as JSON (the held-polls ceiling's). */
+  memoryUrl?: string
   stop: () => Promise<void>
 }
 
@@ -118,9 +121,13 @@ export async function startProcess (script: string, args: string[], env: Record<
 export async function startWhatClient (build: Build, env: Record<string, string> = {}, memory = false): Promise<RunningServer> {
   if (!memory) return startProcess(build.cli, ['serve'], env, SERVE_NODE_FLAGS)
   const metricsPort = await freePort()
-  const nodeOptions = [process.env.NODE_OPTIONS ?? '', '--expose-gc', `--import=${GC_ON_SIGNAL}`].join(' ').trim()
-  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: nodeOptions }, SERVE_NODE_FLAGS)
+  const server = await startProcess(build.cli, ['serve'], { ...env, METRICS_PORT: String(metricsPort), NODE_OPTIONS: gcOnSignal() }, SERVE_NODE_FLAGS)
   return { ...server, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` }
+}
+
+/** NODE_OPTIONS that preload bench/gc-on-signal.ts (a full GC on SIGWINCH), beside any already set. */
+function gcOnSignal (): string {
+  return [process.env.NODE_OPTIONS ?? '', '--expose-gc', `--import=${GC_ON_SIGNAL}`].join(' ').trim()
 }
 
 /** A full garbage collection in a server started with `memory` (ignored by any other). */
@@ -131,6 +138,15 @@ export async function collectGarbage (server: RunningServer): Promise<void> {
 
 export function startCeiling (): Promise<RunningServer> {
   return startProcess(CEILING, [], {})
+}
+
+/**
+ * The held-polls ceiling (bench/held-ceiling-server.ts), with the server's Node
+ * flags (the young generation's size is part of RSS) and a full GC on SIGWINCH.
+ */
+export async function startHeldCeiling (): Promise<RunningServer> {
+  const server = await startProcess(HELD_CEILING, [], { NODE_OPTIONS: gcOnSignal() }, SERVE_NODE_FLAGS)
+  return { ...server, memoryUrl: `${server.url}/memory` }
 }
 
 /** Resident set size of a process, in bytes. */
@@ -167,8 +183,19 @@ export interface HeapSample {
   external: number
 }
 
-/** The server's heap, from its metrics listener (prom-client's default metrics), or undefined without one. */
+/**
+ * The server's heap, from its metrics listener (prom-client's default metrics)
+ * or its memory URL, or undefined without either.
+ */
 export async function heapSample (server: RunningServer): Promise<HeapSample | undefined> {
+  if (server.memoryUrl !== undefined) {
+    try {
+      const { heapUsed, heapTotal, external } = await (await fetch(server.memoryUrl)).json() as HeapSample
+      return { heapUsed, heapTotal, external }
+    } catch {
+      return undefined
+    }
+  }
   if (server.metricsUrl === undefined) return undefined
   try {
     const text = await (await fetch(server.metricsUrl)).text()

@@ -2,7 +2,8 @@
  * Scenario 4: many held long-polls at once (distinct users, one socket each,
  * spread over several loopback source addresses so ports do not run short),
  * on one server, grown level by level. At each level: the server's RSS and JS
- * heap (from its metrics listener, after a full GC), and how long
+ * heap (from its metrics listener, or the held-polls ceiling's /memory, after a
+ * full GC), and how long
  * it takes to release one chosen poll among them by giving its user a task.
  * Per held poll: from the empty server to the level (fixed costs included),
  * and the marginal cost between levels (the steadier figure).
@@ -159,6 +160,6 @@ export async function heldPolls (server: RunningServer, levels: number[], firstU
     levels: out,
     rssEmptyMiB: round(rssEmpty / 2 ** 20, 1),
     ...(heapEmpty === undefined ? {} : { heapEmptyMiB: round(heapEmpty.heapUsed / 2 ** 20, 1), heapTotalEmptyMiB: round(heapEmpty.heapTotal / 2 ** 20, 1) }),
-    heapMethod: `least of ${HEAP_SAMPLES} samples of nodejs_heap_size_used_bytes, each 300 ms after a full GC (SIGWINCH, bench/gc-on-signal.ts)`
+    heapMethod: `least of ${HEAP_SAMPLES} samples of process.memoryUsage().heapUsed (the server's nodejs_heap_size_used_bytes, the ceiling's /memory), each 300 ms after a full GC (SIGWINCH, bench/gc-on-signal.ts)`
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The benchmark harness's pure helpers (bench/lib): what it reads from Redis's
+ * The benchmark harness's helpers (bench/lib): what it reads from Redis's
  * INFO and a Prometheus exposition, how it divides counts, the table it prints,
- * what it reads from callgrind's files, and that its test sign-in settings and
- * init data are ones the server accepts.
+ * what it reads from callgrind's files, that its test sign-in settings and
+ * init data are ones the server accepts, its raw HTTP client, and the bare
+ * node:http ceilings it measures the server against.
  */
 import { describe, expect, it } from 'vitest'
 import { dumpedThreads, inclusiveOf, totalOf } from '../../bench/lib/callgrind.js'
@@ -180,6 +181,53 @@ describe('the full flow\'s open-loop schedule', () => {
         // Not due a moment before.
         expect(scheduled(at - 1e-6)).toBeLessThan(k)
       }
+    }
+  })
+})
+
+describe('the bare node:http ceilings', () => {
+  // Started as the harness starts them: the built files (npm test builds first), on a free port.
+  const load = async () => {
+    const processes = await import('../../dist/bench/lib/processes.js')
+    const { sign } = await import('../../dist/bench/lib/load.js')
+    return { ...processes, sign }
+  }
+
+  it('the idle ceiling answers a signed poll with the empty list and refuses a bad signature', async () => {
+    const { startCeiling, sign } = await load()
+    const server = await startCeiling()
+    try {
+      const ok = await fetch(`${server.url}/getTasks/7`, { headers: { 'x-signature': sign('/getTasks/7') } })
+      expect([ok.status, await ok.text()]).toEqual([200, '{"tasks":[]}'])
+      const forged = await fetch(`${server.url}/getTasks/7`, { headers: { 'x-signature': sign('/getTasks/8') } })
+      expect(forged.status).toBe(403)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('the held-polls ceiling holds a signed poll until its user is asked about, and reports its heap', async () => {
+    const { startHeldCeiling, heapSample, sign } = await load()
+    const server = await startHeldCeiling()
+    try {
+      const held = fetch(`${server.url}/getTasks/7?wait=120`, { headers: { 'x-signature': sign('/getTasks/7') } })
+      const forged = await fetch(`${server.url}/getTasks/7?wait=120`, { headers: { 'x-signature': sign('/getTasks/8') } })
+      expect(forged.status).toBe(403)
+      // Another user's ask does not answer it; its own does, with that ask's request id
+      // (a poll answered at once would carry no task, one answered by the other ask its id).
+      const other = await fetch(`${server.url}/requestClient`, { method: 'POST', body: '{"requester_id": 1, "target_id": 8}' })
+      expect(other.status).toBe(200)
+      await other.text()
+      const own = await fetch(`${server.url}/requestClient`, { method: 'POST', body: '{"requester_id": 1, "target_id": 7}' })
+      const { request_id: requestId } = await own.json() as { request_id: string }
+      const reply = await held
+      expect([reply.status, await reply.json()]).toEqual([200, { tasks: [requestId] }])
+      const heap = await heapSample(server)
+      expect(heap?.heapUsed).toBeGreaterThan(0)
+      expect(heap?.heapTotal).toBeGreaterThanOrEqual(heap?.heapUsed as number)
+      expect(heap?.external).toBeGreaterThan(0)
+    } finally {
+      await server.stop()
     }
   })
 })
