@@ -1,8 +1,10 @@
 /**
  * Microseconds per session-token verify and issue (src/identity/tokens.ts),
+ * beside the v1 signature check that a v1 poll makes instead of the verify,
  * and per init-data check in each mode: `npm run build && node dist/bench/tokens.js`.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createHmac, createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { verify } from '../src/crypto/signature.js'
 import { InitDataVerifier, signInitData } from '../src/identity/init-data.js'
 import { SessionTokens } from '../src/identity/tokens.js'
 
@@ -18,10 +20,31 @@ function perCall (label: string, n: number, fn: () => unknown): void {
   console.log(`${label.padEnd(34)} median ${rounds[2]?.toFixed(2)} µs (min ${rounds[0]?.toFixed(2)}, max ${rounds[4]?.toFixed(2)})`)
 }
 
+/** Like perCall for two checks, their rounds taken in turn (the median of 9 each), and what the second costs more. */
+function sideBySide (labels: [string, string], n: number, fns: [() => unknown, () => unknown]): void {
+  const rounds: [number[], number[]] = [[], []]
+  for (let r = 0; r < 9; r++) {
+    fns.forEach((fn, k) => {
+      if (r === 0) for (let i = 0; i < 10_000; i++) fn()
+      const start = process.hrtime.bigint()
+      for (let i = 0; i < n; i++) fn()
+      rounds[k]?.push(Number(process.hrtime.bigint() - start) / n / 1000)
+    })
+  }
+  const medians = rounds.map((times) => times.sort((a, b) => a - b)[4] as number)
+  labels.forEach((label, k) => console.log(`${label.padEnd(34)} median ${medians[k]?.toFixed(2)} µs`))
+  console.log(`${'the second costs more by'.padEnd(34)} ${((medians[1] as number) - (medians[0] as number)).toFixed(2)} µs`)
+}
+
 const tokens = new SessionTokens({ secret: randomBytes(32), ttlSeconds: 86_400 })
 const { token } = tokens.issue(123_456_789_012)
 console.log(`token: ${token.length} characters`)
-perCall('token verify', 200_000, () => tokens.verify(token))
+// What a v1 idle poll checks (its signature) against what a v2 one checks (its token): the
+// rest of the two polls is alike (BENCHMARKS.md §12).
+const v1Key = createSecretKey(Buffer.from('bench-key'))
+const v1Path = '/getTasks/123456789012'
+const v1Signature = createHmac('sha256', 'bench-key').update(v1Path).digest('hex')
+sideBySide(['v1 signature check', 'token verify'], 200_000, [() => verify(v1Key, v1Path, v1Signature), () => tokens.verify(token)])
 perCall('token issue', 200_000, () => tokens.issue(123_456_789_012))
 
 const botToken = '7000000001:AAbench-token'
