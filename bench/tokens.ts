@@ -3,10 +3,12 @@
  * beside the v1 signature check that a v1 poll makes instead of the verify,
  * and per init-data check in each mode: `npm run build && node dist/bench/tokens.js`.
  */
-import { createHmac, createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
+import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { verify } from '../src/crypto/signature.js'
 import { InitDataVerifier, signInitData } from '../src/identity/init-data.js'
 import { SessionTokens } from '../src/identity/tokens.js'
+import { sign } from './lib/load.js'
+import { BENCH_KEY, inTurn } from './lib/processes.js'
 
 function perCall (label: string, n: number, fn: () => unknown): void {
   for (let i = 0; i < Math.min(n, 10_000); i++) fn()
@@ -20,20 +22,29 @@ function perCall (label: string, n: number, fn: () => unknown): void {
   console.log(`${label.padEnd(34)} median ${rounds[2]?.toFixed(2)} µs (min ${rounds[0]?.toFixed(2)}, max ${rounds[4]?.toFixed(2)})`)
 }
 
-/** Like perCall for two checks, their rounds taken in turn (the median of 9 each), and what the second costs more. */
+/**
+ * Like perCall for two calls, measured in the same rounds, in turn (each goes first in every
+ * other round, so neither always pays the other's garbage): both medians of 9 rounds, and
+ * the median and range of what the second cost more within a round.
+ */
 function sideBySide (labels: [string, string], n: number, fns: [() => unknown, () => unknown]): void {
-  const rounds: [number[], number[]] = [[], []]
+  for (const fn of fns) for (let i = 0; i < 10_000; i++) fn()
+  const times: [number[], number[]] = [[], []]
+  const extra: number[] = []
   for (let r = 0; r < 9; r++) {
-    fns.forEach((fn, k) => {
-      if (r === 0) for (let i = 0; i < 10_000; i++) fn()
+    const round: number[] = []
+    for (const k of inTurn([0, 1], r)) {
+      const fn = fns[k] as () => unknown
       const start = process.hrtime.bigint()
       for (let i = 0; i < n; i++) fn()
-      rounds[k]?.push(Number(process.hrtime.bigint() - start) / n / 1000)
-    })
+      round[k] = Number(process.hrtime.bigint() - start) / n / 1000
+      times[k as 0 | 1].push(round[k] as number)
+    }
+    extra.push((round[1] as number) - (round[0] as number))
   }
-  const medians = rounds.map((times) => times.sort((a, b) => a - b)[4] as number)
-  labels.forEach((label, k) => console.log(`${label.padEnd(34)} median ${medians[k]?.toFixed(2)} µs`))
-  console.log(`${'the second costs more by'.padEnd(34)} ${((medians[1] as number) - (medians[0] as number)).toFixed(2)} µs`)
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[4] as number
+  labels.forEach((label, k) => console.log(`${label.padEnd(34)} median ${median(times[k as 0 | 1]).toFixed(2)} µs`))
+  console.log(`${`${labels[1]}, more by`.padEnd(34)} median ${median(extra).toFixed(2)} µs (min ${Math.min(...extra).toFixed(2)}, max ${Math.max(...extra).toFixed(2)})`)
 }
 
 const tokens = new SessionTokens({ secret: randomBytes(32), ttlSeconds: 86_400 })
@@ -41,9 +52,9 @@ const { token } = tokens.issue(123_456_789_012)
 console.log(`token: ${token.length} characters`)
 // What a v1 idle poll checks (its signature) against what a v2 one checks (its token): the
 // rest of the two polls is alike (BENCHMARKS.md §12).
-const v1Key = createSecretKey(Buffer.from('bench-key'))
+const v1Key = createSecretKey(Buffer.from(BENCH_KEY))
 const v1Path = '/getTasks/123456789012'
-const v1Signature = createHmac('sha256', 'bench-key').update(v1Path).digest('hex')
+const v1Signature = sign(v1Path)
 sideBySide(['v1 signature check', 'token verify'], 200_000, [() => verify(v1Key, v1Path, v1Signature), () => tokens.verify(token)])
 perCall('token issue', 200_000, () => tokens.issue(123_456_789_012))
 

@@ -201,18 +201,41 @@ describe('the bare node:http ceilings', () => {
       expect([ok.status, await ok.text()]).toEqual([200, '{"tasks":[]}'])
       const forged = await fetch(`${server.url}/getTasks/7`, { headers: { 'x-signature': sign('/getTasks/8') } })
       expect(forged.status).toBe(403)
+      const badPath = await fetch(`${server.url}/getTasks/%E0`, { headers: { 'x-signature': sign('/getTasks/%E0') } })
+      expect(badPath.status).toBe(403)
     } finally {
       await server.stop()
     }
   })
 
-  it('the held-polls ceiling holds a signed poll until its user is asked about, and reports its heap', async () => {
+  it('the held-polls ceiling holds a signed poll until its user is asked about, forgets one whose client left, and reports its heap', async () => {
     const { startHeldCeiling, heapSample, sign } = await load()
     const server = await startHeldCeiling()
+    const client = new AbortController()
+    /** What the ceiling reports: heap figures, how many polls it holds, whether SIGWINCH can collect garbage. */
+    const memory = async () => await (await fetch(server.memoryUrl as string)).json() as { held: number, collects: boolean }
+    /** Until the ceiling holds `count` polls (each look is a request: no clock involved). */
+    const holding = async (count: number): Promise<void> => {
+      for (let i = 0; i < 1000 && (await memory()).held !== count; i++) await new Promise((resolve) => setImmediate(resolve))
+      expect((await memory()).held).toBe(count)
+    }
+    const poll = (user: number, query: string, signal?: AbortSignal) =>
+      fetch(`${server.url}/getTasks/${user}${query}`, { headers: { 'x-signature': sign(`/getTasks/${user}`) }, signal })
     try {
-      const held = fetch(`${server.url}/getTasks/7?wait=120`, { headers: { 'x-signature': sign('/getTasks/7') } })
+      expect((await memory()).collects).toBe(true)
+      // Without a wait (or with wait=0) a poll is answered at once, empty.
+      for (const query of ['', '?wait=0']) {
+        const now = await poll(7, query)
+        expect([now.status, await now.text()]).toEqual([200, '{"tasks":[]}'])
+      }
       const forged = await fetch(`${server.url}/getTasks/7?wait=120`, { headers: { 'x-signature': sign('/getTasks/8') } })
       expect(forged.status).toBe(403)
+      const badPath = await fetch(`${server.url}/getTasks/%E0?wait=120`, { headers: { 'x-signature': sign('/getTasks/%E0') } })
+      expect(badPath.status).toBe(403)
+
+      const held = poll(7, '?wait=120', client.signal)
+      held.catch(() => {}) // awaited below; the finally's abort must not leave it unhandled
+      await holding(1)
       // Another user's ask does not answer it; its own does, with that ask's request id
       // (a poll answered at once would carry no task, one answered by the other ask its id).
       const other = await fetch(`${server.url}/requestClient`, { method: 'POST', body: '{"requester_id": 1, "target_id": 8}' })
@@ -222,11 +245,21 @@ describe('the bare node:http ceilings', () => {
       const { request_id: requestId } = await own.json() as { request_id: string }
       const reply = await held
       expect([reply.status, await reply.json()]).toEqual([200, { tasks: [requestId] }])
+      await holding(0)
+
+      // A client that leaves takes its hold with it.
+      const leaving = poll(9, '?wait=120', client.signal)
+      await holding(1)
+      client.abort()
+      await expect(leaving).rejects.toThrow()
+      await holding(0)
+
       const heap = await heapSample(server)
       expect(heap?.heapUsed).toBeGreaterThan(0)
       expect(heap?.heapTotal).toBeGreaterThanOrEqual(heap?.heapUsed as number)
       expect(heap?.external).toBeGreaterThan(0)
     } finally {
+      client.abort()
       await server.stop()
     }
   })
