@@ -51,7 +51,7 @@ const tokens = new SessionTokens({ secret: randomBytes(32), ttlSeconds: 86_400 }
 const { token } = tokens.issue(123_456_789_012)
 console.log(`token: ${token.length} characters`)
 // What a v1 idle poll checks (its signature) against what a v2 one checks (its token): the
-// rest of the two polls is alike (BENCHMARKS.md §12).
+// rest of the two polls is much alike (BENCHMARKS.md §12).
 const v1Key = createSecretKey(Buffer.from(BENCH_KEY))
 const v1Path = '/getTasks/123456789012'
 const v1Signature = sign(v1Path)
