@@ -15,7 +15,7 @@
  *                      the Redis parts of 8 and 9)
  *
  * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
- * per request from /proc); 2 idle poll as pending work grows; 3 full flow in
+ * per request from /proc), and v2 against v1 in pairs of short windows; 2 idle poll as pending work grows; 3 full flow in
  * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
  * levels, beside a bare node:http server holding the same requests); 5 Redis
  * mode, one and two instances (Redis commands, round trips and CPU per call and
@@ -34,7 +34,7 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import autocannon from 'autocannon'
-import { fillPending, hammer, round, sign, type LoadResult } from './lib/load.js'
+import { fillPending, hammer, pairedExcess, round, sign, type LoadResult } from './lib/load.js'
 import { cpuMicros, findBuild, inTurn, rssBytes, startCeiling, startHeldCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
 import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
@@ -59,6 +59,9 @@ const SECONDS = quick ? 3 : 10
 /** Scenario 1's fixed-rate pass: below what the slowest server measured answers. */
 const IDLE_RATE = 8_000
 const RATE_SECONDS = quick ? 3 : 5
+/** Scenario 1's v1/v2 pairs: short windows in turn, so that the VM's drift moves both alike. */
+const PAIRS = quick ? 6 : 20
+const PAIR_SECONDS = quick ? 1 : 2
 const WARMUP_SECONDS = 2
 /** A full flow's warm-up: the first part of the same run (see scenarios/full-flow.ts). */
 const FLOW_WARMUP_SECONDS = 8
@@ -84,7 +87,7 @@ const results: Record<string, unknown> = {
   mode: quick ? 'quick' : 'full',
   machine,
   builds: Object.fromEntries(builds.map((b) => [b.name, { dir: b.dir, commit: b.commit }])),
-  settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, flowWarmupSeconds: FLOW_WARMUP_SECONDS, connections: CONNECTIONS, rounds: ROUNDS, pendingLevels: PENDING_LEVELS, heldLevels: HELD_LEVELS, signIns: SIGN_INS, flowPairs: FLOW_PAIRS, flowRate: FLOW_RATE }
+  settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, flowWarmupSeconds: FLOW_WARMUP_SECONDS, connections: CONNECTIONS, rounds: ROUNDS, pendingLevels: PENDING_LEVELS, heldLevels: HELD_LEVELS, pairs: PAIRS, pairSeconds: PAIR_SECONDS, signIns: SIGN_INS, flowPairs: FLOW_PAIRS, flowRate: FLOW_RATE }
 }
 const table = new Table()
 const log = (text: string): void => { process.stderr.write(`bench: ${text}\n`) }
@@ -241,6 +244,40 @@ async function idlePoll (): Promise<void> {
   buildRow('1 idle poll', `${at}: v2 server CPU per request`, perBuild(v2Rate, cpuAt))
   buildRow('1 idle poll', `${at}: v2 ceiling CPU / ours`, perBuild(v2Rate, (r) => round(rateCpuRatio(r)).toFixed(2)))
   buildRow('1 idle poll', `${at}: v2 CPU per request vs v1 (target ≤ +10%)`, Object.fromEntries(v2Builds.filter((b) => v2Rate[b.name] !== undefined).map((b) => [b.name, signed(((v2Rate[b.name] as LoadResult).cpuUsPerRequest as number) / ((v1Rate[b.name] as LoadResult).cpuUsPerRequest as number) - 1)])))
+  await idlePollPairs(v2Builds)
+}
+
+/**
+ * Scenario 1's v2 target again, measured in pairs: on one server per build, v1 and v2 polls
+ * in turn at the fixed rate, in windows of PAIR_SECONDS, PAIRS times, and the median of what
+ * v2 cost more within each pair. This VM's speed moves by tens of percent within seconds
+ * (BENCHMARKS.md §12), enough to tip the comparison of two 5-10 s windows either way.
+ */
+async function idlePollPairs (v2Builds: Build[]): Promise<void> {
+  const out: ByBuild<{ v1: number[], v2: number[], v2OverV1: number, v2Above: number, pairs: number }> = {}
+  for (const build of v2Builds) {
+    await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
+      const token = await signIn(s.url, V2_USER)
+      const window = (headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: PAIR_SECONDS, warmupSeconds: 0, pids: [s.pid], rate: IDLE_RATE, ...(headers === undefined ? {} : { headers }) })
+      const polls = {
+        v1: async () => (await hammer(s.url, IDLE_PATH, window())).cpuUsPerRequest as number,
+        v2: async () => (await hammer(s.url, V2_IDLE_PATH, window({ authorization: `Bearer ${token}` }))).cpuUsPerRequest as number
+      }
+      // Both warm, as in the rounds above, before the first pair.
+      await hammer(s.url, IDLE_PATH, { ...window(), seconds: WARMUP_SECONDS })
+      await hammer(s.url, V2_IDLE_PATH, { ...window({ authorization: `Bearer ${token}` }), seconds: WARMUP_SECONDS })
+      const v1: number[] = []
+      const v2: number[] = []
+      for (let i = 0; i < PAIRS; i++) {
+        for (const kind of inTurn(['v1', 'v2'] as const, i)) (kind === 'v1' ? v1 : v2).push(await polls[kind]())
+      }
+      const { median, above, pairs } = pairedExcess(v1, v2)
+      out[build.name] = { v1, v2, v2OverV1: round(median, 3), v2Above: above, pairs }
+    })
+  }
+  (results.idlePoll as Record<string, unknown>).pairs = { rate: IDLE_RATE, seconds: PAIR_SECONDS, byBuild: out }
+  buildRow('1 idle poll', `at ${IDLE_RATE.toLocaleString('en')} req/s, ${PAIRS} pairs of ${PAIR_SECONDS} s windows in turn: v2 CPU per request vs v1, median of the pairs (target ≤ +10%)`,
+    perBuild(out, (r) => `${signed(r.v2OverV1)} (v2 above v1 in ${r.v2Above} of ${r.pairs})`))
 }
 
 async function pendingScale (): Promise<void> {

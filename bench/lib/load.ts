@@ -119,6 +119,20 @@ export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: str
   return { done, sent, abort: () => req.destroy() }
 }
 
+/**
+ * How much the second of each pair of measurements exceeds the first, as a fraction: the
+ * median over the pairs (of an even count, the mean of the middle two), and in how many
+ * pairs the second was the larger. Pairs taken close together cancel a drift that is
+ * slow next to one pair.
+ */
+export function pairedExcess (first: readonly number[], second: readonly number[]): { median: number, above: number, pairs: number } {
+  const pairs = Math.min(first.length, second.length)
+  const excess = Array.from({ length: pairs }, (_, i) => (second[i] as number) / (first[i] as number) - 1).sort((a, b) => a - b)
+  const mid = Math.floor(pairs / 2)
+  const median = pairs === 0 ? NaN : pairs % 2 === 1 ? excess[mid] as number : ((excess[mid - 1] as number) + (excess[mid] as number)) / 2
+  return { median, above: excess.filter((e) => e > 0).length, pairs }
+}
+
 export function percentile (sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] as number

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { dumpedThreads, inclusiveOf, totalOf } from '../../bench/lib/callgrind.js'
+import { pairedExcess } from '../../bench/lib/load.js'
 import { inTurn, metricValue } from '../../bench/lib/processes.js'
 import { infoField, parseCommandStats, redisUse, type RedisSnapshot } from '../../bench/lib/redis-stats.js'
 import { Table } from '../../bench/lib/table.js'
@@ -46,6 +47,14 @@ describe('bench harness helpers', () => {
     expect(inclusiveOf(annotated, 'Runtime_DefineKeyedOwnPropertyInLiteral(')).toBe(343181489)
     expect(inclusiveOf(annotated, 'Runtime_StackGuard(')).toBe(0)
     expect(() => inclusiveOf('n/a Runtime_X(', 'Runtime_X(')).toThrow('unexpected callgrind_annotate line')
+  })
+
+  it("takes the median of the second's excess over the first, pair by pair, and counts the pairs it exceeds", () => {
+    // The pairs drift (each on a slower VM than the last); the excess within each does not.
+    expect(pairedExcess([10, 20, 40], [11, 22, 44])).toEqual({ median: expect.closeTo(0.1, 10), above: 3, pairs: 3 })
+    expect(pairedExcess([10, 10, 10, 10], [9, 11, 12, 10])).toEqual({ median: expect.closeTo(0.05, 10), above: 2, pairs: 4 })
+    expect(pairedExcess([10, 10], [12])).toEqual({ median: expect.closeTo(0.2, 10), above: 1, pairs: 1 })
+    expect(pairedExcess([], []).median).toBeNaN()
   })
 
   it('reads INFO commandstats and INFO fields', () => {
