@@ -15,14 +15,15 @@
  *                      the Redis parts of 8 and 9)
  *
  * Scenarios: 1 idle poll, v1 and v2 signed in, against the ceiling (server CPU
- * per request from /proc), and v2 against v1 in pairs of short windows; 2 idle poll as pending work grows; 3 full flow in
- * memory mode; 4 held polls (RSS and JS heap per poll, marginal between
- * levels, beside a bare node:http server holding the same requests); 5 Redis
- * mode, one and two instances (Redis commands, round trips and CPU per call and
- * per resolution: it assumes nobody else uses that Redis meanwhile); 6 sign-in
- * over HTTP; 8 the long-poll cycle of an idle plugin (memory and Redis mode:
- * the capacity model's input); 9 the full flow at 1,000/s repeated, memory and
- * Redis mode interleaved (the spread of its p99).
+ * per request from /proc), and v2 against v1 in pairs of short windows; 2 idle
+ * poll as pending work grows; 3 full flow in memory mode; 4 held polls (RSS and
+ * JS heap per poll, marginal between levels, beside a bare node:http server
+ * holding the same requests); 5 Redis mode, one and two instances (Redis
+ * commands, round trips and CPU per call and per resolution: it assumes nobody
+ * else uses that Redis meanwhile); 6 sign-in over HTTP; 8 the long-poll cycle
+ * of an idle plugin (memory and Redis mode: the capacity model's input); 9 the
+ * full flow at 1,000/s repeated, memory and Redis mode interleaved (the spread
+ * of its p99).
  *
  * Every server runs on the Node that runs this (process.execPath): run
  * `/path/to/other/node dist/bench/run.js` to measure another Node; the table's
