@@ -35,7 +35,7 @@ import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import autocannon from 'autocannon'
-import { fillPending, hammer, pairedExcess, round, sign, type LoadResult } from './lib/load.js'
+import { fillPending, hammer, median as medianOf, pairedExcess, round, sign, type LoadResult } from './lib/load.js'
 import { cpuMicros, findBuild, inTurn, rssBytes, startCeiling, startHeldCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
 import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
@@ -126,13 +126,8 @@ async function deletePrefixes (stats: { scanIterator: (options: { MATCH: string,
   }
 }
 
-/** The median of the finite values (of an even count, the mean of the middle two); NaN without any. */
-const median = (values: number[]): number => {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
-  if (sorted.length === 0) return NaN
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] as number : round(((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2, 2)
-}
+/** The median of the finite values (of an even count, the mean of the middle two, to 2 digits); NaN without any. */
+const median = (values: number[]): number => medianOf(values, 2)
 
 /** Each figure the median of the rounds' (rounds are interleaved: this machine's speed drifts). */
 function medianRun (runs: LoadResult[]): LoadResult {

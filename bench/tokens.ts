@@ -7,7 +7,7 @@ import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { verify } from '../src/crypto/signature.js'
 import { InitDataVerifier, signInitData } from '../src/identity/init-data.js'
 import { SessionTokens } from '../src/identity/tokens.js'
-import { sign } from './lib/load.js'
+import { median, sign } from './lib/load.js'
 import { BENCH_KEY, inTurn } from './lib/processes.js'
 
 function perCall (label: string, n: number, fn: () => unknown): void {
@@ -42,7 +42,6 @@ function sideBySide (labels: [string, string], n: number, fns: [() => unknown, (
     }
     extra.push((round[1] as number) - (round[0] as number))
   }
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[4] as number
   labels.forEach((label, k) => console.log(`${label.padEnd(34)} median ${median(times[k as 0 | 1]).toFixed(2)} µs`))
   console.log(`${`${labels[1]}, more by`.padEnd(34)} median ${median(extra).toFixed(2)} µs (min ${Math.min(...extra).toFixed(2)}, max ${Math.max(...extra).toFixed(2)})`)
 }

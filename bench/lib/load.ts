@@ -127,10 +127,21 @@ export function call (agent: Agent, base: URL, method: 'GET' | 'POST', path: str
  */
 export function pairedExcess (first: readonly number[], second: readonly number[]): { median: number, above: number, pairs: number } {
   const pairs = Math.min(first.length, second.length)
-  const excess = Array.from({ length: pairs }, (_, i) => (second[i] as number) / (first[i] as number) - 1).sort((a, b) => a - b)
-  const mid = Math.floor(pairs / 2)
-  const median = pairs === 0 ? NaN : pairs % 2 === 1 ? excess[mid] as number : ((excess[mid - 1] as number) + (excess[mid] as number)) / 2
-  return { median, above: excess.filter((e) => e > 0).length, pairs }
+  const excess = Array.from({ length: pairs }, (_, i) => (second[i] as number) / (first[i] as number) - 1)
+  return { median: median(excess), above: excess.filter((e) => e > 0).length, pairs }
+}
+
+/**
+ * The median of the finite values, NaN without any. Of an even count it is the mean of the
+ * middle two, rounded to `digits` when given (an odd count's median is a value as measured).
+ */
+export function median (values: readonly number[], digits?: number): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = Math.floor(sorted.length / 2)
+  if (sorted.length % 2 === 1) return sorted[mid] as number
+  const mean = ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return digits === undefined ? mean : round(mean, digits)
 }
 
 export function percentile (sorted: number[], p: number): number {

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { dumpedThreads, inclusiveOf, totalOf } from '../../bench/lib/callgrind.js'
-import { pairedExcess } from '../../bench/lib/load.js'
+import { median, pairedExcess } from '../../bench/lib/load.js'
 import { inTurn, metricValue } from '../../bench/lib/processes.js'
 import { infoField, parseCommandStats, redisUse, type RedisSnapshot } from '../../bench/lib/redis-stats.js'
 import { Table } from '../../bench/lib/table.js'
@@ -55,6 +55,14 @@ describe('bench harness helpers', () => {
     expect(pairedExcess([10, 10, 10, 10], [9, 11, 12, 10])).toEqual({ median: expect.closeTo(0.05, 10), above: 2, pairs: 4 })
     expect(pairedExcess([10, 10], [12])).toEqual({ median: expect.closeTo(0.2, 10), above: 1, pairs: 1 })
     expect(pairedExcess([], []).median).toBeNaN()
+  })
+
+  it('takes the median of the finite values, the mean of the middle two of an even count rounded only when asked', () => {
+    expect(median([3, NaN, 1, 2])).toBe(2)
+    expect(median([1, 2.125, 4, Infinity])).toBe(2.125)
+    expect(median([1, 2, 2.125, 4])).toBe(2.0625)
+    expect(median([1, 2, 2.125, 4], 2)).toBe(2.06)
+    expect(median([NaN])).toBeNaN()
   })
 
   it('reads INFO commandstats and INFO fields', () => {
