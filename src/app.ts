@@ -8,7 +8,7 @@ import { createSecretKey } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { IdlePolls } from './fast-path/idle-polls.js'
+import { TaskPolls } from './fast-path/task-polls.js'
 import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
 import { Metrics } from './metrics/metrics.js'
@@ -47,7 +47,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Time to receive a whole request, headers and body (then 408): slow-loris clients are cut.
   // A held long-poll is not affected: its request was complete when the hold began.
   const requestTimeout = options.requestTimeoutMs ?? (config.maxWaitSeconds + 30) * 1000
-  const idlePolls = new IdlePolls()
+  const taskPolls = new TaskPolls()
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
@@ -74,7 +74,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // In front of Fastify's own request listener: not through Fastify's serverFactory, which
   // would turn off the extra listeners Fastify opens for a HOST with several addresses (localhost).
-  idlePolls.install(app.server)
+  taskPolls.install(app.server)
   app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
@@ -111,8 +111,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(v2, { config, metrics })
   if (!logsEveryRequest(config.logLevel)) {
     const recordMetrics = app.requestMetrics
-    idlePolls.enable({
+    taskPolls.enable({
       relay,
+      maxWaitSeconds: config.maxWaitSeconds,
       v1Key,
       tokens: app.identity.tokens,
       record: (method, route, statusCode, ms) => {

@@ -184,7 +184,8 @@ describe('closing the app', () => {
     const gate = new ReplyGate()
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
     // A held poll whose reply is still on its way (a last store round trip) when the server stops listening.
-    const poll = keepAliveGet(server, '/getTasks/32?wait=30')
+    // (A wait with a fraction is held by the routes, whose replies the gate can hold back.)
+    const poll = keepAliveGet(server, '/getTasks/32?wait=29.5')
     await heldPollsBecome(server.app.relay, 1, 2000)
     gate.armed = true
     const closed = server.close()

@@ -28,13 +28,28 @@ function onResponseClose (this: Watched): void {
  * as its context, watching for the client leaving until the hold answers.
  */
 export function holdReply (reply: FastifyReply, held: Held): void {
-  const response = reply.raw as Watched
-  response[HELD] = held
-  response.on('close', onResponseClose)
-  // A client gone before the handler ran (an async hook ahead of it) closed its response
-  // already: told now, its hold answers at once and never looks (a look may take an answer).
-  if (reply.request.raw.socket.destroyed) held.leave()
+  holdResponse(reply.raw, held)
+}
+
+/**
+ * holdReply on a bare response (the fast path's held polls, src/fast-path):
+ * starts `held`, telling it when the client leaves, until `unwatchResponse`.
+ */
+export function holdResponse (response: ServerResponse, held: Held): void {
+  const watched = response as Watched
+  watched[HELD] = held
+  watched.on('close', onResponseClose)
+  // A client gone before the hold began (an async hook ahead of the handler) closed its
+  // response already: told now, its hold answers at once and never looks (a look may take an answer).
+  if (response.req.socket.destroyed) held.leave()
   held.start()
+}
+
+/** Stops telling a hold about its client (it has answered). */
+export function unwatchResponse (response: ServerResponse): void {
+  const watched = response as Watched
+  watched.removeListener('close', onResponseClose)
+  watched[HELD] = undefined
 }
 
 /**
@@ -43,9 +58,7 @@ export function holdReply (reply: FastifyReply, held: Held): void {
  * connections, and its own must not stay open for keep-alive either.
  */
 function unwatch (reply: FastifyReply): void {
-  const response = reply.raw as Watched
-  response.removeListener('close', onResponseClose)
-  response[HELD] = undefined
+  unwatchResponse(reply.raw)
   if (reply.server.relay.isClosing()) void reply.header('connection', 'close')
 }
 

@@ -1,6 +1,6 @@
 /**
- * The idle poll answered in front of Fastify (src/fast-path/idle-polls.ts):
- * byte for byte what the routes answer, only for the empty plain poll, and
+ * The task poll answered in front of Fastify (src/fast-path/task-polls.ts):
+ * byte for byte what the routes answer, only for the empty plain poll (at once or held), and
  * every other request handed to the routes. A hook on Fastify's replies counts
  * what it answered: that is how these tests tell which side answered.
  */
@@ -222,6 +222,131 @@ describe('the idle-poll fast path', () => {
       .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
     expect(polls).toEqual([])
     expect(routed()).toBe(0)
+  })
+})
+
+describe('held polls on the fast path (?wait=<whole seconds>)', () => {
+  it('holds a plain signed v1 poll and a signed-in v2 one, and answers the empty list with the bytes the routes send', async () => {
+    const { server, routed } = await start()
+    const bob = await V2User.signIn(server.url, user())
+    const path = `/getTasks/${user()}`
+    const before = routed()
+    const v1 = v1Poll(server, path, '?wait=1')
+    const v2 = v2Poll(server, bob.token, '/v2/tasks?wait=1')
+    await eventually(() => server.app.relay.heldPolls() === 2)
+    const [fastV1, fastV2] = await Promise.all([v1, v2])
+    expect(routed()).toBe(before)
+    expect(fastV1.body).toBe('{"tasks":[]}')
+    expect(fastV2.body).toBe('{"tasks":[]}')
+    // A fraction of a second is held by the routes, with the same reply.
+    const slowV1 = await v1Poll(server, path, '?wait=0.2')
+    const slowV2 = await v2Poll(server, bob.token, '/v2/tasks?wait=0.2')
+    expect(routed()).toBe(before + 2)
+    expect(withoutDate(fastV1.text)).toBe(withoutDate(slowV1.text))
+    expect(withoutDate(fastV2.text)).toBe(withoutDate(slowV2.text))
+  })
+
+  it('hands a held poll that a question wakes to the routes, which answer the task at once', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    const carol = user()
+    const bob = await V2User.signIn(server.url, user())
+    const before = routed()
+    const v1 = v1Poll(server, `/getTasks/${carol}`, '?wait=30')
+    const v2 = v2Poll(server, bob.token, '/v2/tasks?wait=30')
+    await eventually(() => server.app.relay.heldPolls() === 2)
+    expect(routed()).toBe(before)
+    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const alice = await V2User.signIn(server.url, user())
+    const forBob = await alice.ask(bob.userId)
+    const [woken1, woken2] = await Promise.all([v1, v2])
+    expect(JSON.parse(woken1.body)).toEqual({ tasks: [forCarol] })
+    expect((JSON.parse(woken2.body) as { tasks: Array<{ request_id: string }> }).tasks.map((t) => t.request_id)).toEqual([forBob])
+    // The ask, the sign-in and the question, and the two polls.
+    expect(routed()).toBe(before + 5)
+    expect(server.app.relay.heldPolls()).toBe(0)
+  })
+
+  it('hands any other wait to the routes, which answer it as they always have', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '1' })
+    const bob = await V2User.signIn(server.url, user())
+    const path = `/getTasks/${user()}`
+    const cases: Array<[string, () => Promise<RawResponse>, number]> = [
+      ['?wait=0', async () => v1Poll(server, path, '?wait=0'), 200],
+      ['a fraction', async () => v1Poll(server, path, '?wait=0.1'), 200],
+      ['a leading zero', async () => v1Poll(server, path, '?wait=01'), 422],
+      ['past MAX_WAIT_SECONDS', async () => v1Poll(server, path, '?wait=2'), 422],
+      ['another parameter too', async () => v1Poll(server, path, '?wait=1&wait=1'), 422],
+      ['a sign', async () => v1Poll(server, path, '?wait=+1'), 422],
+      ['an empty wait', async () => v1Poll(server, path, '?wait='), 422],
+      ['a bad signature', async () => v1Poll(server, path, '?wait=1', { 'x-signature': '0'.repeat(64) }), 403],
+      ['v2 past MAX_WAIT_SECONDS', async () => v2Poll(server, bob.token, '/v2/tasks?wait=2'), 422],
+      ['v2 with a bad token', async () => v2Poll(server, 'not-a-token', '/v2/tasks?wait=1'), 401]
+    ]
+    for (const [what, call, status] of cases) {
+      const before = routed()
+      const response = await call()
+      expect(response.status, `${what}: ${response.text}`).toBe(status)
+      expect(routed(), what).toBe(before + 1)
+    }
+  })
+
+  it('hands a hold past the per-user cap to the routes, which refuse it in the shape of its version (429)', async () => {
+    const { server, routed } = await start({ MAX_HELD_POLLS_PER_USER: '1', MAX_WAIT_SECONDS: '30' })
+    const carol = user()
+    const first = v1Poll(server, `/getTasks/${carol}`, '?wait=30')
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    const before = routed()
+    const refused = await v1Poll(server, `/getTasks/${carol}`, '?wait=30')
+    expect(refused.status, refused.text).toBe(429)
+    expect(detailOf(refused)).toBe('Too many waiting polls for this id; close one before opening another.')
+    expect(routed()).toBe(before + 1)
+    await server.close()
+    expect((await first).status).toBe(200)
+  })
+
+  it('answers its held polls at once when the server closes, saying Connection: close', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    const bob = await V2User.signIn(server.url, user())
+    const before = routed()
+    const path = `/getTasks/${user()}`
+    const v1 = v1Poll(server, path, '?wait=30', { connection: 'keep-alive' })
+    const v2 = rawRequest(server.url, requestText('GET', '/v2/tasks?wait=30', { authorization: `Bearer ${bob.token}`, connection: 'keep-alive' }))
+    await eventually(() => server.app.relay.heldPolls() === 2)
+    await server.close()
+    for (const answer of await Promise.all([v1, v2])) {
+      expect(answer.status, answer.text).toBe(200)
+      expect(answer.body).toBe('{"tasks":[]}')
+      expect(answer.headers.connection).toBe('close')
+    }
+    expect(routed()).toBe(before)
+  })
+
+  it('lets go of a held poll whose client left, and neither answers nor counts it', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    const connection = rawConnection(server.url)
+    const path = `/getTasks/${user()}`
+    connection.write(requestText('GET', `${path}?wait=30`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }))
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    connection.destroy()
+    await eventually(() => server.app.relay.heldPolls() === 0)
+    await server.close()
+    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
+      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
+    expect(polls).toEqual([])
+    expect(routed()).toBe(0)
+  })
+
+  it('counts the held polls it answers in the metrics, by route pattern', async () => {
+    const { server } = await start({ METRICS_PORT: '0' })
+    const bob = await V2User.signIn(server.url, user())
+    await Promise.all([v1Poll(server, `/getTasks/${user()}`, '?wait=1'), v2Poll(server, bob.token, '/v2/tasks?wait=1')])
+    const address = server.app.metricsAddress()
+    const metrics = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+    expect(metrics).toContain('whatclient_http_requests_total{method="GET",route="/getTasks/:user_id",status_code="200"} 1')
+    expect(metrics).toContain('whatclient_http_requests_total{method="GET",route="/v2/tasks",status_code="200"} 1')
+    // Its duration is the hold's: in the histogram's buckets of a second and more.
+    expect(metrics).toMatch(/whatclient_http_request_duration_seconds_bucket\{le="0\.5",method="GET",route="\/getTasks\/:user_id",status_code="200"\} 0/)
   })
 })
 

@@ -1,19 +1,25 @@
 /**
- * The idle poll, answered in front of Fastify. It is the call every online
+ * The task poll, answered in front of Fastify. It is the call every online
  * plugin makes over and over, and nearly always its answer is "nothing for
  * you": the framework's per-request machinery (routing, hooks, validation,
- * serialisation, reply objects) costs more than the poll itself.
+ * serialisation, reply objects) costs more than the poll itself, in CPU for
+ * a poll answered at once and in memory for one held (`?wait`) for as long
+ * as it waits.
  *
- * This path answers one case only, and completely: a plain `GET
- * /getTasks/<id>` with a valid v1 signature, or a plain `GET /v2/tasks` with a
- * valid session token, no query and no body, that finds no task. Anything
- * else is handed to Fastify untouched, which answers it as it always has: an
- * unusual request, a bad or missing signature or token, a `?wait`, a poll
- * that finds tasks (the store is read again there), a store error, the server
- * closing. So every error shape and every non-empty reply has one
- * implementation, the routes'; what this file repeats is the check that leads
- * to the empty reply, and that reply's bytes (test/fast-path compares them
- * with the routes' own, byte for byte).
+ * This path takes one kind of call only: a plain `GET /getTasks/<id>` with a
+ * valid v1 signature, or a plain `GET /v2/tasks` with a valid session token,
+ * no body, and either no query or `?wait=<whole seconds>` (1 to
+ * MAX_WAIT_SECONDS, as the plugins send it). It answers such a poll itself
+ * only when it finds no task, at once or when its hold ends. Anything else
+ * is handed to Fastify untouched, which answers it as it always has: an
+ * unusual request or query (`?wait=0` and fractions included), a bad or
+ * missing signature or token, a poll that finds tasks (the routes read the
+ * store again, at once: a held one is handed on without its `?wait`), a
+ * refused hold (a cap on held polls), a store error, the server closing. So
+ * every error shape and every non-empty reply has one implementation, the
+ * routes'; what this file repeats is the check that leads to the empty reply,
+ * and that reply's bytes (test/fast-path compares them with the routes' own,
+ * byte for byte).
  *
  * A request handed on after its store call keeps what the fast path learned
  * (see `refusalFor`): it arrived before any close that began meanwhile, and a
@@ -28,13 +34,14 @@ import { performance } from 'node:perf_hooks'
 import { verify } from '../crypto/signature.js'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 import type { SessionTokens } from '../identity/tokens.js'
-import type { Relay } from '../relay/relay.js'
+import type { Held, Outcome, Relay } from '../relay/relay.js'
 import { roundMs } from '../request-stats.js'
+import { holdResponse, unwatchResponse } from '../routes/v1/client-gone.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
 
-export interface IdlePollOptions {
+export interface TaskPollOptions {
   relay: Relay
   /** The v1 key; undefined when v1 is off (its polls then all go to Fastify). */
   v1Key: KeyObject | undefined
@@ -42,6 +49,8 @@ export interface IdlePollOptions {
   tokens: SessionTokens
   /** Counts an answered request where the routes' hooks would have (log summaries, metrics). */
   record: (method: string, route: string, statusCode: number, ms: number) => void
+  /** MAX_WAIT_SECONDS: a longer `?wait` goes to the routes (which refuse it). */
+  maxWaitSeconds: number
 }
 
 const V1_PREFIX = '/getTasks/'
@@ -50,6 +59,11 @@ const V2_PATH = '/v2/tasks'
 /** The reply the routes give to an empty list (their schema's serialiser, the same bytes). */
 const EMPTY = Buffer.from('{"tasks":[]}')
 const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-length': EMPTY.length }
+/** A held poll answered while the server closes says so (as the routes' held replies do). */
+const CLOSING_HEADERS = { ...HEADERS, connection: 'close' }
+const WAIT = 'wait='
+/** Digits of the longest `?wait` taken here (MAX_WAIT_SECONDS is at most 300). */
+const MAX_WAIT_DIGITS = 3
 const ZERO = 0x30
 const NINE = 0x39
 /** Digits in Number.MAX_SAFE_INTEGER: a longer id is refused by the route (or is not an id). */
@@ -67,6 +81,23 @@ function v1UserId (url: string): number {
   }
   // A leading zero is not a plain decimal (the route says 422).
   return url.charCodeAt(V1_PREFIX.length) === ZERO || !Number.isSafeInteger(id) ? 0 : id
+}
+
+/**
+ * The hold of `?wait=<seconds>` in ms, from the query after its `?`: a plain decimal integer
+ * from 1 to `maxSeconds`, as the plugins send it; 0 for any other query (the routes take it:
+ * `?wait=0`, fractions, other or repeated parameters, a wait they refuse).
+ */
+function heldMs (query: string, maxSeconds: number): number {
+  const length = query.length - WAIT.length
+  if (length < 1 || length > MAX_WAIT_DIGITS || !query.startsWith(WAIT) || query.charCodeAt(WAIT.length) === ZERO) return 0
+  let seconds = 0
+  for (let i = WAIT.length; i < query.length; i++) {
+    const c = query.charCodeAt(i)
+    if (c < ZERO || c > NINE) return 0
+    seconds = seconds * 10 + (c - ZERO)
+  }
+  return seconds <= maxSeconds ? seconds * 1000 : 0
 }
 
 /** What the fast path learned of a request it took and then handed on: its store call's failure, if any. */
@@ -92,8 +123,18 @@ function plain (request: IncomingMessage): boolean {
     headers['content-length'] === undefined && headers['transfer-encoding'] === undefined
 }
 
-export class IdlePolls {
-  #options: IdlePollOptions | undefined = undefined
+/** When a held poll began (for the duration its request is counted with), kept on its response. */
+const STARTED = Symbol('whatclient held by the fast path since')
+type HeldResponse = ServerResponse & { [STARTED]?: number }
+
+/** Where the fast path's held polls end: one per route, shared by its holds, told each hold's response. */
+interface HeldOutcomes {
+  v1: Outcome<readonly unknown[], HeldResponse>
+  v2: Outcome<readonly unknown[], HeldResponse>
+}
+
+export class TaskPolls {
+  #options: TaskPollOptions | undefined = undefined
 
   /**
    * Puts the fast path in front of Fastify's request listener on its `server`
@@ -108,24 +149,33 @@ export class IdlePolls {
   }
 
   /** Starts answering (until then, and when never called, every request goes to Fastify). */
-  enable (options: IdlePollOptions): void {
+  enable (options: TaskPollOptions): void {
     this.#options = options
   }
 
   /** The server's request handler: the fast path in front of `framework`. */
   handler (framework: RequestHandler): RequestHandler {
+    const held: HeldOutcomes = { v1: this.#heldOutcome(framework, V1_ROUTE), v2: this.#heldOutcome(framework, V2_PATH) }
     return (request, response) => {
-      if (!this.#serve(request, response, framework)) framework(request, response)
+      if (!this.#serve(request, response, framework, held)) framework(request, response)
     }
   }
 
   /** Takes the request (and answers it, or hands it on later) or returns false at once. */
-  #serve (request: IncomingMessage, response: ServerResponse, framework: RequestHandler): boolean {
+  #serve (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, held: HeldOutcomes): boolean {
     const options = this.#options
     if (options === undefined || !plain(request) || options.relay.isClosing()) return false
     const url = request.url as string
+    const query = url.indexOf('?')
+    let path = url
+    let waitMs = 0
+    if (query !== -1) {
+      waitMs = heldMs(url.slice(query + 1), options.maxWaitSeconds)
+      if (waitMs === 0) return false
+      path = url.slice(0, query)
+    }
     const start = performance.now()
-    if (url === V2_PATH) {
+    if (path === V2_PATH) {
       const header = request.headers.authorization
       const token = header === undefined ? undefined : bearerToken(header)
       if (token === undefined) return false
@@ -135,6 +185,10 @@ export class IdlePolls {
       } catch {
         return false
       }
+      if (waitMs > 0) {
+        hold(response, start, options.relay.holdInbox(userId, waitMs, held.v2, response))
+        return true
+      }
       options.relay.inbox(userId, 0).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
         else handOn(request, response, framework, undefined)
@@ -142,16 +196,47 @@ export class IdlePolls {
       return true
     }
     if (options.v1Key === undefined) return false
-    const userId = v1UserId(url)
+    const userId = v1UserId(path)
     const signature = request.headers['x-signature']
-    // The signature is over the path: here, with no query and no percent sign, the URL itself.
-    if (userId === 0 || typeof signature !== 'string' || !verify(options.v1Key, url, signature)) return false
+    // The signature is over the path: here, with no percent sign, the URL up to its query.
+    if (userId === 0 || typeof signature !== 'string' || !verify(options.v1Key, path, signature)) return false
+    if (waitMs > 0) {
+      hold(response, start, options.relay.holdTasks(userId, waitMs, held.v1, response))
+      return true
+    }
     options.relay.tasksFor(userId, 0).then((tasks) => {
       if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
       else handOn(request, response, framework, undefined)
     }, (error: unknown) => { handOn(request, response, framework, error) })
     return true
   }
+
+  /**
+   * How a held poll of `route` ends: the empty list answered here; tasks, or a failure
+   * (a cap on held polls, a store error), handed to the routes, which answer them.
+   */
+  #heldOutcome (framework: RequestHandler, route: string): Outcome<readonly unknown[], HeldResponse> {
+    return {
+      answer: (response, tasks) => {
+        unwatchResponse(response)
+        const request = response.req
+        const options = this.#options as TaskPollOptions
+        if (tasks.length === 0) return answerEmpty(request, response, options, route, response[STARTED] as number, options.relay.isClosing())
+        // The routes answer the tasks as they would a poll without a wait: they look again, at once.
+        request.url = (request.url as string).slice(0, (request.url as string).indexOf('?'))
+        handOn(request, response, framework, undefined)
+      },
+      fail: (response, error) => {
+        unwatchResponse(response)
+        handOn(response.req, response, framework, error)
+      }
+    }
+  }
+}
+
+function hold (response: HeldResponse, start: number, held: Held): void {
+  response[STARTED] = start
+  holdResponse(response, held)
 }
 
 function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, error: unknown): void {
@@ -159,9 +244,9 @@ function handOn (request: IncomingMessage, response: ServerResponse, framework: 
   framework(request, response)
 }
 
-function answerEmpty (request: IncomingMessage, response: ServerResponse, options: IdlePollOptions, route: string, start: number): void {
+function answerEmpty (request: IncomingMessage, response: ServerResponse, options: TaskPollOptions, route: string, start: number, closing = false): void {
   // A client that left is neither answered nor counted (the routes count only what they answer).
   if (request.socket.destroyed) return
-  response.writeHead(200, HEADERS).end(EMPTY)
+  response.writeHead(200, closing ? CLOSING_HEADERS : HEADERS).end(EMPTY)
   options.record('GET', route, 200, roundMs(performance.now() - start))
 }
