@@ -9,6 +9,7 @@ import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
 import { refusalFor } from '../../fast-path/task-polls.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
+import { holdMs } from '../wait.js'
 import { holdReply, replyWith } from './client-gone.js'
 import {
   errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
@@ -40,10 +41,6 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
   app.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
   requireSignature(app, key)
   const WaitQuery = Wait(maxWaitSeconds)
-  // Validation already holds `wait` to a finite 0..maxWaitSeconds; clamping again here keeps
-  // every timer a hold arms finite and in range even if a schema is ever loosened.
-  const holdMs = (wait: number | undefined): number =>
-    wait !== undefined && Number.isFinite(wait) ? Math.min(Math.max(wait, 0), maxWaitSeconds) * 1000 : 0
   // Held calls are answered by their hold (client-gone.ts): their handlers return nothing.
   const heldTasks = replyWith(tasksPayload)
   const heldResult = replyWith(resultPayload)
@@ -73,7 +70,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
       response: { 200: TasksReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, (request, reply) => {
-    const waitMs = holdMs(request.query.wait)
+    const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
     if (waitMs <= 0) return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)
     holdReply(reply, relay.holdTasks(request.params.user_id, waitMs, heldTasks, reply))
@@ -104,7 +101,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
       response: { 200: ResultReply, ...errorReplies(403, 422, 429, 503) }
     }
   }, (request, reply) => {
-    const waitMs = holdMs(request.query.wait)
+    const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     if (waitMs <= 0) return relay.resultOf(request.params.request_id, 0).then(resultPayload)
     holdReply(reply, relay.holdResult(request.params.request_id, waitMs, heldResult, reply))
   })

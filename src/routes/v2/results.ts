@@ -12,7 +12,7 @@ import type { VerifiedResult } from '../../store/task-store.js'
 import { holdReply, replyWith } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, RequestId, SealedAnswer, Wait } from './schemas.js'
-import { holdMs } from './wait.js'
+import { holdMs } from '../wait.js'
 
 const ResultParams = Type.Object({ request_id: RequestId })
 

@@ -10,7 +10,7 @@ import type { Task as PendingTask } from '../../store/task-store.js'
 import { holdReply, replyWith } from '../v1/client-gone.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, ExpiresAt, expiresAt, PublicKey, UserId, Wait } from './schemas.js'
-import { holdMs } from './wait.js'
+import { holdMs } from '../wait.js'
 
 const Task = Type.Object({
   request_id: Type.String(),
