@@ -1,7 +1,7 @@
 /**
  * The WhatClient server as a Fastify instance: HTTP limits, logging, the
  * signed-body parser, error shapes, API docs and routes, and in front of them
- * the idle-poll fast path. The process concerns (settings, listen, signals)
+ * the task-poll fast path. The process concerns (settings, listen, signals)
  * live in server.ts.
  */
 import { createSecretKey } from 'node:crypto'
@@ -88,7 +88,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   // Held polls answer at once when the server closes, instead of at their deadline. Their
   // replies can leave after Node has closed the idle connections (a last store call takes a
-  // Redis round trip): they say `Connection: close` (routes/v1/client-gone.ts), so that those
+  // Redis round trip): they say `Connection: close` (routes/v1/client-gone.ts, and
+  // fast-path/task-polls.ts for the polls held there), so that those
   // connections do not stay open for keep-alive. (Not an onSend hook: every reply would pay.)
   app.addHook('preClose', async () => {
     relay.releaseHolds()

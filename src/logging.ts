@@ -6,6 +6,7 @@
  */
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
+import { elapsedMs } from './fast-path/handed-on.js'
 import { roundMs, type RequestStats } from './request-stats.js'
 
 type SonicBoom = ReturnType<typeof pino.destination>
@@ -28,7 +29,7 @@ export function routeOf (request: FastifyRequest): string {
 
 /** What a request's log line and its statistics hold: nothing that names a user. */
 export function requestLine (request: FastifyRequest, reply: FastifyReply, route = routeOf(request)): { method: string, route: string, statusCode: number, ms: number } {
-  return { method: request.method, route, statusCode: reply.statusCode, ms: roundMs(reply.elapsedTime) }
+  return { method: request.method, route, statusCode: reply.statusCode, ms: roundMs(elapsedMs(request.raw, reply.elapsedTime)) }
 }
 
 /**
@@ -55,7 +56,7 @@ class PrivateLogController extends LogController {
 
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = routeOf(request)
-    const ms = roundMs(reply.elapsedTime)
+    const ms = roundMs(elapsedMs(request.raw, reply.elapsedTime))
     this.#stats.record(request.method, route, reply.statusCode, ms)
     if (error) {
       reply.log.error({ method: request.method, route, statusCode: reply.statusCode, ms, err: { type: error.name, code: (error as { code?: string }).code } }, 'request errored')

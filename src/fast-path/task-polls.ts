@@ -11,19 +11,21 @@
  * no body, and either no query or `?wait=<whole seconds>` (1 to
  * MAX_WAIT_SECONDS, as the plugins send it). It answers such a poll itself
  * only when it finds no task, at once or when its hold ends. Anything else
- * is handed to Fastify untouched, which answers it as it always has: an
- * unusual request or query (`?wait=0` and fractions included), a bad or
- * missing signature or token, a poll that finds tasks (the routes read the
- * store again, at once: a held one is handed on without its `?wait`), a
- * refused hold (a cap on held polls), a store error, the server closing. So
- * every error shape and every non-empty reply has one implementation, the
- * routes'; what this file repeats is the check that leads to the empty reply,
- * and that reply's bytes (test/fast-path compares them with the routes' own,
- * byte for byte).
+ * goes to Fastify, which answers it as it always has: untouched, an unusual
+ * request or query (`?wait=0` and fractions included), a bad or missing
+ * signature or token, the server closing; handed on after the fast path took
+ * it, a poll that finds tasks (with them: the routes answer those, and a held
+ * one is handed on without its `?wait`), a refused hold (a cap on held
+ * polls), a store error. So every error shape and every non-empty reply has
+ * one implementation, the routes'; what this file repeats is the check that
+ * leads to the empty reply, and that reply's bytes (test/fast-path compares
+ * them with the routes' own, byte for byte).
  *
- * A request handed on after its store call keeps what the fast path learned
- * (see `refusalFor`): it arrived before any close that began meanwhile, and a
- * failed store call is answered as such rather than made twice.
+ * A request handed on after its store call or its hold keeps what the fast
+ * path learned (handed-on.ts): it arrived before any close that began
+ * meanwhile, the tasks it found are answered and a failed store call is
+ * answered as such (neither call is made twice), its token is not checked
+ * again (it may expire during the hold), and it is counted from its arrival.
  *
  * It is off while every request is logged (LOG_LEVEL=debug or trace): those
  * lines are written by the framework's request hooks.
@@ -32,12 +34,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { KeyObject } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { verify } from '../crypto/signature.js'
-import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
-import type { SessionTokens } from '../identity/tokens.js'
+import type { Session, SessionTokens } from '../identity/tokens.js'
 import type { Held, Outcome, Relay } from '../relay/relay.js'
 import { roundMs } from '../request-stats.js'
 import { holdResponse, unwatchResponse } from '../routes/v1/client-gone.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
+import { asError, markHandedOn, type HandOn } from './handed-on.js'
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -62,8 +64,8 @@ const HEADERS = { 'content-type': 'application/json; charset=utf-8', 'content-le
 /** A held poll answered while the server closes says so (as the routes' held replies do). */
 const CLOSING_HEADERS = { ...HEADERS, connection: 'close' }
 const WAIT = 'wait='
-/** Digits of the longest `?wait` taken here (MAX_WAIT_SECONDS is at most 300). */
-const MAX_WAIT_DIGITS = 3
+/** Digits read of a `?wait` at most (MAX_WAIT_SECONDS is at most 300; a longer wait is then over it). */
+const MAX_WAIT_DIGITS = 6
 const ZERO = 0x30
 const NINE = 0x39
 /** Digits in Number.MAX_SAFE_INTEGER: a longer id is refused by the route (or is not an id). */
@@ -100,22 +102,6 @@ function heldMs (query: string, maxSeconds: number): number {
   return seconds <= maxSeconds ? seconds * 1000 : 0
 }
 
-/** What the fast path learned of a request it took and then handed on: its store call's failure, if any. */
-const HANDED_ON = Symbol('whatclient handed on by the fast path')
-type HandedOn = IncomingMessage & { [HANDED_ON]?: { error: unknown } }
-
-/**
- * The refusal the routes' first hook gives `request` (undefined: none). A
- * request the fast path took before the server began to close arrived before
- * the close, and is not refused for it; one whose store call failed there is
- * answered with that failure, not with a second call.
- */
-export function refusalFor (request: IncomingMessage, closing: boolean): Error | undefined {
-  const handedOn = (request as HandedOn)[HANDED_ON]
-  if (handedOn === undefined) return closing ? new WC_ERR_SHUTTING_DOWN() : undefined
-  return handedOn.error as Error | undefined
-}
-
 /** Whether this request is plain enough for the fast path: GET, a Host, no body. */
 function plain (request: IncomingMessage): boolean {
   const headers = request.headers
@@ -125,12 +111,14 @@ function plain (request: IncomingMessage): boolean {
 
 /** When a held poll began (for the duration its request is counted with), kept on its response. */
 const STARTED = Symbol('whatclient held by the fast path since')
-type HeldResponse = ServerResponse & { [STARTED]?: number }
+/** The session of a held v2 poll, for the routes if it is handed on (handed-on.ts). */
+const CALLER = Symbol('whatclient held for the session')
+type HeldResponse = ServerResponse & { [STARTED]?: number, [CALLER]?: Session }
 
 /** Where the fast path's held polls end: one per route, shared by its holds, told each hold's response. */
 interface HeldOutcomes {
-  v1: Outcome<readonly unknown[], HeldResponse>
-  v2: Outcome<readonly unknown[], HeldResponse>
+  v1: Outcome<unknown[], HeldResponse>
+  v2: Outcome<unknown[], HeldResponse>
 }
 
 export class TaskPolls {
@@ -179,20 +167,20 @@ export class TaskPolls {
       const header = request.headers.authorization
       const token = header === undefined ? undefined : bearerToken(header)
       if (token === undefined) return false
-      let userId: number
+      let caller: Session
       try {
-        userId = options.tokens.verify(token).userId
+        caller = options.tokens.verify(token)
       } catch {
         return false
       }
       if (waitMs > 0) {
-        hold(response, start, options.relay.holdInbox(userId, waitMs, held.v2, response))
+        hold(response, start, caller, options.relay.holdInbox(caller.userId, waitMs, held.v2, response))
         return true
       }
-      options.relay.inbox(userId, 0).then((tasks) => {
+      options.relay.inbox(caller.userId, 0).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
-        else handOn(request, response, framework, undefined)
-      }, (error: unknown) => { handOn(request, response, framework, error) })
+        else handOn(request, response, framework, { error: undefined, tasks, start, caller })
+      }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), tasks: undefined, start, caller }) })
       return true
     }
     if (options.v1Key === undefined) return false
@@ -201,13 +189,13 @@ export class TaskPolls {
     // The signature is over the path: here, with no percent sign, the URL up to its query.
     if (userId === 0 || typeof signature !== 'string' || !verify(options.v1Key, path, signature)) return false
     if (waitMs > 0) {
-      hold(response, start, options.relay.holdTasks(userId, waitMs, held.v1, response))
+      hold(response, start, undefined, options.relay.holdTasks(userId, waitMs, held.v1, response))
       return true
     }
     options.relay.tasksFor(userId, 0).then((tasks) => {
       if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
-      else handOn(request, response, framework, undefined)
-    }, (error: unknown) => { handOn(request, response, framework, error) })
+      else handOn(request, response, framework, { error: undefined, tasks, start, caller: undefined })
+    }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), tasks: undefined, start, caller: undefined }) })
     return true
   }
 
@@ -215,32 +203,37 @@ export class TaskPolls {
    * How a held poll of `route` ends: the empty list answered here; tasks, or a failure
    * (a cap on held polls, a store error), handed to the routes, which answer them.
    */
-  #heldOutcome (framework: RequestHandler, route: string): Outcome<readonly unknown[], HeldResponse> {
+  #heldOutcome (framework: RequestHandler, route: string): Outcome<unknown[], HeldResponse> {
     return {
       answer: (response, tasks) => {
         unwatchResponse(response)
         const request = response.req
         const options = this.#options as TaskPollOptions
-        if (tasks.length === 0) return answerEmpty(request, response, options, route, response[STARTED] as number, options.relay.isClosing())
-        // The routes answer the tasks as they would a poll without a wait: they look again, at once.
-        request.url = (request.url as string).slice(0, (request.url as string).indexOf('?'))
-        handOn(request, response, framework, undefined)
+        const start = response[STARTED] as number
+        if (tasks.length === 0) return answerEmpty(request, response, options, route, start, options.relay.isClosing())
+        // A client gone during the look that found tasks: nobody to answer (as answerEmpty).
+        if (request.socket.destroyed) return
+        // The routes answer the tasks found as they would a poll without a wait (at once).
+        const url = request.url as string
+        request.url = url.slice(0, url.indexOf('?'))
+        handOn(request, response, framework, { error: undefined, tasks, start, caller: response[CALLER] })
       },
       fail: (response, error) => {
         unwatchResponse(response)
-        handOn(response.req, response, framework, error)
+        handOn(response.req, response, framework, { error: asError(error), tasks: undefined, start: response[STARTED] as number, caller: response[CALLER] })
       }
     }
   }
 }
 
-function hold (response: HeldResponse, start: number, held: Held): void {
+function hold (response: HeldResponse, start: number, caller: Session | undefined, held: Held): void {
   response[STARTED] = start
+  if (caller !== undefined) response[CALLER] = caller
   holdResponse(response, held)
 }
 
-function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, error: unknown): void {
-  (request as HandedOn)[HANDED_ON] = { error }
+function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, record: HandOn): void {
+  markHandedOn(request, record)
   framework(request, response)
 }
 

@@ -9,6 +9,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { elapsedMs } from '../fast-path/handed-on.js'
 import { MetricsListener } from '../metrics/listener.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Relay } from '../relay/relay.js'
@@ -49,7 +50,7 @@ async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port
 
   // A callback hook, not an async one: it runs on every poll, and a promise per call shows.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    record(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000)
+    record(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, elapsedMs(request.raw, reply.elapsedTime) / 1000)
     done()
   })
 

@@ -19,7 +19,7 @@ import { MAX_TIMER_MS, sleep, unsleep, type Sleeper } from './sleepers.js'
 
 /**
  * Where a held poll's outcome goes: one object per caller (a route), shared by
- * all its polls, and told each poll's own `context` (its reply): no closure,
+ * all its polls, and told each poll's own `context` (its reply or response): no closure,
  * promise or async frame per poll is kept while it waits.
  */
 export interface Outcome<T, C> {

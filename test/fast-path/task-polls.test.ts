@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { sign } from '../../src/crypto/signature.js'
+import { WC_ERR_TOKEN_EXPIRED } from '../../src/errors.js'
+import type { Outcome } from '../../src/relay/relay.js'
 import {
   build, closeWhenDone, TEST_KEY, detailOf, rawConnection, rawRequest, ReplyGate, requestText, SIGN_IN, sleep, userIds, V2User,
   type RawResponse, type TestBuildOptions, type TestServer
@@ -101,6 +103,7 @@ describe('the idle-poll fast path', () => {
     const { request_id: forCarol } = await created.json() as { request_id: string }
     const alice = await V2User.signIn(server.url, user())
     const forBob = await alice.ask(bob.userId)
+    const reads = countReads(server)
 
     let before = routed()
     const v1 = await v1Poll(server, `/getTasks/${carol}`)
@@ -111,6 +114,8 @@ describe('the idle-poll fast path', () => {
     const v2 = await v2Poll(server, bob.token)
     expect((JSON.parse(v2.body) as { tasks: Array<{ request_id: string }> }).tasks.map((t) => t.request_id)).toEqual([forBob])
     expect(routed()).toBe(before + 1)
+    // One store call each, the fast path's: the routes answered the tasks it handed on.
+    expect(reads).toEqual({ v1: 1, v2: 1 })
   })
 
   it('is off while every request is logged (LOG_LEVEL=debug), and for v1 when v1 is off', async () => {
@@ -118,6 +123,8 @@ describe('the idle-poll fast path', () => {
     const path = `/getTasks/${user()}`
     expect((await v1Poll(debug.server, path)).body).toBe('{"tasks":[]}')
     expect(debug.routed()).toBe(1)
+    expect((await v1Poll(debug.server, path, '?wait=1')).body).toBe('{"tasks":[]}')
+    expect(debug.routed()).toBe(2)
 
     const noV1 = await start({ V1_ENABLED: 'false' })
     expect((await v1Poll(noV1.server, path)).status).toBe(404)
@@ -255,6 +262,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     const v2 = v2Poll(server, bob.token, '/v2/tasks?wait=30')
     await eventually(() => server.app.relay.heldPolls() === 2)
     expect(routed()).toBe(before)
+    const reads = countReads(server)
     const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
     const { request_id: forCarol } = await created.json() as { request_id: string }
     const alice = await V2User.signIn(server.url, user())
@@ -265,6 +273,8 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     // The ask, the sign-in and the question, and the two polls.
     expect(routed()).toBe(before + 5)
     expect(server.app.relay.heldPolls()).toBe(0)
+    // The routes answered the tasks the holds found: no store call of their own.
+    expect(reads).toEqual({ v1: 0, v2: 0 })
   })
 
   it('hands any other wait to the routes, which answer it as they always have', async () => {
@@ -291,18 +301,130 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     }
   })
 
-  it('hands a hold past the per-user cap to the routes, which refuse it in the shape of its version (429)', async () => {
+  it('hands a hold past the per-user cap to the routes with its refusal, which they answer (429) without holding it again', async () => {
     const { server, routed } = await start({ MAX_HELD_POLLS_PER_USER: '1', MAX_WAIT_SECONDS: '30' })
+    const relay = server.app.relay
+    const holds = { v1: 0, v2: 0 }
+    const holdTasks = relay.holdTasks.bind(relay)
+    const holdInbox = relay.holdInbox.bind(relay)
+    relay.holdTasks = (...args: Parameters<typeof relay.holdTasks>) => { holds.v1++; return holdTasks(...args) }
+    relay.holdInbox = (...args: Parameters<typeof relay.holdInbox>) => { holds.v2++; return holdInbox(...args) }
     const carol = user()
-    const first = v1Poll(server, `/getTasks/${carol}`, '?wait=30')
-    await eventually(() => server.app.relay.heldPolls() === 1)
+    const bob = await V2User.signIn(server.url, user())
+    const first = [v1Poll(server, `/getTasks/${carol}`, '?wait=30'), v2Poll(server, bob.token, '/v2/tasks?wait=30')]
+    await eventually(() => relay.heldPolls() === 2)
     const before = routed()
-    const refused = await v1Poll(server, `/getTasks/${carol}`, '?wait=30')
-    expect(refused.status, refused.text).toBe(429)
-    expect(detailOf(refused)).toBe('Too many waiting polls for this id; close one before opening another.')
-    expect(routed()).toBe(before + 1)
+    const refused = [await v1Poll(server, `/getTasks/${carol}`, '?wait=30'), await v2Poll(server, bob.token, '/v2/tasks?wait=30')]
+    for (const response of refused) {
+      expect(response.status, response.text).toBe(429)
+      expect(detailOf(response)).toBe('Too many waiting polls for this id; close one before opening another.')
+    }
+    expect(routed()).toBe(before + 2)
+    // One hold each for the refused polls, the fast path's: the routes answered the refusal it handed on.
+    expect(holds).toEqual({ v1: 2, v2: 2 })
     await server.close()
-    expect((await first).status).toBe(200)
+    for (const response of await Promise.all(first)) expect(response.status).toBe(200)
+  })
+
+  it('answers a hold it took before the server began to close and that finds tasks meanwhile, through the routes (not 503)', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    const gate = gateHeldAnswers(server)
+    const carol = user()
+    const poll = v1Poll(server, `/getTasks/${carol}`, '?wait=30', { connection: 'keep-alive' })
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    const { request_id: forCarol } = await created.json() as { request_id: string }
+    // The hold has found the task; its answer waits at the gate while the server closes.
+    await eventually(() => gate.waiting === 1)
+    const before = routed()
+    const closed = server.close()
+    await eventually(() => !server.app.server.listening)
+    gate.release()
+    const answer = await poll
+    // Keep-alive is 72 s: a close that waited for it would not finish within the test.
+    await closed
+    expect(answer.status, answer.text).toBe(200)
+    expect(JSON.parse(answer.body)).toEqual({ tasks: [forCarol] })
+    expect(answer.headers.connection).toBe('close')
+    expect(routed()).toBe(before + 1)
+  })
+
+  it('answers a hold whose empty answer leaves after the server stopped listening with Connection: close, and the close does not wait out keep-alive', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    const gate = gateHeldAnswers(server)
+    const path = `/getTasks/${user()}`
+    const poll = v1Poll(server, path, '?wait=30', { connection: 'keep-alive' })
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    const closed = server.close()
+    await eventually(() => gate.waiting === 1 && !server.app.server.listening)
+    gate.release()
+    const answer = await poll
+    await closed
+    expect(answer.status, answer.text).toBe(200)
+    expect(answer.body).toBe('{"tasks":[]}')
+    expect(answer.headers.connection).toBe('close')
+    expect(routed()).toBe(0)
+  })
+
+  it('hands on a v2 hold whose token expires while it waits, and the routes answer its tasks (not 401)', async () => {
+    const { server } = await start({ MAX_WAIT_SECONDS: '30' })
+    const bob = await V2User.signIn(server.url, user())
+    const alice = await V2User.signIn(server.url, user())
+    const poll = v2Poll(server, bob.token, '/v2/tasks?wait=30')
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    // From here on Bob's token reads as expired, as it would at the end of its session.
+    const tokens = server.app.identity.tokens
+    const verify = tokens.verify.bind(tokens)
+    tokens.verify = (token) => {
+      if (token === bob.token) throw new WC_ERR_TOKEN_EXPIRED()
+      return verify(token)
+    }
+    const forBob = await alice.ask(bob.userId)
+    const answer = await poll
+    expect(answer.status, answer.text).toBe(200)
+    expect((JSON.parse(answer.body) as { tasks: Array<{ request_id: string }> }).tasks.map((t) => t.request_id)).toEqual([forBob])
+    // A new call with it is refused.
+    expect((await v2Poll(server, bob.token)).status).toBe(401)
+  })
+
+  it('neither answers nor hands on a hold whose client left while its look found tasks', async () => {
+    const { server, routed } = await start({ MAX_WAIT_SECONDS: '30' })
+    let socketsClosed = 0
+    server.app.server.on('connection', (socket) => socket.on('close', () => { socketsClosed++ }))
+    const gate = gateHeldAnswers(server)
+    const carol = user()
+    const connection = rawConnection(server.url)
+    const path = `/getTasks/${carol}`
+    connection.write(requestText('GET', `${path}?wait=30`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }))
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    await eventually(() => gate.waiting === 1)
+    const before = routed()
+    const closed = socketsClosed
+    connection.destroy()
+    await eventually(() => socketsClosed > closed)
+    gate.release()
+    await sleep(100)
+    expect(routed()).toBe(before)
+    await server.close()
+    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
+      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
+    expect(polls).toEqual([])
+  })
+
+  it('counts a hold it handed on from its arrival, its wait included', async () => {
+    const { server } = await start({ METRICS_PORT: '0', MAX_WAIT_SECONDS: '30' })
+    const carol = user()
+    const poll = v1Poll(server, `/getTasks/${carol}`, '?wait=30')
+    await eventually(() => server.app.relay.heldPolls() === 1)
+    await sleep(600)
+    await server.post('/requestClient', { requester_id: user(), target_id: carol })
+    expect((await poll).status).toBe(200)
+    const address = server.app.metricsAddress()
+    const metrics = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+    const series = 'method="GET",route="/getTasks/:user_id",status_code="200"'
+    expect(metrics).toContain(`whatclient_http_request_duration_seconds_bucket{le="0.5",${series}} 0`)
+    expect(metrics).toContain(`whatclient_http_request_duration_seconds_bucket{le="2.5",${series}} 1`)
   })
 
   it('answers its held polls at once when the server closes, saying Connection: close', async () => {
@@ -376,6 +498,38 @@ describe('the fast path installed on Fastify\'s server', () => {
     }
   })
 })
+
+/** Counts the relay's task reads without a hold (the fast path's and the routes'), v1 and v2. */
+function countReads (server: TestServer): { v1: number, v2: number } {
+  const relay = server.app.relay
+  const reads = { v1: 0, v2: 0 }
+  const tasksFor = relay.tasksFor.bind(relay)
+  const inbox = relay.inbox.bind(relay)
+  relay.tasksFor = (...args: Parameters<typeof relay.tasksFor>) => { reads.v1++; return tasksFor(...args) }
+  relay.inbox = (...args: Parameters<typeof relay.inbox>) => { reads.v2++; return inbox(...args) }
+  return reads
+}
+
+/**
+ * Holds back the answers of the relay's held task polls (v1 and v2) until
+ * released, as a last store call that takes a while would: `waiting` counts
+ * the holds that have ended and wait at the gate.
+ */
+function gateHeldAnswers (server: TestServer): { waiting: number, release: () => void } {
+  const relay = server.app.relay
+  let open = (): void => {}
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  const gate = { waiting: 0, release: () => { open() } }
+  const gated = <T, C>(outcome: Outcome<T, C>): Outcome<T, C> => ({
+    answer: (context, value) => { gate.waiting++; void opened.then(() => { outcome.answer(context, value) }) },
+    fail: (context, error) => { gate.waiting++; void opened.then(() => { outcome.fail(context, error) }) }
+  })
+  const holdTasks = relay.holdTasks.bind(relay)
+  const holdInbox = relay.holdInbox.bind(relay)
+  relay.holdTasks = (userId, waitMs, outcome, context) => holdTasks(userId, waitMs, gated(outcome), context)
+  relay.holdInbox = (userId, waitMs, outcome, context) => holdInbox(userId, waitMs, gated(outcome), context)
+  return gate
+}
 
 /**
  * Counts the relay's v1 task reads (the fast path's and the routes'), and can

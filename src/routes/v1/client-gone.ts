@@ -1,5 +1,6 @@
 /**
  * Held calls answered straight from the relay's hold: the route's handler
+ * (or the fast path, src/fast-path/task-polls.ts, for the task polls it holds)
  * starts the hold and returns nothing, and the hold sends the reply when it
  * ends. Nothing waits on a promise meanwhile: a held poll keeps no async
  * frame, promise or closure of the handler's (nor Fastify's wrap of one).
@@ -12,6 +13,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
+import { asError } from '../../fast-path/handed-on.js'
 import type { Held, Outcome } from '../../relay/relay.js'
 
 const HELD = Symbol('whatclient held call')
@@ -79,8 +81,7 @@ export function replyWith<T> (payload: (value: T) => unknown): Outcome<T, Fastif
     },
     fail (reply, error) {
       unwatch(reply)
-      // reply.send takes only an Error as a failure: anything else it would send as a 200 payload.
-      void reply.send(error instanceof Error ? error : new Error(`held call failed: ${typeof error}`))
+      void reply.send(asError(error))
     }
   }
 }

@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
-import { refusalFor } from '../../fast-path/task-polls.js'
+import { handedOnTasks, refusalFor } from '../../fast-path/handed-on.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
 import { holdMs } from '../wait.js'
@@ -71,8 +71,13 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
     }
   }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
-    if (waitMs <= 0) return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)
+    if (waitMs <= 0) {
+      // The tasks the fast path found before it handed the poll on (held or not): answered as found.
+      const found = handedOnTasks<string>(request.raw)
+      if (found !== undefined) return Promise.resolve(tasksPayload(found))
+      // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
+      return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)
+    }
     holdReply(reply, relay.holdTasks(request.params.user_id, waitMs, heldTasks, reply))
   })
 

@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { WC_ERR_TOKEN_INVALID, WC_ERR_TOKEN_MISSING } from '../../errors.js'
+import { handedOnSession } from '../../fast-path/handed-on.js'
 import type { Session, SessionTokens } from '../../identity/tokens.js'
 
 declare module 'fastify' {
@@ -40,6 +41,12 @@ export function bearerToken (header: string): string | undefined {
 export function requireSession (scope: FastifyInstance, tokens: SessionTokens): void {
   if (!scope.hasRequestDecorator('caller')) scope.decorateRequest('caller', null)
   scope.addHook('onRequest', (request: FastifyRequest, reply, done) => {
+    // A poll the fast path checked and then handed on (its token may have expired since, during its hold).
+    const checked = handedOnSession(request.raw)
+    if (checked !== undefined) {
+      request.caller = checked
+      return done()
+    }
     const header = request.headers.authorization
     let failure: Error
     if (header === undefined || header === '') {

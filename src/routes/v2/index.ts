@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
-import { refusalFor } from '../../fast-path/task-polls.js'
+import { refusalFor } from '../../fast-path/handed-on.js'
 import { createIdentity, type Identity } from '../../identity/identity.js'
 import type { ServiceMetrics } from '../../metrics/metrics.js'
 import answers from './answers.js'

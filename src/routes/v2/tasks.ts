@@ -5,6 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type, type Static } from 'typebox'
+import { handedOnTasks } from '../../fast-path/handed-on.js'
 import type { Relay } from '../../relay/relay.js'
 import type { Task as PendingTask } from '../../store/task-store.js'
 import { holdReply, replyWith } from '../v1/client-gone.js'
@@ -51,7 +52,11 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
   }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     const userId = callerOf(request).userId
-    if (waitMs <= 0) return relay.inbox(userId, 0).then(tasksPayload)
+    if (waitMs <= 0) {
+      // The tasks the fast path found before it handed the poll on (held or not): answered as found.
+      const found = handedOnTasks<PendingTask>(request.raw)
+      return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(userId, 0).then(tasksPayload)
+    }
     holdReply(reply, relay.holdInbox(userId, waitMs, heldTasks, reply))
   })
 }

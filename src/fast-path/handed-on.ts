@@ -1,0 +1,75 @@
+/**
+ * What the fast path (task-polls.ts) learned of a request it took and then
+ * handed to the routes, kept on the request under a symbol: the routes' hooks
+ * and the request counters read it, so that a request handed on is answered
+ * and counted as if the routes had taken it from the start.
+ */
+import type { IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
+import type { Session } from '../identity/tokens.js'
+
+export interface HandOn {
+  /** Its store call's failure, or a refused hold (undefined: none). */
+  error: Error | undefined
+  /** The tasks its store call or its hold found (undefined: none looked for, or a failure). */
+  tasks: unknown[] | undefined
+  /** When the fast path took it (performance.now()). */
+  start: number
+  /** The v2 session its token carried when it was taken (undefined: a v1 poll). */
+  caller: Session | undefined
+}
+
+const HANDED_ON = Symbol('whatclient handed on by the fast path')
+type HandedOn = IncomingMessage & { [HANDED_ON]?: HandOn }
+
+/** Marks `request` as handed on, with what the fast path learned. */
+export function markHandedOn (request: IncomingMessage, record: HandOn): void {
+  (request as HandedOn)[HANDED_ON] = record
+}
+
+/**
+ * The refusal the routes' first hook gives `request` (undefined: none). A
+ * request the fast path took before the server began to close arrived before
+ * the close, and is not refused for it; one whose store call failed there is
+ * answered with that failure, not with a second call.
+ */
+export function refusalFor (request: IncomingMessage, closing: boolean): Error | undefined {
+  const handedOn = (request as HandedOn)[HANDED_ON]
+  if (handedOn === undefined) return closing ? new WC_ERR_SHUTTING_DOWN() : undefined
+  return handedOn.error
+}
+
+/**
+ * The tasks the fast path found for the poll `request` before it handed it on:
+ * the route answers those, without a second store call (a Redis round trip on
+ * the way of every question to its target). `T` is the task type of the route
+ * the fast path took it for (the route it is handed to).
+ */
+export function handedOnTasks<T> (request: IncomingMessage): T[] | undefined {
+  return (request as HandedOn)[HANDED_ON]?.tasks as T[] | undefined
+}
+
+/**
+ * The session whose token the fast path checked when it took `request`. A held
+ * poll is not checked again when it is handed on: its token was valid when
+ * the poll arrived, and a token that expires during the hold must not turn
+ * the tasks it waited for into a 401 (the routes hold a poll the same way).
+ */
+export function handedOnSession (request: IncomingMessage): Session | undefined {
+  return (request as HandedOn)[HANDED_ON]?.caller
+}
+
+/**
+ * How long `request` has taken, in ms: from when the fast path took it when it
+ * was handed on (its hold included), else `routedMs` (the framework's own count).
+ */
+export function elapsedMs (request: IncomingMessage, routedMs: number): number {
+  const handedOn = (request as HandedOn)[HANDED_ON]
+  return handedOn === undefined ? routedMs : performance.now() - handedOn.start
+}
+
+/** A failure as the routes answer it: an Error (anything else is sent as a 200 payload). */
+export function asError (failure: unknown): Error {
+  return failure instanceof Error ? failure : new Error(`held call failed: ${typeof failure}`)
+}
