@@ -12,7 +12,7 @@ import type { Session } from '../identity/tokens.js'
 export interface HandOn {
   /** Its store call's failure, or a refused hold (undefined: none). */
   error: Error | undefined
-  /** The tasks its store call or its hold found (undefined: none looked for, or a failure). */
+  /** The tasks its store call or its hold found (undefined with an error). */
   tasks: unknown[] | undefined
   /** When the fast path took it (performance.now()). */
   start: number
@@ -23,7 +23,11 @@ export interface HandOn {
 const HANDED_ON = Symbol('whatclient handed on by the fast path')
 type HandedOn = IncomingMessage & { [HANDED_ON]?: HandOn }
 
-/** Marks `request` as handed on, with what the fast path learned. */
+/**
+ * Marks `request` as handed on, with what the fast path learned. For the fast
+ * path only (task-polls.ts): the routes trust the record, a v2 session in it
+ * included (their token check is skipped for it).
+ */
 export function markHandedOn (request: IncomingMessage, record: HandOn): void {
   (request as HandedOn)[HANDED_ON] = record
 }
@@ -31,8 +35,9 @@ export function markHandedOn (request: IncomingMessage, record: HandOn): void {
 /**
  * The refusal the routes' first hook gives `request` (undefined: none). A
  * request the fast path took before the server began to close arrived before
- * the close, and is not refused for it; one whose store call failed there is
- * answered with that failure, not with a second call.
+ * the close, and is not refused for it; one whose store call failed there, or
+ * whose hold was refused (a cap), is answered with that failure, not with a
+ * second call or hold.
  */
 export function refusalFor (request: IncomingMessage, closing: boolean): Error | undefined {
   const handedOn = (request as HandedOn)[HANDED_ON]
@@ -51,10 +56,10 @@ export function handedOnTasks<T> (request: IncomingMessage): T[] | undefined {
 }
 
 /**
- * The session whose token the fast path checked when it took `request`. A held
- * poll is not checked again when it is handed on: its token was valid when
- * the poll arrived, and a token that expires during the hold must not turn
- * the tasks it waited for into a 401 (the routes hold a poll the same way).
+ * The session whose token the fast path checked when it took `request`. A
+ * poll it hands on is not checked again: its token was valid when the poll
+ * arrived, and a token that expires during a hold must not turn the tasks it
+ * waited for into a 401 (the routes hold a poll the same way).
  */
 export function handedOnSession (request: IncomingMessage): Session | undefined {
   return (request as HandedOn)[HANDED_ON]?.caller

@@ -211,8 +211,6 @@ export class TaskPolls {
         const options = this.#options as TaskPollOptions
         const start = response[STARTED] as number
         if (tasks.length === 0) return answerEmpty(request, response, options, route, start, options.relay.isClosing())
-        // A client gone during the look that found tasks: nobody to answer (as answerEmpty).
-        if (request.socket.destroyed) return
         // The routes answer the tasks found as they would a poll without a wait (at once).
         const url = request.url as string
         request.url = url.slice(0, url.indexOf('?'))
@@ -233,6 +231,8 @@ function hold (response: HeldResponse, start: number, caller: Session | undefine
 }
 
 function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, record: HandOn): void {
+  // A client gone while its poll found tasks: nobody to answer them to (as answerEmpty).
+  if (record.tasks !== undefined && request.socket.destroyed) return
   markHandedOn(request, record)
   framework(request, response)
 }

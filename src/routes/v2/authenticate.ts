@@ -3,7 +3,8 @@
  * caller is the token's user, always (no v2 body or path names the caller).
  * Missing, malformed, forged, altered or expired tokens answer 401
  * `{"detail"}` with `WWW-Authenticate: Bearer`. A callback hook at onRequest:
- * it runs on every poll, before the body is even parsed.
+ * it runs on every poll, before the body is even parsed. A task poll the fast
+ * path checked and handed on is not checked again (src/fast-path/handed-on.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { WC_ERR_TOKEN_INVALID, WC_ERR_TOKEN_MISSING } from '../../errors.js'
