@@ -45,6 +45,19 @@ const v2Poll = (server: TestServer, token: string, target = '/v2/tasks'): Promis
 
 const withoutDate = (text: string): string => text.replace(/\r\nDate: [^\r]*/, '')
 
+/** A call to make, and the status the routes answer it with. */
+type RoutedCase = [what: string, call: () => Promise<RawResponse>, status: number]
+
+/** Makes each call in turn: each is answered by the routes (one reply more through them), with its status. */
+async function expectRouted (cases: RoutedCase[], routed: () => number): Promise<void> {
+  for (const [what, call, status] of cases) {
+    const before = routed()
+    const response = await call()
+    expect(response.status, `${what}: ${response.text}`).toBe(status)
+    expect(routed(), what).toBe(before + 1)
+  }
+}
+
 describe('the task-poll fast path, a poll without a wait', () => {
   it('answers a plain signed v1 poll that finds nothing without the routes, with the bytes the routes send', async () => {
     const { server, routed } = await start()
@@ -74,7 +87,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
     const { server, routed } = await start()
     const bob = user()
     const path = `/getTasks/${bob}`
-    const cases: Array<[string, () => Promise<RawResponse>, number]> = [
+    const cases: RoutedCase[] = [
       ['a wrong signature', async () => v1Poll(server, path, '', { 'x-signature': '0'.repeat(64) }), 403],
       ['no signature', async () => rawRequest(server.url, requestText('GET', path)), 403],
       ['a leading zero', async () => v1Poll(server, `/getTasks/0${bob}`), 422],
@@ -87,12 +100,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
       ['a v2 poll with a bad token', async () => v2Poll(server, 'not-a-token'), 401],
       ['a v2 poll without a token', async () => rawRequest(server.url, requestText('GET', '/v2/tasks')), 401]
     ]
-    for (const [what, call, status] of cases) {
-      const before = routed()
-      const response = await call()
-      expect(response.status, `${what}: ${response.text}`).toBe(status)
-      expect(routed(), what).toBe(before + 1)
-    }
+    await expectRouted(cases, routed)
   })
 
   it('hands a poll that finds tasks to the routes, v1 and v2', async () => {
@@ -303,7 +311,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     const { server, routed } = await start({ MAX_WAIT_SECONDS: '1' })
     const bob = await V2User.signIn(server.url, user())
     const path = `/getTasks/${user()}`
-    const cases: Array<[string, () => Promise<RawResponse>, number]> = [
+    const cases: RoutedCase[] = [
       ['?wait=0', async () => v1Poll(server, path, '?wait=0'), 200],
       ['a fraction', async () => v1Poll(server, path, '?wait=0.1'), 200],
       ['a leading zero', async () => v1Poll(server, path, '?wait=01'), 422],
@@ -315,12 +323,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
       ['v2 past MAX_WAIT_SECONDS', async () => v2Poll(server, bob.token, '/v2/tasks?wait=2'), 422],
       ['v2 with a bad token', async () => v2Poll(server, 'not-a-token', '/v2/tasks?wait=1'), 401]
     ]
-    for (const [what, call, status] of cases) {
-      const before = routed()
-      const response = await call()
-      expect(response.status, `${what}: ${response.text}`).toBe(status)
-      expect(routed(), what).toBe(before + 1)
-    }
+    await expectRouted(cases, routed)
   })
 
   it('hands a hold past the per-user cap to the routes with its refusal, which they answer (429) without holding it again', async () => {
