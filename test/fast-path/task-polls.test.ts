@@ -45,6 +45,10 @@ const v2Poll = (server: TestServer, token: string, target = '/v2/tasks'): Promis
 
 const withoutDate = (text: string): string => text.replace(/\r\nDate: [^\r]*/, '')
 
+/** The log summaries' lines for the v1 task poll (written when the server closes). */
+const v1PollSummaries = (server: TestServer): unknown[] => server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
+  .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
+
 /** A call to make, and the status the routes answer it with. */
 type RoutedCase = [what: string, call: () => Promise<RawResponse>, status: number]
 
@@ -233,9 +237,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
     store.release()
     await eventually(() => store.settled > 0)
     await server.close()
-    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
-      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
-    expect(polls).toEqual([])
+    expect(v1PollSummaries(server)).toEqual([])
     expect(routed()).toBe(0)
   })
 
@@ -432,9 +434,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     await sleep(100)
     expect(routed()).toBe(before)
     await server.close()
-    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
-      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
-    expect(polls).toEqual([])
+    expect(v1PollSummaries(server)).toEqual([])
   })
 
   it('counts a hold it handed on from its arrival, its wait included', async () => {
@@ -478,9 +478,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     connection.destroy()
     await eventually(() => server.app.relay.heldPolls() === 0)
     await server.close()
-    const polls = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string })
-      .filter((l) => l.msg === 'requests' && l.route === '/getTasks/:user_id')
-    expect(polls).toEqual([])
+    expect(v1PollSummaries(server)).toEqual([])
     expect(routed()).toBe(0)
   })
 
