@@ -8,9 +8,9 @@
  *                      measured windows and smaller levels (~3 min with --before)
  *   --before DIR       also measure the built checkout at DIR (its
  *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
- *                      run, in scenarios 1, 4, 5, 6, 8 and 9 (round by round,
- *                      alternating which goes first, in 1, 8 and 9; one after
- *                      the other, before first, in the others: BENCHMARKS.md §8)
+ *                      run, in scenarios 1, 4, 5, 6, 8 and 9, round by round,
+ *                      alternating which goes first (BENCHMARKS.md §8: measured
+ *                      second, a build can cost 15-25% more whichever it is)
  *   --only 1,4         just those scenarios; --no-redis skips scenario 5 (and
  *                      the Redis parts of 8 and 9)
  *
@@ -99,6 +99,18 @@ const buildRow = (scenario: string, measure: string, cells: ByBuild<string>, cei
 }
 const perBuild = <T>(values: ByBuild<T>, show: (v: T) => string): ByBuild<string> =>
   Object.fromEntries(Object.entries(values).map(([k, v]) => [k, show(v as T)])) as ByBuild<string>
+
+/**
+ * Rounds of scenarios 4, 5 and 6: with a before build, two, each build first in one of
+ * them (inTurn), so that neither always pays for being measured second.
+ */
+const BUILD_ROUNDS = builds.length > 1 ? 2 : 1
+const roundsNote = BUILD_ROUNDS > 1 ? ` (${BUILD_ROUNDS} rounds, the builds' order alternating: each cell shows round 1 · round 2)` : ''
+/** One cell for a build's rounds, each shown, in the order they ran. */
+const eachRound = <T>(runs: T[], show: (r: T) => string): string => runs.map(show).join(' · ')
+/** A row with a cell per build, each showing every round. */
+const roundsRow = <T>(scenario: string, measure: string, out: ByBuild<T[]>, show: (r: T) => string, ceiling?: string): void =>
+  buildRow(scenario, measure, perBuild(out, (runs) => eachRound(runs, show)), ceiling)
 
 async function withServer<T> (start: () => Promise<RunningServer>, use: (s: RunningServer) => Promise<T>): Promise<T> {
   const server = await start()
@@ -327,23 +339,26 @@ async function fullFlows (): Promise<void> {
 
 async function held (): Promise<void> {
   log('4. held long-polls (and a bare node:http server holding the same requests)')
-  // The ceiling first: what holding a request costs Node's own HTTP server.
-  const ceiling = await withServer(startHeldCeiling, (server) => heldPolls(server, HELD_LEVELS, 4_000_000_000))
-  const out: ByBuild<HeldPollsResult> = {}
-  for (const build of builds) {
-    await withServer(() => startWhatClient(build, { MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }, true), async (server) => {
-      out[build.name] = await heldPolls(server, HELD_LEVELS, 4_000_000_000)
-    })
+  const ceiling: HeldPollsResult[] = []
+  const out: ByBuild<HeldPollsResult[]> = {}
+  for (let round = 0; round < BUILD_ROUNDS; round++) {
+    // The ceiling first in each round: what holding a request costs Node's own HTTP server.
+    ceiling.push(await withServer(startHeldCeiling, (server) => heldPolls(server, HELD_LEVELS, 4_000_000_000)))
+    for (const build of inTurn(builds, round)) {
+      await withServer(() => startWhatClient(build, { MAX_WAIT_SECONDS: '120', MAX_HELD_POLLS_TOTAL: '1000000' }, true), async (server) => {
+        ;(out[build.name] ??= []).push(await heldPolls(server, HELD_LEVELS, 4_000_000_000))
+      })
+    }
   }
-  results.heldPolls = { ceiling, ...out }
+  results.heldPolls = { note: `one entry per round${roundsNote}`, ceiling, ...out }
   const kb = (bytes: number | undefined): string => bytes === undefined ? '?' : `${round(bytes / 1000, 1)} KB`
   const levelOf = (r: HeldPollsResult, i: number) => r.levels[i] as HeldPollsResult['levels'][number]
   HELD_LEVELS.forEach((count, i) => {
     const n = count.toLocaleString('en')
     /** A row with the ceiling's cell beside the builds'. */
     const row = (measure: string, show: (level: HeldPollsResult['levels'][number]) => string): void =>
-      buildRow('4 held polls', measure, perBuild(out, (r) => show(levelOf(r, i))), show(levelOf(ceiling, i)))
-    row(`${n} held: server RSS; JS heap used / reserved`, (l) => `${l.rssMiB} MiB; ${l.heapUsedMiB ?? '?'} / ${l.heapTotalMiB ?? '?'} MiB`)
+      roundsRow('4 held polls', measure, out, (r) => show(levelOf(r, i)), eachRound(ceiling, (r) => show(levelOf(r, i))))
+    row(`${n} held: server RSS; JS heap used / reserved${i === 0 ? roundsNote : ''}`, (l) => `${l.rssMiB} MiB; ${l.heapUsedMiB ?? '?'} / ${l.heapTotalMiB ?? '?'} MiB`)
     row(`${n} held: RSS per poll, from empty`, (l) => kb(l.rssPerPollBytes))
     row(`${n} held: JS heap per poll, from empty`, (l) => kb(l.heapPerPollBytes))
     if (i > 0) {
@@ -401,8 +416,8 @@ async function countRoundTrips (build: Build, env: Record<string, string>): Prom
   }
 }
 
+/** One round of one build in scenario 5. */
 interface RedisBuildResult {
-  roundTrips: Record<string, RoundTrips>
   idleV1: LoadResult & { redis: RedisUse }
   /** Not for a build without v2 sign-in. */
   idleV2?: LoadResult & { redis: RedisUse }
@@ -416,7 +431,7 @@ async function redisMode (): Promise<void> {
   log('5. Redis mode, one and two instances (counts assume nobody else uses this Redis meanwhile)')
   const stats = createClient({ url: REDIS_URL })
   await stats.connect()
-  const out: ByBuild<RedisBuildResult> = {}
+  const out: ByBuild<RedisBuildResult[]> = {}
   const redisVersion = /redis_version:(\S+)/.exec(await stats.info('server'))?.[1]
   // Reads Redis's counters around a measured window; `units` divides them afterwards.
   const counting = () => {
@@ -428,91 +443,110 @@ async function redisMode (): Promise<void> {
     }
   }
   const prefixes: string[] = []
-  try {
-    for (const build of builds) {
-      log(`5. Redis mode: ${build.name}`)
-      const env = { ...redisEnv(prefixes), ...SIGN_IN_ENV }
-      const r: Partial<RedisBuildResult> = {}
-      await withServer(() => startWhatClient(build, env), async (one) => {
-        const hammerOptions = (around: ReturnType<typeof counting>['around'], headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [one.pid], around, ...(headers === undefined ? {} : { headers }) })
-        let c = counting()
-        const v1 = await hammer(one.url, IDLE_PATH, hammerOptions(c.around))
-        r.idleV1 = { ...v1, redis: c.use(v1.requests) }
-        if (await hasSignIn(one.url)) {
-          const token = await signIn(one.url, V2_USER)
-          c = counting()
-          const v2 = await hammer(one.url, V2_IDLE_PATH, hammerOptions(c.around, { authorization: `Bearer ${token}` }))
-          r.idleV2 = { ...v2, redis: c.use(v2.requests) }
-          await signIns(one.url, one.pid, Math.min(500, REDIS_SIGN_INS), 7_000_000_000)
-          c = counting()
-          await c.around.before()
-          const s = await signIns(one.url, one.pid, REDIS_SIGN_INS, 7_100_000_000)
-          await c.around.after()
-          r.signIn = { ...s, redis: c.use(s.signIns) }
-        }
+  /** One round of one build: one instance, then two. */
+  const measure = async (build: Build): Promise<RedisBuildResult> => {
+    const env = { ...redisEnv(prefixes), ...SIGN_IN_ENV }
+    const r: Partial<RedisBuildResult> = {}
+    await withServer(() => startWhatClient(build, env), async (one) => {
+      const hammerOptions = (around: ReturnType<typeof counting>['around'], headers?: Record<string, string>) => ({ connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, pids: [one.pid], around, ...(headers === undefined ? {} : { headers }) })
+      let c = counting()
+      const v1 = await hammer(one.url, IDLE_PATH, hammerOptions(c.around))
+      r.idleV1 = { ...v1, redis: c.use(v1.requests) }
+      if (await hasSignIn(one.url)) {
+        const token = await signIn(one.url, V2_USER)
         c = counting()
-        const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 5_000_000_000, pids: [one.pid], around: c.around })
-        r.flowOne = { ...flow, redis: c.use(flow.resolutions) }
-        await withServer(() => startWhatClient(build, env), async (two) => {
-          c = counting()
-          await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: WARMUP_SECONDS, warmupSeconds: 0 })))
-          await c.around.before()
-          const cpuBefore = [one, two].map((s) => cpuMicros(s.pid))
-          const polls = await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: SECONDS, warmupSeconds: 0 })))
-          const cpuUsed = [one, two].reduce((sum, s, i) => sum + cpuMicros(s.pid) - (cpuBefore[i] as number), 0)
-          await c.around.after()
-          const requests = polls.reduce((sum, p) => sum + p.requests, 0)
-          r.idleTwo = { perInstance: polls, total: polls.reduce((sum, p) => sum + p.rps, 0), cpuUsPerRequest: round(cpuUsed / Math.max(requests, 1), 1), redis: c.use(requests) }
-          c = counting()
-          const flowTwo = await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 6_000_000_000, pids: [one.pid, two.pid], around: c.around })
-          r.flowTwo = { ...flowTwo, redis: c.use(flowTwo.resolutions) }
-        })
+        const v2 = await hammer(one.url, V2_IDLE_PATH, hammerOptions(c.around, { authorization: `Bearer ${token}` }))
+        r.idleV2 = { ...v2, redis: c.use(v2.requests) }
+        await signIns(one.url, one.pid, Math.min(500, REDIS_SIGN_INS), 7_000_000_000)
+        c = counting()
+        await c.around.before()
+        const s = await signIns(one.url, one.pid, REDIS_SIGN_INS, 7_100_000_000)
+        await c.around.after()
+        r.signIn = { ...s, redis: c.use(s.signIns) }
+      }
+      c = counting()
+      const flow = await fullFlow({ urls: [one.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 5_000_000_000, pids: [one.pid], around: c.around })
+      r.flowOne = { ...flow, redis: c.use(flow.resolutions) }
+      await withServer(() => startWhatClient(build, env), async (two) => {
+        c = counting()
+        await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: WARMUP_SECONDS, warmupSeconds: 0 })))
+        await c.around.before()
+        const cpuBefore = [one, two].map((s) => cpuMicros(s.pid))
+        const polls = await Promise.all([one, two].map((s) => hammer(s.url, IDLE_PATH, { connections: CONNECTIONS / 2, seconds: SECONDS, warmupSeconds: 0 })))
+        const cpuUsed = [one, two].reduce((sum, s, i) => sum + cpuMicros(s.pid) - (cpuBefore[i] as number), 0)
+        await c.around.after()
+        const requests = polls.reduce((sum, p) => sum + p.requests, 0)
+        r.idleTwo = { perInstance: polls, total: polls.reduce((sum, p) => sum + p.rps, 0), cpuUsPerRequest: round(cpuUsed / Math.max(requests, 1), 1), redis: c.use(requests) }
+        c = counting()
+        const flowTwo = await fullFlow({ urls: [one.url, two.url], pairs: FLOW_PAIRS, rate: FLOW_RATE, seconds: SECONDS, warmupSeconds: FLOW_WARMUP_SECONDS, firstUserId: 6_000_000_000, pids: [one.pid, two.pid], around: c.around })
+        r.flowTwo = { ...flowTwo, redis: c.use(flowTwo.resolutions) }
       })
-      r.roundTrips = await countRoundTrips(build, env)
-      out[build.name] = r as RedisBuildResult
+    })
+    return r as RedisBuildResult
+  }
+  // Round trips are exact counts, the same in every round: counted once per build.
+  const trips: ByBuild<Record<string, RoundTrips>> = {}
+  try {
+    for (let round = 0; round < BUILD_ROUNDS; round++) {
+      for (const build of inTurn(builds, round)) {
+        log(`5. Redis mode: ${build.name}${BUILD_ROUNDS > 1 ? `, round ${round + 1}` : ''}`)
+        ;(out[build.name] ??= []).push(await measure(build))
+      }
     }
+    for (const build of builds) trips[build.name] = await countRoundTrips(build, { ...redisEnv(prefixes), ...SIGN_IN_ENV })
   } finally {
     await deletePrefixes(stats, prefixes)
     stats.destroy()
   }
   // Ours: two connections per instance (at most two) and the harness's own.
-  const busy = Object.values(out).some((b) => Object.values(b).some((v) => ((v as { redis?: RedisUse }).redis?.connectedClients ?? 0) > 5))
+  const busy = Object.values(out).some((runs) => runs.some((b) => Object.values(b).some((v) => ((v as { redis?: RedisUse }).redis?.connectedClients ?? 0) > 5)))
   const busyNote = 'other clients were connected to Redis during some counted windows: commands and Redis CPU may include theirs'
-  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: 'round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected', ...out }
+  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: `round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips, once per build); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected; rounds: one entry per round${roundsNote}`, roundTrips: trips, rounds: out }
   const R = '5 redis'
-  const commands = (u: RedisUse, trips: RoundTrips | undefined): string => `${round(trips?.perUnit ?? NaN, 2)} round trips, ${round(u.commandsPerUnit, 1)} commands in Redis`
-  buildRow(R, 'v1 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`))
-  buildRow(R, 'v1 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => `${cpu(b.idleV1)}, ${round(b.idleV1.redis.redisCpuUsPerUnit, 1)} µs`))
-  buildRow(R, 'v1 idle poll: Redis round trips, commands per request', perBuild(out, (b) => commands(b.idleV1.redis, b.roundTrips.idleV1)))
-  buildRow(R, 'v2 idle poll, 1 instance: req/s, p50 / p99', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${rps(b.idleV2)}, ${latency(b.idleV2)}`))
-  buildRow(R, 'v2 idle poll: server CPU, Redis CPU per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`))
-  buildRow(R, 'v2 idle poll: Redis round trips, commands per request', perBuild(out, (b) => b.idleV2 === undefined ? 'no v2' : commands(b.idleV2.redis, b.roundTrips.idleV2)))
-  buildRow(R, 'sign-in: per second, server CPU, Redis CPU', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`))
-  buildRow(R, 'sign-in: Redis round trips, commands per sign-in', perBuild(out, (b) => b.signIn === undefined ? 'no v2' : commands(b.signIn.redis, b.roundTrips.signIn)))
-  buildRow(R, `full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, perBuild(out, (b) => flowCell(b.flowOne)))
-  buildRow(R, 'full flow, 1 instance: server CPU, Redis CPU, load generator CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowOne)}`))
-  buildRow(R, 'full flow, 1 instance: Redis round trips, commands per resolution', perBuild(out, (b) => commands(b.flowOne.redis, b.roundTrips.flow)))
-  buildRow(R, 'v1 idle poll, 2 instances: req/s in all, p99 each', perBuild(out, (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`))
-  buildRow(R, `full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, perBuild(out, (b) => flowCell(b.flowTwo)))
-  buildRow(R, 'full flow, 2 instances: server CPU (both), Redis CPU, load generator CPU per resolution', perBuild(out, (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowTwo)}`))
-  buildRow(R, 'full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', perBuild(out, (b) => commands(b.flowTwo.redis, b.roundTrips.flow)))
+  const noV2 = 'no v2'
+  /** Round trips (the same every round) and each round's commands in Redis. */
+  const commands = (name: Build['name'], unit: string, use: (b: RedisBuildResult) => RedisUse | undefined): string => {
+    const runs = out[name] ?? []
+    if (use(runs[0] as RedisBuildResult) === undefined) return noV2
+    return `${round(trips[name]?.[unit]?.perUnit ?? NaN, 2)} round trips, ${eachRound(runs, (b) => String(round((use(b) as RedisUse).commandsPerUnit, 1)))} commands in Redis`
+  }
+  const commandsRow = (measure: string, unit: string, use: (b: RedisBuildResult) => RedisUse | undefined): void =>
+    buildRow(R, measure, Object.fromEntries(Object.keys(out).map((name) => [name, commands(name as Build['name'], unit, use)])))
+  const row = (measure: string, show: (b: RedisBuildResult) => string): void => roundsRow(R, measure, out, show)
+  row(`v1 idle poll, 1 instance: req/s, p50 / p99${roundsNote}`, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`)
+  row('v1 idle poll: server CPU, Redis CPU per request', (b) => `${cpu(b.idleV1)}, ${round(b.idleV1.redis.redisCpuUsPerUnit, 1)} µs`)
+  commandsRow('v1 idle poll: Redis round trips, commands per request', 'idleV1', (b) => b.idleV1.redis)
+  row('v2 idle poll, 1 instance: req/s, p50 / p99', (b) => b.idleV2 === undefined ? noV2 : `${rps(b.idleV2)}, ${latency(b.idleV2)}`)
+  row('v2 idle poll: server CPU, Redis CPU per request', (b) => b.idleV2 === undefined ? noV2 : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`)
+  commandsRow('v2 idle poll: Redis round trips, commands per request', 'idleV2', (b) => b.idleV2?.redis)
+  row('sign-in: per second, server CPU, Redis CPU', (b) => b.signIn === undefined ? noV2 : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`)
+  commandsRow('sign-in: Redis round trips, commands per sign-in', 'signIn', (b) => b.signIn?.redis)
+  row(`full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, (b) => flowCell(b.flowOne))
+  row('full flow, 1 instance: server CPU, Redis CPU, load generator CPU per resolution', (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowOne)}`)
+  commandsRow('full flow, 1 instance: Redis round trips, commands per resolution', 'flow', (b) => b.flowOne.redis)
+  row('v1 idle poll, 2 instances: req/s in all, p99 each', (b) => `${b.idleTwo.total.toLocaleString('en')} req/s, ${b.idleTwo.perInstance.map((p) => p.p99).join(' / ')} ms`)
+  row(`full flow, 2 instances (Alice and Bob apart), ${FLOW_RATE.toLocaleString('en')} asks/s`, (b) => flowCell(b.flowTwo))
+  row('full flow, 2 instances: server CPU (both), Redis CPU, load generator CPU per resolution', (b) => `${flowCpu(b.flowTwo)}, ${round(b.flowTwo.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowTwo)}`)
+  commandsRow('full flow, 2 instances: Redis round trips (1 instance\'s count), commands per resolution', 'flow', (b) => b.flowTwo.redis)
   if (busy) log(`5. WARNING: ${busyNote}`)
 }
 
 async function signInCost (): Promise<void> {
   log('6. sign-in over HTTP (memory mode)')
-  const out: ByBuild<SignInResult> = {}
-  for (const build of builds) {
-    await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
-      if (!await hasSignIn(s.url)) return
-      await signIns(s.url, s.pid, Math.min(1000, SIGN_INS), 8_000_000_000)
-      out[build.name] = await signIns(s.url, s.pid, SIGN_INS, 8_100_000_000)
-    })
+  const out: ByBuild<SignInResult[]> = {}
+  for (let round = 0; round < BUILD_ROUNDS; round++) {
+    for (const build of inTurn(builds, round)) {
+      await withServer(() => startWhatClient(build, SIGN_IN_ENV), async (s) => {
+        if (!await hasSignIn(s.url)) return
+        await signIns(s.url, s.pid, Math.min(1000, SIGN_INS), 8_000_000_000 + round * 100_000_000)
+        ;(out[build.name] ??= []).push(await signIns(s.url, s.pid, SIGN_INS, 8_050_000_000 + round * 100_000_000))
+      })
+    }
   }
-  results.signIn = { note: 'POST /v2/session with distinct, fresh init data (hash check), 32 at a time, after 1,000 not measured', ...out }
+  results.signIn = { note: `POST /v2/session with distinct, fresh init data (hash check), 32 at a time, after 1,000 not measured; one entry per round${roundsNote}`, ...out }
   const failures = (r: SignInResult): string => r.errors + r.non2xx > 0 ? ` (${r.errors} errors, ${r.non2xx} non-2xx!)` : ''
-  buildRow('6 sign-in', `POST /v2/session, ${SIGN_INS.toLocaleString('en')} users: per second, p50 / p99`, perBuild(out, (r) => `${r.signInsPerSecond.toLocaleString('en')}/s, ${latency(r)}${failures(r)}`))
-  buildRow('6 sign-in', 'server CPU per sign-in', perBuild(out, (r) => `${r.cpuUsPerSignIn} µs`))
+  roundsRow('6 sign-in', `POST /v2/session, ${SIGN_INS.toLocaleString('en')} users: per second, p50 / p99${roundsNote}`, out, (r) => `${r.signInsPerSecond.toLocaleString('en')}/s, ${latency(r)}${failures(r)}`)
+  roundsRow('6 sign-in', 'server CPU per sign-in', out, (r) => `${r.cpuUsPerSignIn} µs`)
 }
 
 const CYCLE_PLUGINS = quick ? 1_000 : 4_000
