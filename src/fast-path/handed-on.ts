@@ -8,12 +8,16 @@ import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
 import type { Session } from '../identity/tokens.js'
+import type { Task } from '../store/task-store.js'
+
+/** Tasks the fast path found, tagged with the poll they answer: a v1 poll's are request ids, a v2 poll's whole tasks. */
+export type FoundTasks = { poll: 'v1', tasks: string[] } | { poll: 'v2', tasks: Task[] }
 
 export interface HandOn {
   /** Its store call's failure, or a refused hold (undefined: none). */
   error: Error | undefined
   /** The tasks its store call or its hold found (undefined with an error). */
-  tasks: unknown[] | undefined
+  found: FoundTasks | undefined
   /** When the fast path took it (performance.now()). */
   start: number
   /** The v2 session its token carried when it was taken (undefined: a v1 poll). */
@@ -46,13 +50,16 @@ export function refusalFor (request: IncomingMessage, closing: boolean): Error |
 }
 
 /**
- * The tasks the fast path found for the poll `request` before it handed it on:
+ * The tasks the fast path found for the `poll` `request` before it handed it on:
  * the route answers those, without a second store call (a Redis round trip on
- * the way of every question to its target). `T` is the task type of the route
- * the fast path took it for (the route it is handed to).
+ * the way of every question to its target). Only tasks found for the same kind
+ * of poll are given (the fast path hands a poll to the route of its own path).
  */
-export function handedOnTasks<T> (request: IncomingMessage): T[] | undefined {
-  return (request as HandedOn)[HANDED_ON]?.tasks as T[] | undefined
+export function handedOnTasks (request: IncomingMessage, poll: 'v1'): string[] | undefined
+export function handedOnTasks (request: IncomingMessage, poll: 'v2'): Task[] | undefined
+export function handedOnTasks (request: IncomingMessage, poll: FoundTasks['poll']): FoundTasks['tasks'] | undefined {
+  const found = (request as HandedOn)[HANDED_ON]?.found
+  return found?.poll === poll ? found.tasks : undefined
 }
 
 /**

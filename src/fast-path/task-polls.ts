@@ -39,7 +39,8 @@ import type { Held, Outcome, Relay } from '../relay/relay.js'
 import { roundMs } from '../request-stats.js'
 import { holdResponse, unwatchResponse } from '../routes/v1/client-gone.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
-import { asError, markHandedOn, type HandOn } from './handed-on.js'
+import type { Task } from '../store/task-store.js'
+import { asError, markHandedOn, type FoundTasks, type HandOn } from './handed-on.js'
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
 
@@ -117,8 +118,8 @@ type HeldResponse = ServerResponse & { [STARTED]?: number, [CALLER]?: Session }
 
 /** Where the fast path's held polls end: one per route, shared by its holds, told each hold's response. */
 interface HeldOutcomes {
-  v1: Outcome<unknown[], HeldResponse>
-  v2: Outcome<unknown[], HeldResponse>
+  v1: Outcome<string[], HeldResponse>
+  v2: Outcome<Task[], HeldResponse>
 }
 
 export class TaskPolls {
@@ -143,7 +144,10 @@ export class TaskPolls {
 
   /** The server's request handler: the fast path in front of `framework`. */
   handler (framework: RequestHandler): RequestHandler {
-    const held: HeldOutcomes = { v1: this.#heldOutcome(framework, V1_ROUTE), v2: this.#heldOutcome(framework, V2_PATH) }
+    const held: HeldOutcomes = {
+      v1: this.#heldOutcome(framework, V1_ROUTE, (tasks: string[]) => ({ poll: 'v1', tasks })),
+      v2: this.#heldOutcome(framework, V2_PATH, (tasks: Task[]) => ({ poll: 'v2', tasks }))
+    }
     return (request, response) => {
       if (!this.#serve(request, response, framework, held)) framework(request, response)
     }
@@ -179,8 +183,8 @@ export class TaskPolls {
       }
       options.relay.inbox(caller.userId, 0).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
-        else handOn(request, response, framework, { error: undefined, tasks, start, caller })
-      }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), tasks: undefined, start, caller }) })
+        else handOn(request, response, framework, { error: undefined, found: { poll: 'v2', tasks }, start, caller })
+      }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller }) })
       return true
     }
     if (options.v1Key === undefined) return false
@@ -194,8 +198,8 @@ export class TaskPolls {
     }
     options.relay.tasksFor(userId, 0).then((tasks) => {
       if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
-      else handOn(request, response, framework, { error: undefined, tasks, start, caller: undefined })
-    }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), tasks: undefined, start, caller: undefined }) })
+      else handOn(request, response, framework, { error: undefined, found: { poll: 'v1', tasks }, start, caller: undefined })
+    }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller: undefined }) })
     return true
   }
 
@@ -203,7 +207,7 @@ export class TaskPolls {
    * How a held poll of `route` ends: the empty list answered here; tasks, or a failure
    * (a cap on held polls, a store error), handed to the routes, which answer them.
    */
-  #heldOutcome (framework: RequestHandler, route: string): Outcome<unknown[], HeldResponse> {
+  #heldOutcome<T extends unknown[]> (framework: RequestHandler, route: string, found: (tasks: T) => FoundTasks): Outcome<T, HeldResponse> {
     return {
       answer: (response, tasks) => {
         unwatchResponse(response)
@@ -214,11 +218,11 @@ export class TaskPolls {
         // The routes answer the tasks found as they would a poll without a wait (at once).
         const url = request.url as string
         request.url = url.slice(0, url.indexOf('?'))
-        handOn(request, response, framework, { error: undefined, tasks, start, caller: response[CALLER] })
+        handOn(request, response, framework, { error: undefined, found: found(tasks), start, caller: response[CALLER] })
       },
       fail: (response, error) => {
         unwatchResponse(response)
-        handOn(response.req, response, framework, { error: asError(error), tasks: undefined, start: response[STARTED] as number, caller: response[CALLER] })
+        handOn(response.req, response, framework, { error: asError(error), found: undefined, start: response[STARTED] as number, caller: response[CALLER] })
       }
     }
   }
@@ -232,7 +236,7 @@ function hold (response: HeldResponse, start: number, caller: Session | undefine
 
 function handOn (request: IncomingMessage, response: ServerResponse, framework: RequestHandler, record: HandOn): void {
   // A client gone while its poll found tasks: nobody to answer them to (as answerEmpty).
-  if (record.tasks !== undefined && request.socket.destroyed) return
+  if (record.found !== undefined && request.socket.destroyed) return
   markHandedOn(request, record)
   framework(request, response)
 }

@@ -73,7 +73,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     if (waitMs <= 0) {
       // The tasks the fast path found before it handed the poll on (held or not): answered as found.
-      const found = handedOnTasks<string>(request.raw)
+      const found = handedOnTasks(request.raw, 'v1')
       if (found !== undefined) return Promise.resolve(tasksPayload(found))
       // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
       return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)

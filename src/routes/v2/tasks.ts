@@ -54,7 +54,7 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
     const userId = callerOf(request).userId
     if (waitMs <= 0) {
       // The tasks the fast path found before it handed the poll on (held or not): answered as found.
-      const found = handedOnTasks<PendingTask>(request.raw)
+      const found = handedOnTasks(request.raw, 'v2')
       return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(userId, 0).then(tasksPayload)
     }
     holdReply(reply, relay.holdInbox(userId, waitMs, heldTasks, reply))
