@@ -9,8 +9,10 @@
  *   --before DIR       also measure the built checkout at DIR (its
  *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
  *                      run, in scenarios 1, 4, 5, 6, 8 and 9, round by round,
- *                      alternating which goes first (BENCHMARKS.md §8: measured
- *                      second, a build can cost 15-25% more whichever it is)
+ *                      alternating which goes first, before first in round 1
+ *                      (BENCHMARKS.md §8: measured second, a build can cost
+ *                      15-25% more whichever it is); with --quick, 1 and 9 have
+ *                      one round, before first
  *   --only 1,4         just those scenarios; --no-redis skips scenario 5 (and
  *                      the Redis parts of 8 and 9)
  *
@@ -105,7 +107,9 @@ const perBuild = <T>(values: ByBuild<T>, show: (v: T) => string): ByBuild<string
  * them (inTurn), so that neither always pays for being measured second.
  */
 const BUILD_ROUNDS = builds.length > 1 ? 2 : 1
-const roundsNote = BUILD_ROUNDS > 1 ? ` (${BUILD_ROUNDS} rounds, the builds' order alternating: each cell shows round 1 · round 2)` : ''
+const roundsNote = BUILD_ROUNDS > 1 ? ` (${BUILD_ROUNDS} rounds, before first in round 1, after in round 2: each cell shows round 1 · round 2)` : ''
+/** What the results file says of such rounds. */
+const roundsFileNote = BUILD_ROUNDS > 1 ? `rounds: one entry per round per build, ${BUILD_ROUNDS} rounds, before first in round 1, after in round 2` : 'rounds: one entry per build'
 /** One cell for a build's rounds, each shown, in the order they ran. */
 const eachRound = <T>(runs: T[], show: (r: T) => string): string => runs.map(show).join(' · ')
 /** A row with a cell per build, each showing every round. */
@@ -350,7 +354,7 @@ async function held (): Promise<void> {
       })
     }
   }
-  results.heldPolls = { note: `one entry per round${roundsNote}`, ceiling, ...out }
+  results.heldPolls = { note: `${roundsFileNote}; the bare node:http ceiling first in each round`, ceiling, rounds: out }
   const kb = (bytes: number | undefined): string => bytes === undefined ? '?' : `${round(bytes / 1000, 1)} KB`
   const levelOf = (r: HeldPollsResult, i: number) => r.levels[i] as HeldPollsResult['levels'][number]
   HELD_LEVELS.forEach((count, i) => {
@@ -501,7 +505,7 @@ async function redisMode (): Promise<void> {
   // Ours: two connections per instance (at most two) and the harness's own.
   const busy = Object.values(out).some((runs) => runs.some((b) => Object.values(b).some((v) => ((v as { redis?: RedisUse }).redis?.connectedClients ?? 0) > 5)))
   const busyNote = 'other clients were connected to Redis during some counted windows: commands and Redis CPU may include theirs'
-  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: `round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips, once per build); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected; rounds: one entry per round${roundsNote}`, roundTrips: trips, rounds: out }
+  results.redis = { redisVersion, ...(busy ? { warning: busyNote } : {}), url: REDIS_URL, note: `round trips: commands the server sent, counted by a proxy in front of Redis in a separate, untimed pass (roundTrips, once per build); the other Redis counts are INFO commandstats deltas over each measured window (commands inside Lua scripts counted under their own names) and assume nobody else used this Redis meanwhile; connectedClients shows who was connected; ${roundsFileNote}`, roundTrips: trips, rounds: out }
   const R = '5 redis'
   const noV2 = 'no v2'
   /** Round trips (the same every round) and each round's commands in Redis. */
@@ -513,13 +517,16 @@ async function redisMode (): Promise<void> {
   const commandsRow = (measure: string, unit: string, use: (b: RedisBuildResult) => RedisUse | undefined): void =>
     buildRow(R, measure, Object.fromEntries(Object.keys(out).map((name) => [name, commands(name as Build['name'], unit, use)])))
   const row = (measure: string, show: (b: RedisBuildResult) => string): void => roundsRow(R, measure, out, show)
+  /** A v2 row: a build without v2 sign-in says so once. */
+  const v2Row = (measure: string, show: (b: RedisBuildResult) => string): void =>
+    buildRow(R, measure, perBuild(out, (runs) => runs[0]?.idleV2 === undefined ? noV2 : eachRound(runs, show)))
   row(`v1 idle poll, 1 instance: req/s, p50 / p99${roundsNote}`, (b) => `${rps(b.idleV1)}, ${latency(b.idleV1)}`)
   row('v1 idle poll: server CPU, Redis CPU per request', (b) => `${cpu(b.idleV1)}, ${round(b.idleV1.redis.redisCpuUsPerUnit, 1)} µs`)
   commandsRow('v1 idle poll: Redis round trips, commands per request', 'idleV1', (b) => b.idleV1.redis)
-  row('v2 idle poll, 1 instance: req/s, p50 / p99', (b) => b.idleV2 === undefined ? noV2 : `${rps(b.idleV2)}, ${latency(b.idleV2)}`)
-  row('v2 idle poll: server CPU, Redis CPU per request', (b) => b.idleV2 === undefined ? noV2 : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`)
+  v2Row('v2 idle poll, 1 instance: req/s, p50 / p99', (b) => b.idleV2 === undefined ? noV2 : `${rps(b.idleV2)}, ${latency(b.idleV2)}`)
+  v2Row('v2 idle poll: server CPU, Redis CPU per request', (b) => b.idleV2 === undefined ? noV2 : `${cpu(b.idleV2)}, ${round(b.idleV2.redis.redisCpuUsPerUnit, 1)} µs`)
   commandsRow('v2 idle poll: Redis round trips, commands per request', 'idleV2', (b) => b.idleV2?.redis)
-  row('sign-in: per second, server CPU, Redis CPU', (b) => b.signIn === undefined ? noV2 : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`)
+  v2Row('sign-in: per second, server CPU, Redis CPU', (b) => b.signIn === undefined ? noV2 : `${b.signIn.signInsPerSecond.toLocaleString('en')}/s, ${b.signIn.cpuUsPerSignIn} µs, ${round(b.signIn.redis.redisCpuUsPerUnit, 1)} µs`)
   commandsRow('sign-in: Redis round trips, commands per sign-in', 'signIn', (b) => b.signIn?.redis)
   row(`full flow, 1 instance, ${FLOW_RATE.toLocaleString('en')} asks/s (p99 target < 50 ms)`, (b) => flowCell(b.flowOne))
   row('full flow, 1 instance: server CPU, Redis CPU, load generator CPU per resolution', (b) => `${flowCpu(b.flowOne)}, ${round(b.flowOne.redis.redisCpuUsPerUnit, 1)} µs, ${driverCpu(b.flowOne)}`)
@@ -543,7 +550,7 @@ async function signInCost (): Promise<void> {
       })
     }
   }
-  results.signIn = { note: `POST /v2/session with distinct, fresh init data (hash check), 32 at a time, after 1,000 not measured; one entry per round${roundsNote}`, ...out }
+  results.signIn = { note: `POST /v2/session with distinct, fresh init data (hash check), 32 at a time, after 1,000 not measured; ${roundsFileNote}`, rounds: out }
   const failures = (r: SignInResult): string => r.errors + r.non2xx > 0 ? ` (${r.errors} errors, ${r.non2xx} non-2xx!)` : ''
   roundsRow('6 sign-in', `POST /v2/session, ${SIGN_INS.toLocaleString('en')} users: per second, p50 / p99${roundsNote}`, out, (r) => `${r.signInsPerSecond.toLocaleString('en')}/s, ${latency(r)}${failures(r)}`)
   roundsRow('6 sign-in', 'server CPU per sign-in', out, (r) => `${r.cpuUsPerSignIn} µs`)
