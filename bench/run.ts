@@ -5,7 +5,7 @@
  * bench/results/<time>-node<major>[-quick].json. See BENCHMARKS.md.
  *
  *   --quick            the same regime (warm-ups, rates, connections), shorter
- *                      measured windows and smaller levels (~3 min with --before)
+ *                      measured windows and smaller levels (~5 min with --before)
  *   --before DIR       also measure the built checkout at DIR (its
  *                      dist/src/cli/index.js; or BENCH_BEFORE_DIR), in the same
  *                      run, in scenarios 1, 4, 5, 6, 8 and 9, round by round,
