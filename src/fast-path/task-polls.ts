@@ -206,6 +206,7 @@ export class TaskPolls {
   /**
    * How a held poll of `route` ends: the empty list answered here; tasks, or a failure
    * (a cap on held polls, a store error), handed to the routes, which answer them.
+   * `found` tags the tasks with the route's kind of poll (handed-on.ts).
    */
   #heldOutcome<T extends unknown[]> (framework: RequestHandler, route: string, found: (tasks: T) => FoundTasks): Outcome<T, HeldResponse> {
     return {
