@@ -43,6 +43,12 @@ const v1Poll = (server: TestServer, path: string, query = '', headers: Record<st
 const v2Poll = (server: TestServer, token: string, target = '/v2/tasks'): Promise<RawResponse> =>
   rawRequest(server.url, requestText('GET', target, { authorization: `Bearer ${token}` }))
 
+/** Somebody asks about `target` through v1: the request id its polls will find. */
+async function askAbout (server: TestServer, target: number): Promise<string> {
+  const created = await server.post('/requestClient', { requester_id: user(), target_id: target })
+  return (await created.json() as { request_id: string }).request_id
+}
+
 const withoutDate = (text: string): string => text.replace(/\r\nDate: [^\r]*/, '')
 
 /** The log summaries' lines for the v1 task poll (written when the server closes). */
@@ -111,8 +117,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
     const { server, routed } = await start()
     const bob = await V2User.signIn(server.url, user())
     const carol = user()
-    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
-    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const forCarol = await askAbout(server, carol)
     const alice = await V2User.signIn(server.url, user())
     const forBob = await alice.ask(bob.userId)
     const reads = countReads(server)
@@ -206,8 +211,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
   it('answers the tasks of a poll it took before the server began to close, through the routes (not 503)', async () => {
     const { server } = await start()
     const carol = user()
-    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
-    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const forCarol = await askAbout(server, carol)
     const store = slowStore(server)
     store.hold()
     const path = `/getTasks/${carol}`
@@ -295,8 +299,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     await eventually(() => server.app.relay.heldPolls() === 2)
     expect(routed()).toBe(before)
     const reads = countReads(server)
-    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
-    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const forCarol = await askAbout(server, carol)
     const alice = await V2User.signIn(server.url, user())
     const forBob = await alice.ask(bob.userId)
     const [woken1, woken2] = await Promise.all([v1, v2])
@@ -359,8 +362,7 @@ describe('held polls on the fast path (?wait=<whole seconds>)', () => {
     const carol = user()
     const poll = v1Poll(server, `/getTasks/${carol}`, '?wait=30', { connection: 'keep-alive' })
     await eventually(() => server.app.relay.heldPolls() === 1)
-    const created = await server.post('/requestClient', { requester_id: user(), target_id: carol })
-    const { request_id: forCarol } = await created.json() as { request_id: string }
+    const forCarol = await askAbout(server, carol)
     // The hold has found the task; its answer waits at the gate while the server closes.
     await eventually(() => gate.waiting === 1)
     const before = routed()
