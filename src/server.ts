@@ -3,6 +3,8 @@
  * gracefully on SIGTERM/SIGINT (held polls answer at once, in-flight requests
  * finish, exit 0 within SHUTDOWN_TIMEOUT_SECONDS).
  */
+// First: it must run before the modules below load (see the file).
+import './keep-tick-shape.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loadConfig, type Config } from './config.js'
