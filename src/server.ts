@@ -3,7 +3,7 @@
  * gracefully on SIGTERM/SIGINT (held polls answer at once, in-flight requests
  * finish, exit 0 within SHUTDOWN_TIMEOUT_SECONDS).
  */
-// First: it must run before the modules below load (see the file).
+// First: it must run before the modules below are evaluated (see the file).
 import './keep-tick-shape.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'

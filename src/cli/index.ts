@@ -4,7 +4,7 @@
  * service from a terminal through the SDK; `selftest` checks a deployment;
  * `init-data` signs a test sign-in with the operator's bot token.
  */
-// First: it must run before the modules below load (see the file).
+// First: it must run before the modules below are evaluated (see the file).
 import '../keep-tick-shape.js'
 import { Command } from 'commander'
 import { answerCommand } from './answer.js'
