@@ -17,11 +17,11 @@
  * varies from run to run.
  *
  * Each of our polls is counted in several server processes (`--processes`,
- * 3 by default), and every count is shown: under valgrind a Node 20 process
- * settles in one of two states, the second a third dearer, with about a
- * quarter of its main thread in V8's runtime building `process.nextTick`'s
- * tick objects. Real processes were not seen in that state (BENCHMARKS.md
- * §11), so each count says how much of it went there.
+ * 3 by default), and every count is shown: a Node 20 process can settle in
+ * one of two states, the second a third dearer, with about a quarter of its
+ * main thread in V8's runtime building `process.nextTick`'s tick objects
+ * (BENCHMARKS.md §11; §15 found real processes in it too, and its cause, which
+ * src/keep-tick-shape.ts now prevents), so each count says how much went there.
  *
  *   npm run build && node dist/bench/instructions.js [--before DIR] [--polls N] [--warmup N] [--processes N]
  */
@@ -75,7 +75,7 @@ interface Count {
   others: number
   /**
    * Of `main`, the share spent in V8's runtime defining computed keys of object literals:
-   * near 0 in a settled process, about a quarter in the state valgrind can leave Node 20 in.
+   * near 0 in a settled process, about a quarter in the dearer state (see the header).
    */
   literalRuntimeShare: number
   polls: number
