@@ -512,7 +512,8 @@ async function redisMode (): Promise<void> {
   const commands = (name: Build['name'], unit: string, use: (b: RedisBuildResult) => RedisUse | undefined): string => {
     const runs = out[name] ?? []
     if (use(runs[0] as RedisBuildResult) === undefined) return noV2
-    return `${round(trips[name]?.[unit]?.perUnit ?? NaN, 2)} round trips, ${eachRound(runs, (b) => String(round((use(b) as RedisUse).commandsPerUnit, 1)))} commands in Redis`
+    const perUnit = round(trips[name]?.[unit]?.perUnit ?? NaN, 2)
+    return `${perUnit} round trip${perUnit === 1 ? '' : 's'}, ${eachRound(runs, (b) => String(round((use(b) as RedisUse).commandsPerUnit, 1)))} commands in Redis`
   }
   const commandsRow = (measure: string, unit: string, use: (b: RedisBuildResult) => RedisUse | undefined): void =>
     buildRow(R, measure, Object.fromEntries(Object.keys(out).map((name) => [name, commands(name as Build['name'], unit, use)])))
