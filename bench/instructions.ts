@@ -26,7 +26,7 @@
  *   npm run build && node dist/bench/instructions.js [--before DIR] [--polls N] [--warmup N] [--processes N]
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,14 +35,12 @@ import { cpus } from 'node:os'
 import { dumpedThreads, inclusiveOf, totalOf } from './lib/callgrind.js'
 import { sign } from './lib/load.js'
 import { findBuild, SERVE_NODE_FLAGS, startProcess, startWhatClient, type Build } from './lib/processes.js'
+import { flagValue, resultsFile } from './lib/script.js'
 import { Table } from './lib/table.js'
 import { hasSignIn, SIGN_IN_ENV, signIn } from './lib/v2.js'
 
 const args = process.argv.slice(2)
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name)
-  return i === -1 ? undefined : args[i + 1]
-}
+const flag = (name: string): string | undefined => flagValue(args, name)
 const POLLS = Number(flag('--polls') ?? 5_000)
 // Enough for the interpreter's and the compiler's tiers to settle on what the poll runs.
 const WARMUP = Number(flag('--warmup') ?? 40_000)
@@ -177,9 +175,7 @@ row('v2: ceiling / ours, main thread', 'v2', (c) => (ceiling.main / c.main).toFi
 row('v2: of which V8 runtime for computed literal keys', 'v2', (c) => `${(100 * c.literalRuntimeShare).toFixed(1)}%`)
 const title = `WhatClient instructions per idle poll (callgrind, ${POLLS} polls after ${WARMUP}, ${PROCESSES} processes each), Node ${process.version}, ${builds.map((b) => `${b.name} ${b.commit}`).join(', ')}, ${new Date().toISOString().slice(0, 16)}Z`
 process.stdout.write(`\n${table.render(title)}\n\n`)
-const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}-instructions.json`
+const file = resultsFile('-instructions')
 const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', valgrind }
 writeFileSync(file, JSON.stringify({ title, node: process.version, machine, warmupPolls: WARMUP, countedPolls: POLLS, processes: PROCESSES, connections: CONNECTIONS, builds: Object.fromEntries(builds.map((b) => [b.name, b.commit])), results }, null, 2))
 log(`results in ${file}`)

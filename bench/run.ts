@@ -32,15 +32,15 @@
  * title and the file name say which.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
-import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import autocannon from 'autocannon'
 import { fillPending, hammer, median as medianOf, pairedExcess, round, sign, type LoadResult } from './lib/load.js'
 import { cpuMicros, findBuild, inTurn, rssBytes, startCeiling, startHeldCeiling, startWhatClient, type Build, type RunningServer } from './lib/processes.js'
 import { startCountingProxy } from './lib/redis-counter.js'
 import { redisSnapshot, redisUse, type RedisSnapshot, type RedisUse } from './lib/redis-stats.js'
+import { flagValue, resultsFile } from './lib/script.js'
 import { Table } from './lib/table.js'
 import { hasSignIn, SIGN_IN_ENV, signIn, signIns, type SignInResult } from './lib/v2.js'
 import { fullFlow, type FullFlowResult } from './scenarios/full-flow.js'
@@ -48,10 +48,7 @@ import { heldPolls, type HeldPollsResult } from './scenarios/held-polls.js'
 import { longPollCycles, type CycleResult } from './scenarios/long-poll-cycle.js'
 
 const args = process.argv.slice(2)
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name)
-  return i === -1 ? undefined : args[i + 1]
-}
+const flag = (name: string): string | undefined => flagValue(args, name)
 const quick = args.includes('--quick')
 const skipRedis = args.includes('--no-redis')
 const beforeDir = flag('--before') ?? (process.env.BENCH_BEFORE_DIR === '' ? undefined : process.env.BENCH_BEFORE_DIR)
@@ -717,9 +714,7 @@ table.rows.sort((a, b) => order.indexOf(a.scenario.charAt(0)) - order.indexOf(b.
 const buildsText = builds.map((b) => `${b.name} ${b.commit}`).join(', ')
 const title = `WhatClient bench${quick ? ' (quick: shorter windows, smaller levels, same regime)' : ''}, Node ${process.version}, ${machine.cpus} CPUs, ${buildsText}, ${new Date().toISOString().slice(0, 16)}Z`
 process.stdout.write('\n' + table.render(title) + '\n')
-const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}${quick ? '-quick' : ''}.json`
+const file = resultsFile(quick ? '-quick' : '')
 results.table = table.rows
 writeFileSync(file, JSON.stringify(results, null, 2) + '\n')
 process.stdout.write(`\n${results.durationSeconds} s; results in ${file}\n`)

@@ -15,18 +15,16 @@
  * Any Node: it measures the one that runs it. Writes a JSON file to bench/results/.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './lib/free-port.js'
 import { median } from './lib/load.js'
 import { BENCH_KEY, findBuild, inTurn, SERVE_NODE_FLAGS, type Build } from './lib/processes.js'
+import { flagValue, resultsFile } from './lib/script.js'
 
 const args = process.argv.slice(2)
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name)
-  return i === -1 ? undefined : args[i + 1]
-}
+const flag = (name: string): string | undefined => flagValue(args, name)
 const beforeDir = flag('--before')
 const STARTS = Number(flag('--starts') ?? 10)
 const PROCESSES = 5
@@ -111,9 +109,7 @@ starters.forEach((s, i) => {
   console.log(`  ${s.label.padEnd(48)} ${median(all)} (${all.join(', ')})`)
 })
 
-const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url))
-mkdirSync(dir, { recursive: true })
-const file = `${dir}${new Date().toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}-tick-shape.json`
+const file = resultsFile('-tick-shape')
 writeFileSync(file, JSON.stringify({
   title,
   node: process.version,
