@@ -27,6 +27,7 @@ import { gcraParameters } from '../identity/quota.js'
 import { answerFromPayload, answerPayload } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
+import { FreshRequests } from './redis/fresh-requests.js'
 import { checkServer } from './redis/server-check.js'
 import { Reachability } from './redis/reachability.js'
 import { LAYOUT, SCRIPTS, type ExistingReply } from './redis/scripts.js'
@@ -96,6 +97,8 @@ export class RedisTaskStore implements TaskStore {
   readonly #client: Client
   readonly #subscriber: Client
   readonly #reachability: Reachability
+  /** Requests just created here, whose asker's first held look needs no round trip. */
+  readonly #fresh: FreshRequests
   /** How long a hand-out stays the first reader's before another reader may have the answer. */
   readonly #settleMs: number
   #closed = false
@@ -108,6 +111,7 @@ export class RedisTaskStore implements TaskStore {
     this.#prefix = options.prefix ?? 'wc:'
     this.#client = client
     this.#subscriber = subscriber
+    this.#fresh = new FreshRequests(this.#limits.ttlMs)
     const deadlineMs = options.callTimeoutMs ?? 1000
     // A reader's instance gives up after two calls' deadlines (the take, then the confirmation).
     this.#settleMs = 2 * deadlineMs + 500
@@ -121,6 +125,7 @@ export class RedisTaskStore implements TaskStore {
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
         // back they find what they may have missed while no wake-up could come.
+        this.#fresh.clear()
         options.listener.wakeAll()
         options.onStateChange?.(ready ? 'up' : 'down', reason)
       }
@@ -138,7 +143,11 @@ export class RedisTaskStore implements TaskStore {
       c.on('ready', () => store.#reachability.update())
     }
     // Wake-ups published while the subscriber was away are lost: when it is back, every held poll looks again.
-    subscriber.on('ready', () => { if (!store.#closed) options.listener.wakeAll() })
+    subscriber.on('ready', () => {
+      if (store.#closed) return
+      store.#fresh.clear()
+      options.listener.wakeAll()
+    })
     const limit = options.connectTimeoutMs ?? 5000
     let timer: NodeJS.Timeout | undefined
     try {
@@ -146,7 +155,10 @@ export class RedisTaskStore implements TaskStore {
         (async () => {
           await Promise.all([client.connect(), subscriber.connect()])
           await checkServer(client, options.onWarning)
-          await subscriber.subscribe(`${store.#prefix}wake`, (message) => options.listener.wake(message))
+          await subscriber.subscribe(`${store.#prefix}wake`, (message) => {
+            store.#fresh.heard(message)
+            options.listener.wake(message)
+          })
         })(),
         new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach Redis within ${limit} ms`)), limit) })
       ])
@@ -167,7 +179,7 @@ export class RedisTaskStore implements TaskStore {
     const requestHash = this.#keys.request(requestId)
     const targetHash = this.#keys.target(targetId)
     const pairHash = this.#keys.pair(requesterId, targetId)
-    const reply = await this.#call(() => this.#client.wcCreate({
+    const reply = await this.#create(requestHash, '', () => this.#client.wcCreate({
       pairKey: this.#key('d:', pairHash),
       targetKey: this.#key('t:', targetHash),
       unverifiedKey: this.#key('u:', targetHash),
@@ -199,7 +211,7 @@ export class RedisTaskStore implements TaskStore {
     const requesterHash = this.#keys.requester(requesterId)
     const pairHash = this.#keys.verifiedPair(requesterId, targetId, options.publicKey)
     const seal = (field: 'id' | 'requester' | 'key', value: string): string => toWire(this.#sealer.seal(value, sealingContext(field, requestHash, LAYOUT.v2)))
-    const reply = await this.#call(() => this.#client.wcAsk({
+    const reply = await this.#create(requestHash, requesterHash, () => this.#client.wcAsk({
       pairKey: this.#key('d:', pairHash),
       targetKey: this.#key('t:', targetHash),
       recordKey: this.#key('q:', requestHash),
@@ -305,6 +317,7 @@ export class RedisTaskStore implements TaskStore {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#fresh.clear()
     this.#reachability.stop()
     // A graceful close waits for replies: a frozen Redis would hold it for ever.
     let timer: NodeJS.Timeout | undefined
@@ -353,12 +366,19 @@ export class RedisTaskStore implements TaskStore {
     return 'not_found'
   }
 
-  /** A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the reader has left. */
+  /**
+   * A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the
+   * reader has left. A `reader` is a held poll, registered for wake-ups before it looks (TaskStore).
+   */
   async #take (callerHash: string, requestId: string, reader: Reader | undefined, requestHash = this.#keys.request(requestId)): Promise<
     | { status: 'pending', expiresInMs: number }
     | { status: 'expired' }
     | { status: 'completed', answer: Answer | undefined, verified: boolean }
   > {
+    if (reader !== undefined) {
+      const expiresInMs = this.#fresh.spend(requestHash, callerHash)
+      if (expiresInMs !== undefined) return { status: 'pending', expiresInMs }
+    }
     const recordKey = this.#key('q:', requestHash)
     const reply = await this.#call(() => this.#client.wcTake({ recordKey, prefix: this.#prefix, callerHash, retryGraceMs: this.#limits.retryGraceMs, settleMs: this.#settleMs }))
     switch (reply.kind) {
@@ -378,6 +398,23 @@ export class RedisTaskStore implements TaskStore {
         }
         return { status: 'completed', answer, verified: reply.verified }
       }
+    }
+  }
+
+  /**
+   * Sends the create (or ask) of `requestHash` for `callerHash`, watched from
+   * before it is sent (redis/fresh-requests.ts) while wake-ups can arrive (the
+   * subscriber is connected, and subscribed); the watch stays only if it created.
+   */
+  async #create<R extends { kind: string }> (requestHash: string, callerHash: string, send: () => Promise<R>): Promise<R> {
+    if (this.#subscriber.isReady) this.#fresh.watch(requestHash, callerHash)
+    try {
+      const reply = await this.#call(send)
+      if (reply.kind !== 'created') this.#fresh.forget(requestHash)
+      return reply
+    } catch (err) {
+      this.#fresh.forget(requestHash)
+      throw err
     }
   }
 

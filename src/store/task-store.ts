@@ -64,8 +64,8 @@ export type AnswerOutcome = 'accepted' | 'not_found' | 'mismatch'
 
 /** What a long-poll waits on: new tasks for a user, or the answer to a request. */
 /**
- * A reader of a result, as a held poll (or an AbortSignal) shows it: `aborted`
- * once it has left, before it was handed anything.
+ * A reader of a result, as a held poll shows it: `aborted` once it has left,
+ * before it was handed anything.
  */
 export interface Reader {
   readonly aborted: boolean
@@ -121,7 +121,9 @@ export interface TaskStore {
    * forgotten (a declined one is delivered as expired). A request made through
    * v2 is `expired` here and stays for its asker. `reader` aborted means the
    * reader has left: an adapter that can tell (Redis) then keeps the answer
-   * for the next reader.
+   * for the next reader. A `reader` is given by held polls only, each
+   * registered for the topic's wake-ups before it looks: an adapter may
+   * answer such a look from what its wake-ups told it (Redis: fresh-requests.ts).
    */
   takeResult (requestId: string, reader?: Reader, key?: string): Promise<ResultState>
 

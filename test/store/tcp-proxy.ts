@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of a Redis, for fault tests: it can cut a reply in
  * the middle (the command ran, its caller never hears), cut the connection
- * that subscribed to pub/sub, and turn new connections away for a while.
+ * that subscribed to pub/sub, and turn new connections away for a while. It
+ * also counts the commands that went through it, by name.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
@@ -19,6 +20,8 @@ export class TcpProxy {
   readonly #links = new Set<Link>()
   #marker: string | undefined
   #refusingUntil = 0
+  /** Every command's bytes sent through, as latin1 text (tests send little). */
+  #sent = ''
   readonly port: number
 
   private constructor (server: Server, port: number) {
@@ -52,6 +55,11 @@ export class TcpProxy {
     for (const link of this.#links) if (link.subscribed) this.#drop(link)
   }
 
+  /** How many `name` commands (EVALSHA, PUBLISH, ...) went through so far. */
+  sent (name: string): number {
+    return this.#sent.match(new RegExp(`\\r\\n${name}\\r\\n`, 'gi'))?.length ?? 0
+  }
+
   async close (): Promise<void> {
     for (const link of this.#links) this.#drop(link)
     await new Promise((resolve) => this.#server.close(resolve))
@@ -68,6 +76,7 @@ export class TcpProxy {
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1')
       if (/SUBSCRIBE/i.test(text)) link.subscribed = true
+      this.#sent += text
       if (this.#marker !== undefined && text.includes(this.#marker)) {
         this.#marker = undefined
         link.cutNextReply = true

@@ -1,0 +1,106 @@
+/**
+ * A request's first held look, right after its create, costs no round trip
+ * in Redis mode (src/store/redis/fresh-requests.ts), and still finds every
+ * answer: one given before it (through another instance), one given while
+ * the wake-ups were lost, and none that is not the caller's. Counted by a
+ * proxy in front of the machine's Redis.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { Relay } from '../../src/relay/relay.js'
+import { RedisTaskStore } from '../../src/store/redis-task-store.js'
+import type { Reader, StoreLimits, StoreListener } from '../../src/store/task-store.js'
+import { closeWhenDone, eventually, sleep, userIds } from '../helper.js'
+import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
+import { TcpProxy } from './tcp-proxy.js'
+
+const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
+const user = userIds()
+/** A held poll, as the store sees one (the relay's holds pass themselves). */
+const HELD: Reader = { aborted: false }
+
+describe('the first held look at a request just created (Redis)', () => {
+  const prefix = testPrefix()
+  afterAll(async () => { await deleteKeys(prefix) })
+
+  /** A store behind a counting proxy, and what its listener was told. */
+  async function counted (): Promise<{ store: RedisTaskStore, proxy: TcpProxy, woken: string[], wokenAll: () => number }> {
+    const proxy = closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
+    const woken: string[] = []
+    let all = 0
+    const listener: StoreListener = { wake: (key) => woken.push(key), wakeAll: () => { all++ } }
+    const store = closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener, url: proxy.url, storeKey: TEST_STORE_KEY, prefix }))
+    return { store, proxy, woken, wokenAll: () => all }
+  }
+  const other = async (): Promise<RedisTaskStore> =>
+    closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
+
+  it('is answered pending without a round trip, once; a look not held, or the next one, asks Redis', async () => {
+    const { store, proxy } = await counted()
+    const { requestId } = await store.createRequest(user(), user())
+    const key = store.wakeKey({ kind: 'result', requestId })
+    const before = proxy.sent('EVALSHA')
+    const first = await store.takeResult(requestId, HELD, key)
+    expect(first).toMatchObject({ status: 'pending' })
+    expect(first.status === 'pending' && first.expiresInMs).toBeGreaterThan(LIMITS.ttlMs - 5000)
+    expect(proxy.sent('EVALSHA')).toBe(before)
+    expect(await store.takeResult(requestId, HELD, key)).toMatchObject({ status: 'pending' })
+    expect(proxy.sent('EVALSHA')).toBe(before + 1)
+
+    const second = await store.createRequest(user(), user())
+    expect(await store.takeResult(second.requestId)).toMatchObject({ status: 'pending' })
+    expect(proxy.sent('EVALSHA')).toBe(before + 3)
+  })
+
+  it('finds an answer another instance gave before it, once the wake-up has come', async () => {
+    const { store, woken } = await counted()
+    const elsewhere = await other()
+    const { requestId } = await store.createRequest(user(), user())
+    const key = store.wakeKey({ kind: 'result', requestId })
+    expect(await elsewhere.submitAnswer(requestId, 'com.radolyn.ayugram')).toBe(true)
+    await eventually(() => woken.includes(key), { timeoutMs: 3000 })
+    expect(await store.takeResult(requestId, HELD, key)).toEqual({ status: 'completed', packageName: 'com.radolyn.ayugram' })
+  })
+
+  it('finds it through a held poll, whether the wake-up comes before or during the hold', async () => {
+    const proxy = closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
+    const relay = await Relay.open((listener) => RedisTaskStore.connect({ ...LIMITS, listener, url: proxy.url, storeKey: TEST_STORE_KEY, prefix }), { maxPerKey: 4, maxTotal: 100 })
+    closeWhenDone(relay)
+    const elsewhere = await other()
+    for (let i = 0; i < 10; i++) {
+      const { requestId } = await relay.createRequest(user(), user())
+      const answered = elsewhere.submitAnswer(requestId, 'org.telegram.messenger')
+      // Every other time, the wake-up has come before the poll (it takes well under 50 ms here).
+      if (i % 2 === 1) await answered.then(async () => { await sleep(50) })
+      // Had the hold missed its wake-up, it would answer pending after the whole wait.
+      const result = await relay.resultOf(requestId, 20_000)
+      expect(result).toEqual({ status: 'completed', packageName: 'org.telegram.messenger' })
+      expect(await answered).toBe(true)
+    }
+  })
+
+  it('vouches for nothing once the wake-ups were lost (the subscriber reconnected)', async () => {
+    const { store, proxy, wokenAll } = await counted()
+    const elsewhere = await other()
+    const { requestId } = await store.createRequest(user(), user())
+    const key = store.wakeKey({ kind: 'result', requestId })
+    proxy.cutSubscriber(300)
+    await sleep(100)
+    // Its wake-up is published while nobody here listens.
+    expect(await elsewhere.submitAnswer(requestId, 'com.exteragram.messenger')).toBe(true)
+    await eventually(() => wokenAll() > 0, { timeoutMs: 5000, message: 'the subscriber to be back' })
+    expect(await store.takeResult(requestId, HELD, key)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+  })
+
+  it('is the asker\'s alone for a v2 request: anyone else\'s held look asks Redis and finds it expired', async () => {
+    const { store, proxy } = await counted()
+    const [alice, bob, mallory] = [user(), user(), user()]
+    const { requestId } = await store.ask(alice, bob, { named: true })
+    const key = store.wakeKey({ kind: 'result', requestId })
+    const before = proxy.sent('EVALSHA')
+    expect(await store.resultFor(mallory, requestId, HELD, key)).toEqual({ status: 'expired' })
+    expect(await store.takeResult(requestId, HELD, key)).toEqual({ status: 'expired' })
+    expect(proxy.sent('EVALSHA')).toBe(before + 2)
+    expect(await store.resultFor(alice, requestId, HELD, key)).toMatchObject({ status: 'pending' })
+    expect(proxy.sent('EVALSHA')).toBe(before + 2)
+  })
+})
