@@ -403,8 +403,10 @@ export class RedisTaskStore implements TaskStore {
 
   /**
    * Sends the create (or ask) of `requestHash` for `callerHash`, watched from
-   * before it is sent (redis/fresh-requests.ts) while wake-ups can arrive (the
-   * subscriber is connected, and subscribed); the watch stays only if it created.
+   * before it is sent (redis/fresh-requests.ts) while wake-ups can arrive; the
+   * watch stays only if it created. (node-redis sets `isReady` only once a
+   * reconnected subscriber has subscribed again: see its client's socket
+   * initiator. test/store/redis-fresh-requests.test.ts covers a reconnect.)
    */
   async #create<R extends { kind: string }> (requestHash: string, callerHash: string, send: () => Promise<R>): Promise<R> {
     if (this.#subscriber.isReady) this.#fresh.watch(requestHash, callerHash)

@@ -62,7 +62,6 @@ export type VerifiedResult =
  */
 export type AnswerOutcome = 'accepted' | 'not_found' | 'mismatch'
 
-/** What a long-poll waits on: new tasks for a user, or the answer to a request. */
 /**
  * A reader of a result, as a held poll shows it: `aborted` once it has left,
  * before it was handed anything.
@@ -71,6 +70,7 @@ export interface Reader {
   readonly aborted: boolean
 }
 
+/** What a long-poll waits on: new tasks for a user, or the answer to a request. */
 export type Topic =
   | { kind: 'tasks', userId: number }
   | { kind: 'result', requestId: string }
@@ -122,8 +122,9 @@ export interface TaskStore {
    * v2 is `expired` here and stays for its asker. `reader` aborted means the
    * reader has left: an adapter that can tell (Redis) then keeps the answer
    * for the next reader. A `reader` is given by held polls only, each
-   * registered for the topic's wake-ups before it looks: an adapter may
-   * answer such a look from what its wake-ups told it (Redis: fresh-requests.ts).
+   * registered for the topic's wake-ups before it looks (or, while the server
+   * closes, answered with whatever that look says): an adapter may answer such
+   * a look from what its wake-ups told it (Redis: fresh-requests.ts).
    */
   takeResult (requestId: string, reader?: Reader, key?: string): Promise<ResultState>
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { FreshRequests } from '../../src/store/redis/fresh-requests.js'
+import { sleep } from '../helper.js'
 
 const TTL_MS = 60_000
 
@@ -40,6 +41,16 @@ describe('FreshRequests', () => {
     fresh.watch('b', '', 0)
     expect(fresh.spend('a', '', 499)).toBe(501)
     expect(fresh.spend('b', '', 500)).toBeUndefined()
+  })
+
+  it('forgets every watch soon after its window, even when no other create comes', async () => {
+    // A TTL of 200 ms: a window of 100 ms, a sweep within two.
+    const fresh = new FreshRequests(200)
+    fresh.watch('a', '')
+    fresh.watch('b', 'alice-hash')
+    expect(fresh.size).toBe(2)
+    await sleep(400)
+    expect(fresh.size).toBe(0)
   })
 
   it('drops the oldest watches: those past their window, and beyond its bound', () => {

@@ -1,8 +1,9 @@
 /**
  * A TCP proxy in front of a Redis, for fault tests: it can cut a reply in
  * the middle (the command ran, its caller never hears), cut the connection
- * that subscribed to pub/sub, and turn new connections away for a while. It
- * also counts the commands that went through it, by name.
+ * that subscribed to pub/sub, hold back what Redis sends that connection,
+ * and turn new connections away for a while. It also counts the commands that
+ * went through it, by name.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
@@ -13,6 +14,8 @@ interface Link {
   subscribed: boolean
   /** Set when a command carrying the armed marker went out: its reply is cut. */
   cutNextReply: boolean
+  /** What Redis sent this connection while the proxy held it back. */
+  heldBack: Buffer[]
 }
 
 export class TcpProxy {
@@ -20,6 +23,7 @@ export class TcpProxy {
   readonly #links = new Set<Link>()
   #marker: string | undefined
   #refusingUntil = 0
+  #holdingBack = false
   /** Every command's bytes sent through, as latin1 text (tests send little). */
   #sent = ''
   readonly port: number
@@ -55,6 +59,19 @@ export class TcpProxy {
     for (const link of this.#links) if (link.subscribed) this.#drop(link)
   }
 
+  /** Holds back what Redis sends the pub/sub connection (wake-ups) until `releaseSubscriber`. */
+  holdSubscriber (): void {
+    this.#holdingBack = true
+  }
+
+  /** Sends on what was held back, in order, and stops holding back. */
+  releaseSubscriber (): void {
+    this.#holdingBack = false
+    for (const link of this.#links) {
+      for (const chunk of link.heldBack.splice(0)) link.client.write(chunk)
+    }
+  }
+
   /** How many `name` commands (EVALSHA, PUBLISH, ...) went through so far. */
   sent (name: string): number {
     return this.#sent.match(new RegExp(`\\r\\n${name}\\r\\n`, 'gi'))?.length ?? 0
@@ -71,7 +88,7 @@ export class TcpProxy {
       return
     }
     const server = connect(targetPort, '127.0.0.1')
-    const link: Link = { client, server, subscribed: false, cutNextReply: false }
+    const link: Link = { client, server, subscribed: false, cutNextReply: false, heldBack: [] }
     this.#links.add(link)
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1')
@@ -84,6 +101,10 @@ export class TcpProxy {
       server.write(chunk)
     })
     server.on('data', (chunk: Buffer) => {
+      if (link.subscribed && this.#holdingBack) {
+        link.heldBack.push(chunk)
+        return
+      }
       if (!link.cutNextReply) {
         client.write(chunk)
         return

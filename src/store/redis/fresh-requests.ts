@@ -13,19 +13,23 @@
  * spend it: a look that is not held has nothing to catch the wake-up that is
  * still on its way, and must ask Redis. Wake-ups lost while the subscriber was
  * away are why `clear` is called when it comes back or the store's state
- * changes, as every held poll is woken then. A watch is kept for a short window
+ * changes, as every held poll is woken then. A watch vouches for a short window
  * only (a request's expiry publishes nothing), and for its own caller (another
- * caller's look says what Redis says: a v2 request is its asker's alone).
+ * caller's look says what Redis says: a v2 request is its asker's alone). What
+ * it cannot see: a record deleted by hand (FLUSHDB, DEL) within the window
+ * looks pending to that one look, and its hold finds it gone a TTL later.
  *
  * What is kept names nobody: the request's keyed hash and the caller's, as a
- * held poll keeps them. Bounded: at most MAX_WATCHED, the oldest dropped first;
- * a dropped watch only costs the round trip it would have saved.
+ * held poll keeps them, and not for long: a watch is dropped once its window
+ * has passed, by the next create or by a timer when none comes. Bounded: at
+ * most MAX_WATCHED, the oldest dropped first; a dropped watch only costs the
+ * round trip it would have saved.
  */
 import { performance } from 'node:perf_hooks'
 
 /** How long a watch lasts: the asker's first look comes at once, or it goes to Redis. */
 const WINDOW_MS = 2000
-/** Watches at most (about 100 bytes each): far above what a window's creates leave unspent. */
+/** Watches at most (about 200 bytes each): far above what a window's creates leave unspent. */
 const MAX_WATCHED = 10_000
 
 interface Watch {
@@ -40,6 +44,8 @@ export class FreshRequests {
   readonly #byRequest = new Map<string, Watch>()
   readonly #ttlMs: number
   readonly #windowMs: number
+  /** Drops the watches past their window when no create comes to do it (armed while any is kept). */
+  #sweep: NodeJS.Timeout | undefined
 
   /** `ttlMs`: how long a new request lives (the pending answer's expiry counts from its create). */
   constructor (ttlMs: number) {
@@ -49,12 +55,9 @@ export class FreshRequests {
 
   /** Watches `requestHash` from now: call it before its create is sent. */
   watch (requestHash: string, callerHash: string, now = performance.now()): void {
-    const watches = this.#byRequest
-    for (const [oldest, watch] of watches) {
-      if (watches.size < MAX_WATCHED && now - watch.sentAt < this.#windowMs) break
-      watches.delete(oldest)
-    }
-    watches.set(requestHash, { callerHash, sentAt: now })
+    this.#drop(now, MAX_WATCHED - 1)
+    this.#byRequest.set(requestHash, { callerHash, sentAt: now })
+    this.#sweep ??= setTimeout(this.#swept, this.#windowMs).unref()
   }
 
   /** The create did not make this request (it failed, or found an earlier one): nothing to watch. */
@@ -70,6 +73,8 @@ export class FreshRequests {
   /** Wake-ups may have been lost: no watch can vouch for its request any more. */
   clear (): void {
     this.#byRequest.clear()
+    clearTimeout(this.#sweep)
+    this.#sweep = undefined
   }
 
   /**
@@ -83,6 +88,21 @@ export class FreshRequests {
     this.#byRequest.delete(requestHash)
     const age = now - watch.sentAt
     return age < this.#windowMs ? Math.max(1, Math.round(this.#ttlMs - age)) : undefined
+  }
+
+  /** Drops the oldest watches: those past their window, and any beyond `keep`. */
+  #drop (now: number, keep: number): void {
+    const watches = this.#byRequest
+    for (const [oldest, watch] of watches) {
+      if (watches.size <= keep && now - watch.sentAt < this.#windowMs) break
+      watches.delete(oldest)
+    }
+  }
+
+  readonly #swept = (): void => {
+    this.#sweep = undefined
+    this.#drop(performance.now(), MAX_WATCHED)
+    if (this.#byRequest.size > 0) this.#sweep = setTimeout(this.#swept, this.#windowMs).unref()
   }
 
   /** How many requests are watched (tests). */
