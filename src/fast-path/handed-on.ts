@@ -73,6 +73,16 @@ export function handedOnSession (request: IncomingMessage): Session | undefined 
 }
 
 /**
+ * Whether the fast path checked `request`'s v1 signature when it took it (a
+ * v1 poll it handed on): the routes' signature check need not run again. A
+ * v2 poll (taken on its token) is not one.
+ */
+export function handedOnSigned (request: IncomingMessage): boolean {
+  const handedOn = (request as HandedOn)[HANDED_ON]
+  return handedOn !== undefined && handedOn.caller === undefined
+}
+
+/**
  * How long `request` has taken, in ms: from when the fast path took it when it
  * was handed on (its hold included), else `routedMs` (the framework's own count).
  */
