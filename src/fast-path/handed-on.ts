@@ -22,6 +22,8 @@ export interface HandOn {
   start: number
   /** The v2 session its token carried when it was taken (undefined: a v1 poll). */
   caller: Session | undefined
+  /** Its v1 signature was checked when it was taken (set only where that check passed). */
+  signed: boolean
 }
 
 const HANDED_ON = Symbol('whatclient handed on by the fast path')
@@ -41,7 +43,8 @@ export function markHandedOn (request: IncomingMessage, record: HandOn): void {
  * request the fast path took before the server began to close arrived before
  * the close, and is not refused for it; one whose store call failed there, or
  * whose hold was refused (a cap), is answered with that failure, not with a
- * second call or hold.
+ * second call or hold. (Its token or v1 signature is not checked again either:
+ * handedOnSession, handedOnSigned.)
  */
 export function refusalFor (request: IncomingMessage, closing: boolean): Error | undefined {
   const handedOn = (request as HandedOn)[HANDED_ON]
@@ -74,12 +77,11 @@ export function handedOnSession (request: IncomingMessage): Session | undefined 
 
 /**
  * Whether the fast path checked `request`'s v1 signature when it took it (a
- * v1 poll it handed on): the routes' signature check need not run again. A
- * v2 poll (taken on its token) is not one.
+ * v1 poll it handed on, over the same path the routes check): their
+ * signature check need not run again.
  */
 export function handedOnSigned (request: IncomingMessage): boolean {
-  const handedOn = (request as HandedOn)[HANDED_ON]
-  return handedOn !== undefined && handedOn.caller === undefined
+  return (request as HandedOn)[HANDED_ON]?.signed === true
 }
 
 /**

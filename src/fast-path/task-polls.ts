@@ -24,8 +24,9 @@
  * A request handed on after its store call or its hold keeps what the fast
  * path learned (handed-on.ts): it arrived before any close that began
  * meanwhile, the tasks it found are answered and a failed store call is
- * answered as such (neither call is made twice), its token is not checked
- * again (it may expire during the hold), and it is counted from its arrival.
+ * answered as such (neither call is made twice), its token or v1 signature
+ * is not checked again (a token may expire during the hold), and it is
+ * counted from its arrival.
  *
  * It is off while every request is logged (LOG_LEVEL=debug or trace): those
  * lines are written by the framework's request hooks.
@@ -145,8 +146,8 @@ export class TaskPolls {
   /** The server's request handler: the fast path in front of `framework`. */
   handler (framework: RequestHandler): RequestHandler {
     const held: HeldOutcomes = {
-      v1: this.#heldOutcome(framework, V1_ROUTE, (tasks: string[]) => ({ poll: 'v1', tasks })),
-      v2: this.#heldOutcome(framework, V2_PATH, (tasks: Task[]) => ({ poll: 'v2', tasks }))
+      v1: this.#heldOutcome(framework, V1_ROUTE, true, (tasks: string[]) => ({ poll: 'v1', tasks })),
+      v2: this.#heldOutcome(framework, V2_PATH, false, (tasks: Task[]) => ({ poll: 'v2', tasks }))
     }
     return (request, response) => {
       if (!this.#serve(request, response, framework, held)) framework(request, response)
@@ -183,8 +184,8 @@ export class TaskPolls {
       }
       options.relay.inbox(caller.userId, 0).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
-        else handOn(request, response, framework, { error: undefined, found: { poll: 'v2', tasks }, start, caller })
-      }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller }) })
+        else handOn(request, response, framework, { error: undefined, found: { poll: 'v2', tasks }, start, caller, signed: false })
+      }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller, signed: false }) })
       return true
     }
     if (options.v1Key === undefined) return false
@@ -198,17 +199,18 @@ export class TaskPolls {
     }
     options.relay.tasksFor(userId, 0).then((tasks) => {
       if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
-      else handOn(request, response, framework, { error: undefined, found: { poll: 'v1', tasks }, start, caller: undefined })
-    }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller: undefined }) })
+      else handOn(request, response, framework, { error: undefined, found: { poll: 'v1', tasks }, start, caller: undefined, signed: true })
+    }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller: undefined, signed: true }) })
     return true
   }
 
   /**
    * How a held poll of `route` ends: the empty list answered here; tasks, or a failure
    * (a cap on held polls, a store error), handed to the routes, which answer them.
-   * `found` tags the tasks with the route's kind of poll (handed-on.ts).
+   * `found` tags the tasks with the route's kind of poll (handed-on.ts); `signed`:
+   * the route's polls are v1 ones, whose signature was checked before they were held.
    */
-  #heldOutcome<T extends unknown[]> (framework: RequestHandler, route: string, found: (tasks: T) => FoundTasks): Outcome<T, HeldResponse> {
+  #heldOutcome<T extends unknown[]> (framework: RequestHandler, route: string, signed: boolean, found: (tasks: T) => FoundTasks): Outcome<T, HeldResponse> {
     return {
       answer: (response, tasks) => {
         unwatchResponse(response)
@@ -218,12 +220,13 @@ export class TaskPolls {
         if (tasks.length === 0) return answerEmpty(request, response, options, route, start, options.relay.isClosing())
         // The routes answer the tasks found as they would a poll without a wait (at once).
         const url = request.url as string
-        request.url = url.slice(0, url.indexOf('?'))
-        handOn(request, response, framework, { error: undefined, found: found(tasks), start, caller: response[CALLER] })
+        const query = url.indexOf('?')
+        if (query !== -1) request.url = url.slice(0, query)
+        handOn(request, response, framework, { error: undefined, found: found(tasks), start, caller: response[CALLER], signed })
       },
       fail: (response, error) => {
         unwatchResponse(response)
-        handOn(response.req, response, framework, { error: asError(error), found: undefined, start: response[STARTED] as number, caller: response[CALLER] })
+        handOn(response.req, response, framework, { error: asError(error), found: undefined, start: response[STARTED] as number, caller: response[CALLER], signed })
       }
     }
   }

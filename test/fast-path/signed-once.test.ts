@@ -1,7 +1,7 @@
 /**
  * A v1 poll the fast path takes has its signature checked once: there, before
- * it is held. Handed on to the routes with the tasks it found, it is not
- * checked again; anything the routes take from the start still is. Counted
+ * it is held or looked up. Handed on to the routes with the tasks it found, it
+ * is not checked again; anything the routes take from the start still is. Counted
  * by wrapping the signature check every module imports.
  */
 import { describe, expect, it, vi } from 'vitest'
@@ -33,9 +33,15 @@ describe('the v1 signature of a poll the fast path hands on', () => {
     // The poll's one check, and the ask's own (a POST, which the routes take).
     expect(checks()).toBe(before + 2)
 
+    // Handed on at once (no wait) with the tasks it found: checked once too.
+    await server.post('/requestClient', { requester_id: user(), target_id: bob })
+    const found = await rawRequest(server.url, requestText('GET', path, { 'x-signature': sign(server.key, path) }))
+    expect(JSON.parse(found.body).tasks).toHaveLength(2)
+    expect(checks()).toBe(before + 4)
+
     // The routes still check what they take from the start: a poll with `?wait=0`, and a wrong signature.
     expect((await server.get(`${path}?wait=0`)).status).toBe(200)
-    expect(checks()).toBe(before + 3)
+    expect(checks()).toBe(before + 5)
     const forged = await rawRequest(server.url, requestText('GET', `${path}?wait=0`, { 'x-signature': '0'.repeat(64) }))
     expect(forged.status).toBe(403)
   })
