@@ -121,6 +121,8 @@ export class RedisTaskStore implements TaskStore {
       ping: () => client.ping(),
       commandsConnected: () => client.isReady,
       wakeUpsConnected: () => subscriber.isReady,
+      pingWakeUps: () => subscriber.ping(),
+      onWakeUpsSilent: () => { this.#reconnectWakeUps() },
       onFailure: options.onFailure,
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
@@ -418,6 +420,20 @@ export class RedisTaskStore implements TaskStore {
       this.#fresh.forget(requestHash)
       throw err
     }
+  }
+
+  /**
+   * The pub/sub connection is silently gone: a new socket in its place. node-redis
+   * keeps the subscription and makes it again before it says it is ready, and
+   * its 'ready' makes every held poll look again (wake-ups were lost meanwhile).
+   */
+  #reconnectWakeUps (): void {
+    if (this.#closed) return
+    const subscriber = this.#subscriber
+    subscriber.destroy()
+    this.#reachability.update('wake-ups silent')
+    // It retries by itself until it connects or the store closes; failures are its events'.
+    subscriber.connect().catch(() => {})
   }
 
   #existingId (reply: ExistingReply): string {

@@ -172,6 +172,37 @@ describe('the pub/sub connection going away', () => {
   })
 })
 
+describe('the pub/sub connection going silent', () => {
+  it('is found by the heartbeat and connected again, and every held poll looks again', async () => {
+    const cut = await proxy()
+    const writer = await store()
+    let wokenAll = 0
+    const relay = await Relay.open(async (listener) => store(cut.url, { wake: listener.wake, wakeAll: () => { wokenAll++; listener.wakeAll() } }), { maxPerKey: 4, maxTotal: 100 })
+    closeWhenDone(relay)
+    const bob = user()
+    // A task poll whose wait ends with no wake-up answers the empty list without looking again.
+    const held = timed(relay.tasksFor(bob, 15_000))
+    await heldPollsBecome(relay, 1)
+    // A half-open socket: node-redis still says it is up, and the wake-up below never arrives.
+    cut.silenceSubscriber()
+    const { requestId } = await writer.createRequest(user(), bob)
+    const released = await held
+    expect(released.value).toEqual([requestId])
+    expect(released.ms).toBeLessThan(10_000)
+    expect(wokenAll).toBeGreaterThan(0)
+    // Wake-ups come through the new connection.
+    const carol = user()
+    const next = timed(relay.tasksFor(carol, 15_000))
+    await heldPollsBecome(relay, 1)
+    // Its first look is done: only a wake-up releases it before its wait ends.
+    await sleep(300)
+    const forCarol = await writer.createRequest(user(), carol)
+    const woken = await next
+    expect(woken.value).toEqual([forCarol.requestId])
+    expect(woken.ms).toBeLessThan(10_000)
+  })
+})
+
 describe('closing', () => {
   it('does not wait for a frozen Redis to answer what is in flight', async () => {
     const s: TaskStore = await store()

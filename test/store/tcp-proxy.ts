@@ -2,7 +2,8 @@
  * A TCP proxy in front of a Redis, for fault tests: it can cut a reply in
  * the middle (the command ran, its caller never hears), cut the connection
  * that subscribed to pub/sub, hold back what Redis sends that connection,
- * and turn new connections away for a while. It also counts the commands that
+ * silence it (nothing passes either way, and nothing closes: a half-open
+ * socket), and turn new connections away for a while. It also counts the commands that
  * went through it, by name.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
@@ -16,6 +17,8 @@ interface Link {
   cutNextReply: boolean
   /** What Redis sent this connection while the proxy held it back. */
   heldBack: Buffer[]
+  /** Nothing passes on this connection any more, either way (and it stays open). */
+  silent: boolean
 }
 
 export class TcpProxy {
@@ -59,6 +62,11 @@ export class TcpProxy {
     for (const link of this.#links) if (link.subscribed) this.#drop(link)
   }
 
+  /** Silences the pub/sub connections open now: they stay open, and nothing passes either way. */
+  silenceSubscriber (): void {
+    for (const link of this.#links) if (link.subscribed) link.silent = true
+  }
+
   /** Holds back what Redis sends the pub/sub connection (wake-ups) until `releaseSubscriber`. */
   holdSubscriber (): void {
     this.#holdingBack = true
@@ -88,9 +96,10 @@ export class TcpProxy {
       return
     }
     const server = connect(targetPort, '127.0.0.1')
-    const link: Link = { client, server, subscribed: false, cutNextReply: false, heldBack: [] }
+    const link: Link = { client, server, subscribed: false, cutNextReply: false, heldBack: [], silent: false }
     this.#links.add(link)
     client.on('data', (chunk: Buffer) => {
+      if (link.silent) return
       const text = chunk.toString('latin1')
       if (/SUBSCRIBE/i.test(text)) link.subscribed = true
       this.#sent += text
@@ -101,6 +110,7 @@ export class TcpProxy {
       server.write(chunk)
     })
     server.on('data', (chunk: Buffer) => {
+      if (link.silent) return
       if (link.subscribed && this.#holdingBack) {
         link.heldBack.push(chunk)
         return

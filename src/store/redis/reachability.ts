@@ -5,7 +5,10 @@
  * every call for ever. Here every call runs against our own deadline, and a
  * heartbeat PING finds a Redis that stalls while nobody calls. A missed
  * deadline marks Redis unreachable: calls then fail at once (503) until a
- * heartbeat is answered again.
+ * heartbeat is answered again. The heartbeat pings the pub/sub connection
+ * too: one that is silently gone (a NAT or firewall that dropped it, a
+ * half-open socket) would otherwise look up while no wake-up comes, for as
+ * long as TCP takes to notice; its owner is told, and reconnects it.
  */
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_STORE_UNAVAILABLE } from '../../errors.js'
@@ -21,6 +24,10 @@ export interface ReachabilityOptions {
   commandsConnected: () => boolean
   /** Whether the pub/sub connection is up and subscribed. */
   wakeUpsConnected: () => boolean
+  /** One PING on the pub/sub connection (Redis answers it there while subscribed). */
+  pingWakeUps?: (() => Promise<unknown>) | undefined
+  /** The pub/sub connection says it is up but did not answer a PING within the deadline. */
+  onWakeUpsSilent?: (() => void) | undefined
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
   /** Told of every call that failed (`error`, including one refused at once while Redis is unreachable) or missed its deadline (`timeout`). */
@@ -40,6 +47,8 @@ export class Reachability {
   #stalled = false
   #ready = false
   #heartbeat: NodeJS.Timeout | undefined
+  /** A PING on the pub/sub connection is out (one at a time, as on the command connection). */
+  #pingingWakeUps = false
   /** Reporting runs between start() and stop(): connecting is not a change. */
   #running = false
   /** Calls not yet answered, oldest first from #head (answered ones may linger behind an older one). */
@@ -169,6 +178,7 @@ export class Reachability {
   /** One ping at a time: a frozen Redis collects one unanswered ping, not one per beat. */
   #beat (): void {
     if (!this.#running) return
+    this.#pingWakeUps()
     const missed = setTimeout(() => this.#stall(), this.#options.deadlineMs)
     this.#options.ping().then(() => {
       this.#stalled = false
@@ -178,6 +188,17 @@ export class Reachability {
     }).finally(() => {
       clearTimeout(missed)
       if (this.#running) this.#heartbeat = setTimeout(() => this.#beat(), this.#options.heartbeatMs).unref()
+    })
+  }
+
+  #pingWakeUps (): void {
+    const ping = this.#options.pingWakeUps
+    if (ping === undefined || this.#pingingWakeUps || !this.#options.wakeUpsConnected()) return
+    this.#pingingWakeUps = true
+    const silent = setTimeout(() => { if (this.#running) this.#options.onWakeUpsSilent?.() }, this.#options.deadlineMs)
+    ping().then(() => {}, () => {}).finally(() => {
+      clearTimeout(silent)
+      this.#pingingWakeUps = false
     })
   }
 }
