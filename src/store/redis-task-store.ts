@@ -428,12 +428,14 @@ export class RedisTaskStore implements TaskStore {
    * its 'ready' makes every held poll look again (wake-ups were lost meanwhile).
    */
   #reconnectWakeUps (): void {
-    if (this.#closed) return
     const subscriber = this.#subscriber
+    // Not while node-redis reconnects it itself (it would run two connects at once).
+    if (this.#closed || !subscriber.isReady) return
     subscriber.destroy()
     this.#reachability.update('wake-ups silent')
-    // It retries by itself until it connects or the store closes; failures are its events'.
-    subscriber.connect().catch(() => {})
+    // It retries by itself until it connects or is closed; failures are its events'. A close
+    // that came while it connected may have found no socket to close yet.
+    subscriber.connect().then(() => { if (this.#closed) subscriber.destroy() }, () => {})
   }
 
   #existingId (reply: ExistingReply): string {

@@ -190,7 +190,8 @@ describe('the pub/sub connection going silent', () => {
     expect(released.value).toEqual([requestId])
     expect(released.ms).toBeLessThan(10_000)
     expect(wokenAll).toBeGreaterThan(0)
-    // Wake-ups come through the new connection.
+    // Wake-ups come through the new connection, once it is up and subscribed.
+    await eventually(() => relay.isReady(), { timeoutMs: 5000, message: 'the store to be ready again' })
     const carol = user()
     const next = timed(relay.tasksFor(carol, 15_000))
     await heldPollsBecome(relay, 1)
@@ -200,6 +201,24 @@ describe('the pub/sub connection going silent', () => {
     const woken = await next
     expect(woken.value).toEqual([forCarol.requestId])
     expect(woken.ms).toBeLessThan(10_000)
+    expect(cut.subscriptions).toBe(2)
+  })
+
+  it('is not taken for gone while Redis itself is frozen: that is a stall, and the connection stays', async () => {
+    const cut = await proxy()
+    const relay = await Relay.open((listener) => store(cut.url, listener), { maxPerKey: 4, maxTotal: 100 })
+    closeWhenDone(relay)
+    expect(cut.subscriptions).toBe(1)
+    const held = timed(relay.tasksFor(user(), 15_000))
+    await heldPollsBecome(relay, 1)
+    redis.freeze()
+    const answered = await held
+    expect(answered.error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
+    await sleep(2000)
+    redis.thaw()
+    await eventually(() => relay.isReady(), { timeoutMs: 5000, message: 'the store to be ready again' })
+    await sleep(1500)
+    expect(cut.subscriptions).toBe(1)
   })
 })
 

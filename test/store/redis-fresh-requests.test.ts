@@ -99,6 +99,7 @@ describe('the first held look at a request just created (Redis)', () => {
     const v1 = await relay.createRequest(alice, bob)
     const v2 = await relay.ask(alice, bob, { named: false })
     const before = proxy.sent('EVALSHA')
+    // (Briefly: a pub/sub connection that answers no PING for a second is reconnected.)
     proxy.holdSubscriber()
     expect(await elsewhere.submitAnswer(v1.requestId, 'com.radolyn.ayugram')).toBe(true)
     expect(await elsewhere.answerAs(bob, v2.requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })).toBe('accepted')

@@ -27,6 +27,7 @@ export class TcpProxy {
   #marker: string | undefined
   #refusingUntil = 0
   #holdingBack = false
+  #subscribed = 0
   /** Every command's bytes sent through, as latin1 text (tests send little). */
   #sent = ''
   readonly port: number
@@ -80,6 +81,11 @@ export class TcpProxy {
     }
   }
 
+  /** How many connections have subscribed through the proxy so far. */
+  get subscriptions (): number {
+    return this.#subscribed
+  }
+
   /** How many `name` commands (EVALSHA, PUBLISH, ...) went through so far. */
   sent (name: string): number {
     return this.#sent.match(new RegExp(`\\r\\n${name}\\r\\n`, 'gi'))?.length ?? 0
@@ -101,7 +107,10 @@ export class TcpProxy {
     client.on('data', (chunk: Buffer) => {
       if (link.silent) return
       const text = chunk.toString('latin1')
-      if (/SUBSCRIBE/i.test(text)) link.subscribed = true
+      if (/SUBSCRIBE/i.test(text) && !link.subscribed) {
+        link.subscribed = true
+        this.#subscribed++
+      }
       this.#sent += text
       if (this.#marker !== undefined && text.includes(this.#marker)) {
         this.#marker = undefined

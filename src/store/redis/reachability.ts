@@ -26,7 +26,11 @@ export interface ReachabilityOptions {
   wakeUpsConnected: () => boolean
   /** One PING on the pub/sub connection (Redis answers it there while subscribed). */
   pingWakeUps?: (() => Promise<unknown>) | undefined
-  /** The pub/sub connection says it is up but did not answer a PING within the deadline. */
+  /**
+   * The pub/sub connection says it is up but has not answered a PING, while the
+   * command connection answered one sent a whole deadline after it: Redis runs,
+   * that connection is gone.
+   */
   onWakeUpsSilent?: (() => void) | undefined
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
@@ -47,8 +51,8 @@ export class Reachability {
   #stalled = false
   #ready = false
   #heartbeat: NodeJS.Timeout | undefined
-  /** A PING on the pub/sub connection is out (one at a time, as on the command connection). */
-  #pingingWakeUps = false
+  /** When the PING out on the pub/sub connection was sent (one at a time, as on the command connection). */
+  #wakeUpsPingSentAt: number | undefined = undefined
   /** Reporting runs between start() and stop(): connecting is not a change. */
   #running = false
   /** Calls not yet answered, oldest first from #head (answered ones may linger behind an older one). */
@@ -179,10 +183,17 @@ export class Reachability {
   #beat (): void {
     if (!this.#running) return
     this.#pingWakeUps()
+    const sentAt = performance.now()
     const missed = setTimeout(() => this.#stall(), this.#options.deadlineMs)
     this.#options.ping().then(() => {
       this.#stalled = false
       this.update()
+      // Judged only by an answer on the other connection: a frozen or slow Redis, or a
+      // stalled event loop, delays both pings alike and is no reason to reconnect.
+      const wakeUpsPing = this.#wakeUpsPingSentAt
+      if (this.#running && wakeUpsPing !== undefined && sentAt - wakeUpsPing >= this.#options.deadlineMs) {
+        this.#options.onWakeUpsSilent?.()
+      }
     }, () => {
       // Connection errors are reported by the connection events; the next beat tries again.
     }).finally(() => {
@@ -193,12 +204,9 @@ export class Reachability {
 
   #pingWakeUps (): void {
     const ping = this.#options.pingWakeUps
-    if (ping === undefined || this.#pingingWakeUps || !this.#options.wakeUpsConnected()) return
-    this.#pingingWakeUps = true
-    const silent = setTimeout(() => { if (this.#running) this.#options.onWakeUpsSilent?.() }, this.#options.deadlineMs)
-    ping().then(() => {}, () => {}).finally(() => {
-      clearTimeout(silent)
-      this.#pingingWakeUps = false
-    })
+    if (ping === undefined || this.#wakeUpsPingSentAt !== undefined || !this.#options.wakeUpsConnected()) return
+    this.#wakeUpsPingSentAt = performance.now()
+    // Answered, or failed with its connection (which node-redis then reconnects itself).
+    ping().then(() => {}, () => {}).finally(() => { this.#wakeUpsPingSentAt = undefined })
   }
 }
