@@ -99,6 +99,7 @@ export class RedisTaskStore implements TaskStore {
   readonly #reachability: Reachability
   /** Requests just created here, whose asker's first held look needs no round trip. */
   readonly #fresh: FreshRequests
+  readonly #listener: StoreListener
   /** How long a hand-out stays the first reader's before another reader may have the answer. */
   readonly #settleMs: number
   #closed = false
@@ -112,6 +113,7 @@ export class RedisTaskStore implements TaskStore {
     this.#client = client
     this.#subscriber = subscriber
     this.#fresh = new FreshRequests(this.#limits.ttlMs)
+    this.#listener = options.listener
     const deadlineMs = options.callTimeoutMs ?? 1000
     // A reader's instance gives up after two calls' deadlines (the take, then the confirmation).
     this.#settleMs = 2 * deadlineMs + 500
@@ -127,8 +129,7 @@ export class RedisTaskStore implements TaskStore {
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
         // back they find what they may have missed while no wake-up could come.
-        this.#fresh.clear()
-        options.listener.wakeAll()
+        this.#lostWakeUps()
         options.onStateChange?.(ready ? 'up' : 'down', reason)
       }
     })
@@ -145,11 +146,7 @@ export class RedisTaskStore implements TaskStore {
       c.on('ready', () => store.#reachability.update())
     }
     // Wake-ups published while the subscriber was away are lost: when it is back, every held poll looks again.
-    subscriber.on('ready', () => {
-      if (store.#closed) return
-      store.#fresh.clear()
-      options.listener.wakeAll()
-    })
+    subscriber.on('ready', () => { if (!store.#closed) store.#lostWakeUps() })
     const limit = options.connectTimeoutMs ?? 5000
     let timer: NodeJS.Timeout | undefined
     try {
@@ -420,6 +417,12 @@ export class RedisTaskStore implements TaskStore {
       this.#fresh.forget(requestHash)
       throw err
     }
+  }
+
+  /** Wake-ups may have been lost: no watch vouches for its request, and every held poll looks again. */
+  #lostWakeUps (): void {
+    this.#fresh.clear()
+    this.#listener.wakeAll()
   }
 
   /**

@@ -22,17 +22,25 @@ describe('the first held look at a request just created (Redis)', () => {
   const prefix = testPrefix()
   afterAll(async () => { await deleteKeys(prefix) })
 
+  /** This file's store (its prefix) at `url`, telling `listener`. */
+  const connect = (url: string, listener: StoreListener): Promise<RedisTaskStore> =>
+    RedisTaskStore.connect({ ...LIMITS, listener, url, storeKey: TEST_STORE_KEY, prefix })
+  /** A counting proxy in front of the machine's Redis. */
+  const proxied = async (): Promise<TcpProxy> => closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
+  /** A relay on a store behind `proxy`. */
+  const relayBehind = async (proxy: TcpProxy): Promise<Relay> =>
+    closeWhenDone(await Relay.open((listener) => connect(proxy.url, listener), { maxPerKey: 4, maxTotal: 100 }))
+
   /** A store behind a counting proxy, and what its listener was told. */
   async function counted (): Promise<{ store: RedisTaskStore, proxy: TcpProxy, woken: string[], wokenAll: () => number }> {
-    const proxy = closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
+    const proxy = await proxied()
     const woken: string[] = []
     let all = 0
-    const listener: StoreListener = { wake: (key) => woken.push(key), wakeAll: () => { all++ } }
-    const store = closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener, url: proxy.url, storeKey: TEST_STORE_KEY, prefix }))
+    const store = closeWhenDone(await connect(proxy.url, { wake: (key) => woken.push(key), wakeAll: () => { all++ } }))
     return { store, proxy, woken, wokenAll: () => all }
   }
-  const other = async (): Promise<RedisTaskStore> =>
-    closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix }))
+  /** Another instance, straight to Redis. */
+  const other = async (): Promise<RedisTaskStore> => closeWhenDone(await connect(SHARED_REDIS, { wake: () => {}, wakeAll: () => {} }))
 
   it('is answered pending without a round trip, once; a look not held, or the next one, asks Redis', async () => {
     const { store, proxy } = await counted()
@@ -62,9 +70,7 @@ describe('the first held look at a request just created (Redis)', () => {
   })
 
   it('finds it through a held poll, whether the wake-up comes before or during the hold', async () => {
-    const proxy = closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
-    const relay = await Relay.open((listener) => RedisTaskStore.connect({ ...LIMITS, listener, url: proxy.url, storeKey: TEST_STORE_KEY, prefix }), { maxPerKey: 4, maxTotal: 100 })
-    closeWhenDone(relay)
+    const relay = await relayBehind(await proxied())
     const elsewhere = await other()
     for (let i = 0; i < 10; i++) {
       const { requestId } = await relay.createRequest(user(), user())
@@ -92,8 +98,8 @@ describe('the first held look at a request just created (Redis)', () => {
   })
 
   it('finds an answer whose wake-up was still on its way when the look was spared, v1 and v2', async () => {
-    const proxy = closeWhenDone(await TcpProxy.start(Number(new URL(SHARED_REDIS).port)))
-    const relay = closeWhenDone(await Relay.open((listener) => RedisTaskStore.connect({ ...LIMITS, listener, url: proxy.url, storeKey: TEST_STORE_KEY, prefix }), { maxPerKey: 4, maxTotal: 100 }))
+    const proxy = await proxied()
+    const relay = await relayBehind(proxy)
     const elsewhere = await other()
     const [alice, bob] = [user(), user()]
     const v1 = await relay.createRequest(alice, bob)

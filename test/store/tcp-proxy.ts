@@ -3,8 +3,8 @@
  * the middle (the command ran, its caller never hears), cut the connection
  * that subscribed to pub/sub, hold back what Redis sends that connection,
  * silence it (nothing passes either way, and nothing closes: a half-open
- * socket), and turn new connections away for a while. It also counts the commands that
- * went through it, by name.
+ * socket), and turn new connections away for a while. It also counts the
+ * commands that went through it, by name, and the connections that subscribed.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
