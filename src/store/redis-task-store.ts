@@ -124,7 +124,10 @@ export class RedisTaskStore implements TaskStore {
       commandsConnected: () => client.isReady,
       wakeUpsConnected: () => subscriber.isReady,
       pingWakeUps: () => subscriber.ping(),
-      onWakeUpsSilent: () => { this.#reconnectWakeUps() },
+      // Wake-ups lost meanwhile: the subscriber's 'ready' makes every held poll look again.
+      onWakeUpsSilent: () => { this.#reconnect(subscriber, 'wake-ups silent') },
+      // Calls failed meanwhile (503): Redis is 'down' until a PING through the new connection is answered.
+      onCommandsSilent: () => { this.#reconnect(client, 'commands silent') },
       onFailure: options.onFailure,
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
@@ -426,19 +429,18 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /**
-   * The pub/sub connection is silently gone: a new socket in its place. node-redis
-   * keeps the subscription and makes it again before it says it is ready, and
-   * its 'ready' makes every held poll look again (wake-ups were lost meanwhile).
+   * A connection is silently gone: a new socket in its place. node-redis keeps
+   * the pub/sub connection's subscription and makes it again before it says it
+   * is ready, and the scripts load again on first use.
    */
-  #reconnectWakeUps (): void {
-    const subscriber = this.#subscriber
+  #reconnect (connection: Client, reason: string): void {
     // Not while node-redis reconnects it itself (it would run two connects at once).
-    if (this.#closed || !subscriber.isReady) return
-    subscriber.destroy()
-    this.#reachability.update('wake-ups silent')
+    if (this.#closed || !connection.isReady) return
+    connection.destroy()
+    this.#reachability.update(reason)
     // It retries by itself until it connects or is closed; failures are its events'. A close
     // that came while it connected may have found no socket to close yet.
-    subscriber.connect().then(() => { if (this.#closed) subscriber.destroy() }, () => {})
+    connection.connect().then(() => { if (this.#closed) connection.destroy() }, () => {})
   }
 
   #existingId (reply: ExistingReply): string {

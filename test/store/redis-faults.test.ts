@@ -1,7 +1,7 @@
 /**
  * The Redis store against a redis-server the test controls: slept
  * (DEBUG SLEEP), frozen (SIGSTOP), and behind a proxy that cuts a reply in
- * the middle or drops the pub/sub connection. Every call stays bounded, and
+ * the middle, drops the pub/sub connection or silences a connection. Every call stays bounded, and
  * every call that may have taken effect unseen gives the same result when
  * retried: nothing lost, nothing delivered twice.
  */
@@ -219,6 +219,29 @@ describe('the pub/sub connection going silent', () => {
     await eventually(() => relay.isReady(), { timeoutMs: 5000, message: 'the store to be ready again' })
     await sleep(1500)
     expect(cut.subscriptions).toBe(1)
+    // Nor the command connection: both connections' pings waited alike.
+    expect(cut.connections).toBe(2)
+  })
+})
+
+describe('the command connection going silent', () => {
+  it('is found by the heartbeat and connected again: calls answer 503 for about a second, then Redis serves again', async () => {
+    const cut = await proxy()
+    const s = await store(cut.url)
+    const [alice, bob] = [user(), user()]
+    const { requestId } = await s.createRequest(alice, bob)
+    expect(cut.connections).toBe(2)
+    // A half-open socket: node-redis still says it is up, and no reply comes back.
+    cut.silenceCommands()
+    const during = await timed(s.takeResult(requestId))
+    expect(during.error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
+    expect(during.ms).toBeLessThan(3000)
+    // Within `retried`'s five seconds, not the minutes TCP takes to give the socket up.
+    expect(await retried(() => s.pendingTasks(bob))).toEqual([requestId])
+    expect(cut.connections).toBe(3)
+    expect(s.isReady()).toBe(true)
+    expect(await s.submitAnswer(requestId, 'com.exteragram.messenger')).toBe(true)
+    expect(await s.takeResult(requestId)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
   })
 })
 

@@ -2,9 +2,10 @@
  * A TCP proxy in front of a Redis, for fault tests: it can cut a reply in
  * the middle (the command ran, its caller never hears), cut the connection
  * that subscribed to pub/sub, hold back what Redis sends that connection,
- * silence it (nothing passes either way, and nothing closes: a half-open
- * socket), and turn new connections away for a while. It also counts the
- * commands that went through it, by name, and the connections that subscribed.
+ * silence it or the command connections (nothing passes either way, and
+ * nothing closes: a half-open socket), and turn new connections away for a
+ * while. It also counts the commands that went through it, by name, the
+ * connections it passed on and those that subscribed.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net'
 
@@ -28,6 +29,7 @@ export class TcpProxy {
   #refusingUntil = 0
   #holdingBack = false
   #subscribed = 0
+  #connections = 0
   /** Every command's bytes sent through, as latin1 text (tests send little). */
   #sent = ''
   readonly port: number
@@ -68,6 +70,11 @@ export class TcpProxy {
     for (const link of this.#links) if (link.subscribed) link.silent = true
   }
 
+  /** The same of the command connections (those that did not subscribe) open now. */
+  silenceCommands (): void {
+    for (const link of this.#links) if (!link.subscribed) link.silent = true
+  }
+
   /** Holds back what Redis sends the pub/sub connection (wake-ups) until `releaseSubscriber`. */
   holdSubscriber (): void {
     this.#holdingBack = true
@@ -79,6 +86,11 @@ export class TcpProxy {
     for (const link of this.#links) {
       for (const chunk of link.heldBack.splice(0)) link.client.write(chunk)
     }
+  }
+
+  /** How many connections the proxy has passed on to Redis so far. */
+  get connections (): number {
+    return this.#connections
   }
 
   /** How many connections have subscribed through the proxy so far. */
@@ -102,6 +114,7 @@ export class TcpProxy {
       return
     }
     const server = connect(targetPort, '127.0.0.1')
+    this.#connections++
     const link: Link = { client, server, subscribed: false, cutNextReply: false, heldBack: [], silent: false }
     this.#links.add(link)
     client.on('data', (chunk: Buffer) => {

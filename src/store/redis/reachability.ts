@@ -5,10 +5,12 @@
  * every call for ever. Here every call runs against our own deadline, and a
  * heartbeat PING finds a Redis that stalls while nobody calls. A missed
  * deadline marks Redis unreachable: calls then fail at once (503) until a
- * heartbeat is answered again. The heartbeat pings the pub/sub connection
- * too: one that is silently gone (a NAT or firewall that dropped it, a
- * half-open socket) would otherwise look up while no wake-up comes, for as
- * long as TCP takes to notice; its owner is told, and reconnects it.
+ * heartbeat is answered again. The heartbeat pings both connections
+ * (commands and pub/sub): one that is silently gone (a NAT or firewall that
+ * dropped it, a half-open socket) would otherwise look up, while no reply or
+ * no wake-up comes, for as long as TCP takes to notice. A connection whose
+ * ping outlasts an answer to one sent a whole deadline later on the other is
+ * that connection's fault, not Redis's: its owner is told, and reconnects it.
  */
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_STORE_UNAVAILABLE } from '../../errors.js'
@@ -32,6 +34,8 @@ export interface ReachabilityOptions {
    * that connection is gone.
    */
   onWakeUpsSilent?: (() => void) | undefined
+  /** The same of the command connection, judged by an answer on the pub/sub one (so only with `pingWakeUps`). */
+  onCommandsSilent?: (() => void) | undefined
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
   /** Told of every call that failed (`error`, including one refused at once while Redis is unreachable) or missed its deadline (`timeout`). */
@@ -51,7 +55,11 @@ export class Reachability {
   #stalled = false
   #ready = false
   #heartbeat: NodeJS.Timeout | undefined
-  /** When the PING out on the pub/sub connection was sent (one at a time, as on the command connection). */
+  /**
+   * When the PING out on each connection was sent: one at a time on each, so that
+   * a frozen Redis collects one unanswered ping per connection, not one per beat.
+   */
+  #commandsPingSentAt: number | undefined = undefined
   #wakeUpsPingSentAt: number | undefined = undefined
   /** Reporting runs between start() and stop(): connecting is not a change. */
   #running = false
@@ -179,34 +187,46 @@ export class Reachability {
     this.update('Redis does not answer')
   }
 
-  /** One ping at a time: a frozen Redis collects one unanswered ping, not one per beat. */
+  /** Beats on while a ping is unanswered: the other connection's answers judge it. */
   #beat (): void {
     if (!this.#running) return
     this.#pingWakeUps()
-    const sentAt = performance.now()
+    this.#pingCommands()
+    this.#heartbeat = setTimeout(() => this.#beat(), this.#options.heartbeatMs).unref()
+  }
+
+  #pingCommands (): void {
+    if (this.#commandsPingSentAt !== undefined) return
+    const sentAt = this.#commandsPingSentAt = performance.now()
     const missed = setTimeout(() => this.#stall(), this.#options.deadlineMs)
     this.#options.ping().then(() => {
       this.#stalled = false
       this.update()
-      // Judged only by an answer on the other connection: a frozen or slow Redis, or a
-      // stalled event loop, delays both pings alike and is no reason to reconnect.
-      const wakeUpsPing = this.#wakeUpsPingSentAt
-      if (this.#running && wakeUpsPing !== undefined && sentAt - wakeUpsPing >= this.#options.deadlineMs) {
-        this.#options.onWakeUpsSilent?.()
-      }
+      if (this.#outlasted(this.#wakeUpsPingSentAt, sentAt)) this.#options.onWakeUpsSilent?.()
     }, () => {
       // Connection errors are reported by the connection events; the next beat tries again.
     }).finally(() => {
       clearTimeout(missed)
-      if (this.#running) this.#heartbeat = setTimeout(() => this.#beat(), this.#options.heartbeatMs).unref()
+      this.#commandsPingSentAt = undefined
     })
   }
 
   #pingWakeUps (): void {
     const ping = this.#options.pingWakeUps
     if (ping === undefined || this.#wakeUpsPingSentAt !== undefined || !this.#options.wakeUpsConnected()) return
-    this.#wakeUpsPingSentAt = performance.now()
-    // Answered, or failed with its connection (which node-redis then reconnects itself).
-    ping().then(() => {}, () => {}).finally(() => { this.#wakeUpsPingSentAt = undefined })
+    const sentAt = this.#wakeUpsPingSentAt = performance.now()
+    // Failed with its connection, node-redis reconnects it itself.
+    ping().then(() => {
+      if (this.#outlasted(this.#commandsPingSentAt, sentAt)) this.#options.onCommandsSilent?.()
+    }, () => {}).finally(() => { this.#wakeUpsPingSentAt = undefined })
+  }
+
+  /**
+   * A ping still unanswered, sent a whole deadline before one just answered on the
+   * other connection. A frozen or slow Redis, or a stalled event loop, delays both
+   * connections' pings alike: only a connection that is gone leaves one behind.
+   */
+  #outlasted (unansweredSentAt: number | undefined, answeredSentAt: number): boolean {
+    return this.#running && unansweredSentAt !== undefined && answeredSentAt - unansweredSentAt >= this.#options.deadlineMs
   }
 }
