@@ -53,8 +53,10 @@ export interface RedisTaskStoreOptions extends StoreLimits {
 }
 
 const HEARTBEAT_MS = 250
+/** How long one store call may take before it answers 503. */
+const DEFAULT_DEADLINE_MS = 1000
 
-function makeClient (url: string) {
+function makeClient (url: string, deadlineMs: number) {
   return createClient({
     url,
     scripts: SCRIPTS,
@@ -64,7 +66,15 @@ function makeClient (url: string) {
     // (redis/reachability.ts), and node-redis's costs an AbortSignal.timeout per command that
     // lives 5 s (about half the client's CPU per call, and old-space garbage, when measured).
     commandOptions: { timeout: 0 },
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
+    socket: {
+      connectTimeout: 1000,
+      reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000),
+      // The heartbeat pings each connection every quarter second once its last ping is answered:
+      // a socket idle this long has had a ping unanswered all along. When both connections are
+      // gone at once (a host or NAT failover), neither can judge the other
+      // (redis/reachability.ts), and this closes them, as TCP would only after many minutes.
+      socketTimeout: Math.max(5000, 5 * deadlineMs)
+    }
   })
 }
 type Client = ReturnType<typeof makeClient>
@@ -103,6 +113,9 @@ export class RedisTaskStore implements TaskStore {
   /** How long a hand-out stays the first reader's before another reader may have the answer. */
   readonly #settleMs: number
   #closed = false
+  /** Why a connection is being closed on purpose, for the 'end' it emits meanwhile. */
+  #closingFor: string | undefined = undefined
+  readonly #onWarning: ((message: string) => void) | undefined
 
   private constructor (options: RedisTaskStoreOptions, client: Client, subscriber: Client) {
     this.#limits = storeLimits(options)
@@ -114,7 +127,8 @@ export class RedisTaskStore implements TaskStore {
     this.#subscriber = subscriber
     this.#fresh = new FreshRequests(this.#limits.ttlMs)
     this.#listener = options.listener
-    const deadlineMs = options.callTimeoutMs ?? 1000
+    this.#onWarning = options.onWarning
+    const deadlineMs = options.callTimeoutMs ?? DEFAULT_DEADLINE_MS
     // A reader's instance gives up after two calls' deadlines (the take, then the confirmation).
     this.#settleMs = 2 * deadlineMs + 500
     this.#reachability = new Reachability({
@@ -125,9 +139,9 @@ export class RedisTaskStore implements TaskStore {
       wakeUpsConnected: () => subscriber.isReady,
       pingWakeUps: () => subscriber.ping(),
       // Wake-ups lost meanwhile: the subscriber's 'ready' makes every held poll look again.
-      onWakeUpsSilent: () => { this.#reconnect(subscriber, 'wake-ups silent') },
-      // Calls failed meanwhile (503): Redis is 'down' until a PING through the new connection is answered.
-      onCommandsSilent: () => { this.#reconnect(client, 'commands silent') },
+      onWakeUpsSilent: () => { this.#reconnect(subscriber, 'wake-ups') },
+      // Calls failed meanwhile (503); Redis is down until a PING through the new connection is answered.
+      onCommandsSilent: () => { this.#reconnect(client, 'commands') },
       onFailure: options.onFailure,
       onChange: (ready, reason) => {
         // Held polls look again: while Redis is gone they answer 503, and once it is
@@ -140,12 +154,12 @@ export class RedisTaskStore implements TaskStore {
 
   /** Connects both clients (commands and pub/sub); throws if Redis cannot be reached in time or is unfit. */
   static async connect (options: RedisTaskStoreOptions): Promise<RedisTaskStore> {
-    const client = makeClient(options.url)
+    const client = makeClient(options.url, options.callTimeoutMs ?? DEFAULT_DEADLINE_MS)
     const subscriber = client.duplicate()
     const store = new RedisTaskStore(options, client, subscriber)
     for (const c of [client, subscriber]) {
       c.on('error', (err: Error) => store.#reachability.update(errorReason(err)))
-      c.on('end', () => store.#reachability.update('connection closed'))
+      c.on('end', () => store.#reachability.update(store.#closingFor ?? 'connection closed'))
       c.on('ready', () => store.#reachability.update())
     }
     // Wake-ups published while the subscriber was away are lost: when it is back, every held poll looks again.
@@ -158,6 +172,7 @@ export class RedisTaskStore implements TaskStore {
           await Promise.all([client.connect(), subscriber.connect()])
           await checkServer(client, options.onWarning)
           await subscriber.subscribe(`${store.#prefix}wake`, (message) => {
+            store.#reachability.heardWakeUp()
             store.#fresh.heard(message)
             options.listener.wake(message)
           })
@@ -395,8 +410,10 @@ export class RedisTaskStore implements TaskStore {
         if (answer === undefined) return { status: 'expired' }
         // A reader that has left does not confirm: the next one gets the answer.
         if (reader?.aborted !== true) {
-          // Unconfirmed, the answer would reach another reader too: a 503 instead, and the retry gets it.
-          await this.#call(() => this.#client.wcDelivered({ recordKey, prefix: this.#prefix, requestHash, handedOutAt: reply.handedOutAt }))
+          // A confirmation that failed may have run (its reply lost, or late): a 503 could then
+          // lose the answer for good. This reader has it; unconfirmed, it also stays for the
+          // next reader of the request, as a hand-out whose reply never reached us does.
+          await this.#call(() => this.#client.wcDelivered({ recordKey, prefix: this.#prefix, requestHash, handedOutAt: reply.handedOutAt })).catch(() => {})
         }
         return { status: 'completed', answer, verified: reply.verified }
       }
@@ -431,12 +448,18 @@ export class RedisTaskStore implements TaskStore {
   /**
    * A connection is silently gone: a new socket in its place. node-redis keeps
    * the pub/sub connection's subscription and makes it again before it says it
-   * is ready, and the scripts load again on first use.
+   * is ready. Replies still due on the old one are lost; their calls answer 503
+   * and, like any call that timed out, are harmless if they ran.
    */
-  #reconnect (connection: Client, reason: string): void {
+  #reconnect (connection: Client, which: 'commands' | 'wake-ups'): void {
     // Not while node-redis reconnects it itself (it would run two connects at once).
     if (this.#closed || !connection.isReady) return
+    // Said apart from the store's state, which a silent command connection has turned 'down' already.
+    this.#onWarning?.(`the Redis connection for ${which} went silent: connecting it again`)
+    const reason = `${which} silent`
+    this.#closingFor = reason
     connection.destroy()
+    this.#closingFor = undefined
     this.#reachability.update(reason)
     // It retries by itself until it connects or is closed; failures are its events'. A close
     // that came while it connected may have found no socket to close yet.

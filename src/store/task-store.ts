@@ -118,7 +118,9 @@ export interface TaskStore {
 
   /**
    * v1: the request's state; a completed result is delivered once and then
-   * forgotten (a declined one is delivered as expired). A request made through
+   * forgotten (a declined one is delivered as expired). (Redis: once its
+   * delivery is confirmed; a hand-out left unconfirmed reaches the next reader
+   * too, within the retry grace: docs/operations.md.) A request made through
    * v2 is `expired` here and stays for its asker. `reader` aborted means the
    * reader has left: an adapter that can tell (Redis) then keeps the answer
    * for the next reader. A `reader` is given by held polls only, each
@@ -148,7 +150,7 @@ export interface TaskStore {
 
   /**
    * v2: the state of `callerId`'s own request; anyone else's is `expired`
-   * (and left as it is). Completed and declined are delivered once.
+   * (and left as it is). Completed and declined are delivered once (as above).
    */
   resultFor (callerId: number, requestId: string, reader?: Reader, key?: string): Promise<VerifiedResult>
 

@@ -1,9 +1,10 @@
 /**
  * The Redis store against a redis-server the test controls: slept
  * (DEBUG SLEEP), frozen (SIGSTOP), and behind a proxy that cuts a reply in
- * the middle, drops the pub/sub connection or silences a connection. Every call stays bounded, and
- * every call that may have taken effect unseen gives the same result when
- * retried: nothing lost, nothing delivered twice.
+ * the middle, drops the pub/sub connection or silences a connection. Every
+ * call stays bounded, and every call that may have taken effect unseen gives
+ * the same result when retried: nothing lost, nothing delivered twice (a
+ * delivery whose confirmation fails unsent is the documented exception).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient } from 'redis'
@@ -26,8 +27,11 @@ beforeAll(async () => {
 })
 afterEach(() => { redis.thaw() })
 
-async function store (url = redis.url, listener = NO_LISTENER): Promise<RedisTaskStore> {
-  return closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener, url, storeKey: TEST_STORE_KEY, prefix: 'faults:' }))
+/** A store on `url`; `said` collects what it tells the log ('down: <reason>', 'up', 'warn: <message>'). */
+async function store (url = redis.url, listener = NO_LISTENER, said: string[] = []): Promise<RedisTaskStore> {
+  const onStateChange = (state: 'up' | 'down', reason?: string): void => { said.push(state === 'up' ? 'up' : `down: ${reason}`) }
+  const onWarning = (message: string): void => { said.push(`warn: ${message}`) }
+  return closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, listener, url, storeKey: TEST_STORE_KEY, prefix: 'faults:', onStateChange, onWarning }))
 }
 
 async function proxy (): Promise<TcpProxy> {
@@ -130,6 +134,22 @@ describe('a reply cut in the middle', () => {
     expect(await writer.takeResult(requestId)).toEqual({ status: 'expired' })
   })
 
+  it('gives the reader its answer when the confirmation ran but its reply was lost', async () => {
+    const writer = await store()
+    const cut = await proxy()
+    const reader = await store(cut.url)
+    // One answer read first: from then on the confirmation goes by its SHA1.
+    const earlier = await writer.createRequest(user(), user())
+    await writer.submitAnswer(earlier.requestId, 'org.telegram.messenger')
+    await reader.takeResult(earlier.requestId)
+    const { requestId } = await writer.createRequest(user(), user())
+    expect(await writer.submitAnswer(requestId, 'com.exteragram.messenger')).toBe(true)
+    cut.cutReplyTo(SCRIPTS.wcDelivered.SHA1)
+    expect(await reader.takeResult(requestId)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+    // It ran: the answer is forgotten, as after any delivery.
+    expect(await writer.takeResult(requestId)).toEqual({ status: 'expired' })
+  })
+
   it('lets a retried submit succeed after its reply was cut', async () => {
     const cut = await proxy()
     const s = await store(cut.url)
@@ -177,7 +197,8 @@ describe('the pub/sub connection going silent', () => {
     const cut = await proxy()
     const writer = await store()
     let wokenAll = 0
-    const relay = await Relay.open(async (listener) => store(cut.url, { wake: listener.wake, wakeAll: () => { wokenAll++; listener.wakeAll() } }), { maxPerKey: 4, maxTotal: 100 })
+    const said: string[] = []
+    const relay = await Relay.open(async (listener) => store(cut.url, { wake: listener.wake, wakeAll: () => { wokenAll++; listener.wakeAll() } }, said), { maxPerKey: 4, maxTotal: 100 })
     closeWhenDone(relay)
     const bob = user()
     // A task poll whose wait ends with no wake-up answers the empty list without looking again.
@@ -202,6 +223,7 @@ describe('the pub/sub connection going silent', () => {
     expect(woken.value).toEqual([forCarol.requestId])
     expect(woken.ms).toBeLessThan(10_000)
     expect(cut.subscriptions).toBe(2)
+    expect(said).toEqual(['warn: the Redis connection for wake-ups went silent: connecting it again', 'down: wake-ups silent', 'up'])
   })
 
   it('is not taken for gone while Redis itself is frozen: that is a stall, and the connection stays', async () => {
@@ -214,7 +236,8 @@ describe('the pub/sub connection going silent', () => {
     redis.freeze()
     const answered = await held
     expect(answered.error?.code).toBe('WC_ERR_STORE_UNAVAILABLE')
-    await sleep(2000)
+    // Shorter than the clients' idle timeout (5 s), which reconnects both during a long freeze.
+    await sleep(1000)
     redis.thaw()
     await eventually(() => relay.isReady(), { timeoutMs: 5000, message: 'the store to be ready again' })
     await sleep(1500)
@@ -227,7 +250,8 @@ describe('the pub/sub connection going silent', () => {
 describe('the command connection going silent', () => {
   it('is found by the heartbeat and connected again: calls answer 503 for about a second, then Redis serves again', async () => {
     const cut = await proxy()
-    const s = await store(cut.url)
+    const said: string[] = []
+    const s = await store(cut.url, NO_LISTENER, said)
     const [alice, bob] = [user(), user()]
     const { requestId } = await s.createRequest(alice, bob)
     expect(cut.connections).toBe(2)
@@ -240,8 +264,32 @@ describe('the command connection going silent', () => {
     expect(await retried(() => s.pendingTasks(bob))).toEqual([requestId])
     expect(cut.connections).toBe(3)
     expect(s.isReady()).toBe(true)
+    // The missed deadline says it first; the reconnect says why.
+    expect(said).toEqual(['down: Redis does not answer', 'warn: the Redis connection for commands went silent: connecting it again', 'up'])
     expect(await s.submitAnswer(requestId, 'com.exteragram.messenger')).toBe(true)
     expect(await s.takeResult(requestId)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+  })
+})
+
+describe('both connections going silent at once', () => {
+  it('are closed by the idle timeout, with nothing to judge either by, and connected again', async () => {
+    const cut = await proxy()
+    const relay = await Relay.open((listener) => store(cut.url, listener), { maxPerKey: 4, maxTotal: 100 })
+    closeWhenDone(relay)
+    const bob = user()
+    cut.silenceCommands()
+    cut.silenceSubscriber()
+    await eventually(() => !relay.isReady(), { timeoutMs: 3000, message: 'the store to be unreachable' })
+    // Within seconds (the idle timeout is five), not the minutes TCP takes to give a socket up.
+    await eventually(() => relay.isReady(), { timeoutMs: 15_000, intervalMs: 100, message: 'the store to be ready again' })
+    expect(cut.connections).toBe(4)
+    expect(cut.subscriptions).toBe(2)
+    const writer = await store()
+    const held = timed(relay.tasksFor(bob, 15_000))
+    await heldPollsBecome(relay, 1)
+    await sleep(300)
+    const { requestId } = await writer.createRequest(user(), bob)
+    expect((await held).value).toEqual([requestId])
   })
 })
 

@@ -8,9 +8,11 @@
  * heartbeat is answered again. The heartbeat pings both connections
  * (commands and pub/sub): one that is silently gone (a NAT or firewall that
  * dropped it, a half-open socket) would otherwise look up, while no reply or
- * no wake-up comes, for as long as TCP takes to notice. A connection whose
- * ping outlasts an answer to one sent a whole deadline later on the other is
- * that connection's fault, not Redis's: its owner is told, and reconnects it.
+ * no wake-up comes, for as long as TCP takes to notice. A connection that has
+ * heard nothing for a whole deadline, its ping included, while the other
+ * answered a ping sent after that, is gone: its owner is told, and reconnects
+ * it. (Both gone at once leaves nothing to judge by: the clients' idle
+ * timeout, in the store, closes them.)
  */
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_STORE_UNAVAILABLE } from '../../errors.js'
@@ -18,7 +20,7 @@ import { WC_ERR_STORE_UNAVAILABLE } from '../../errors.js'
 export interface ReachabilityOptions {
   /** How long one store call may take before it answers 503. */
   deadlineMs: number
-  /** How often the heartbeat pings while no ping is outstanding. */
+  /** How often the heartbeat beats; each connection has one ping out at a time. */
   heartbeatMs: number
   /** One PING on the command connection. */
   ping: () => Promise<unknown>
@@ -29,12 +31,12 @@ export interface ReachabilityOptions {
   /** One PING on the pub/sub connection (Redis answers it there while subscribed). */
   pingWakeUps?: (() => Promise<unknown>) | undefined
   /**
-   * The pub/sub connection says it is up but has not answered a PING, while the
-   * command connection answered one sent a whole deadline after it: Redis runs,
-   * that connection is gone.
+   * The pub/sub connection says it is up but has brought nothing, its PING's answer
+   * or a wake-up, for a whole deadline before the command connection sent a PING it
+   * answered: Redis runs, that connection is gone.
    */
   onWakeUpsSilent?: (() => void) | undefined
-  /** The same of the command connection, judged by an answer on the pub/sub one (so only with `pingWakeUps`). */
+  /** The same of the command connection (its PING's answer or a reply to a call), judged by the pub/sub one's answers (so only with `pingWakeUps`). */
   onCommandsSilent?: (() => void) | undefined
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
@@ -61,6 +63,12 @@ export class Reachability {
    */
   #commandsPingSentAt: number | undefined = undefined
   #wakeUpsPingSentAt: number | undefined = undefined
+  /**
+   * When each connection last brought something: a reply to a call (late ones too),
+   * a wake-up. A backlog on one connection delays its ping, not its replies.
+   */
+  #commandsHeardAt = 0
+  #wakeUpsHeardAt = 0
   /** Reporting runs between start() and stop(): connecting is not a change. */
   #running = false
   /** Calls not yet answered, oldest first from #head (answered ones may linger behind an older one). */
@@ -93,6 +101,11 @@ export class Reachability {
   stop (): void {
     this.#running = false
     clearTimeout(this.#heartbeat)
+  }
+
+  /** The pub/sub connection brought a wake-up. */
+  heardWakeUp (): void {
+    this.#wakeUpsHeardAt = performance.now()
   }
 
   /** Re-reads the connection state (after a connection event) and reports a change. */
@@ -130,8 +143,10 @@ export class Reachability {
       this.#timer ??= setTimeout(this.#expire, this.#options.deadlineMs)
       // A late reply, after the deadline answered, is dropped here.
       work.then((value) => {
+        this.#commandsHeardAt = performance.now()
         if (this.#settle(call)) resolve(value)
       }, (err: unknown) => {
+        this.#commandsHeardAt = performance.now()
         if (!this.#settle(call)) return
         this.#options.onFailure?.('error')
         reject(new WC_ERR_STORE_UNAVAILABLE({ cause: err }))
@@ -202,7 +217,7 @@ export class Reachability {
     this.#options.ping().then(() => {
       this.#stalled = false
       this.update()
-      if (this.#outlasted(this.#wakeUpsPingSentAt, sentAt)) this.#options.onWakeUpsSilent?.()
+      if (this.#outlasted(this.#wakeUpsPingSentAt, this.#wakeUpsHeardAt, sentAt)) this.#options.onWakeUpsSilent?.()
     }, () => {
       // Connection errors are reported by the connection events; the next beat tries again.
     }).finally(() => {
@@ -217,16 +232,18 @@ export class Reachability {
     const sentAt = this.#wakeUpsPingSentAt = performance.now()
     // Failed with its connection, node-redis reconnects it itself.
     ping().then(() => {
-      if (this.#outlasted(this.#commandsPingSentAt, sentAt)) this.#options.onCommandsSilent?.()
+      if (this.#outlasted(this.#commandsPingSentAt, this.#commandsHeardAt, sentAt)) this.#options.onCommandsSilent?.()
     }, () => {}).finally(() => { this.#wakeUpsPingSentAt = undefined })
   }
 
   /**
-   * A ping still unanswered, sent a whole deadline before one just answered on the
-   * other connection. A frozen or slow Redis, or a stalled event loop, delays both
-   * connections' pings alike: only a connection that is gone leaves one behind.
+   * A connection whose ping is still unanswered and that has heard nothing else, for a
+   * whole deadline before a ping just answered on the other connection was sent. A
+   * frozen or slow Redis, or a stalled event loop, delays both connections alike; a
+   * backlog on one still brings replies: only a connection that is gone stays silent.
    */
-  #outlasted (unansweredSentAt: number | undefined, answeredSentAt: number): boolean {
-    return this.#running && unansweredSentAt !== undefined && answeredSentAt - unansweredSentAt >= this.#options.deadlineMs
+  #outlasted (unansweredSentAt: number | undefined, heardAt: number, answeredSentAt: number): boolean {
+    const since = answeredSentAt - this.#options.deadlineMs
+    return this.#running && unansweredSentAt !== undefined && unansweredSentAt <= since && heardAt <= since
   }
 }
