@@ -36,7 +36,10 @@ export interface ReachabilityOptions {
    * answered: Redis runs, that connection is gone.
    */
   onWakeUpsSilent?: (() => void) | undefined
-  /** The same of the command connection (its PING's answer or a reply to a call), judged by the pub/sub one's answers (so only with `pingWakeUps`). */
+  /**
+   * The same of the command connection (its PING's answer or a reply to a call),
+   * judged by the pub/sub connection's answers (so only with `pingWakeUps`).
+   */
   onCommandsSilent?: (() => void) | undefined
   /** Told once per change of `ready`, with why when it turns false. */
   onChange: (ready: boolean, reason: string) => void
