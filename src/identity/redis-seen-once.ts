@@ -4,6 +4,10 @@
  * keyed hash of the init data; the value says nothing. Redis expires it when
  * the init data would have gone stale anyway.
  *
+ * Every call runs against a deadline of its own (node-redis stops timing a
+ * command once it is written: a frozen Redis or a silent connection would hold
+ * the sign-in for ever), and answers 503 past it.
+ *
  * Bounded by Redis itself: with `maxmemory-policy noeviction` (docs/operations.md)
  * a full Redis refuses the write, and the sign-in answers 503 instead of
  * forgetting an init data that could then be replayed. An evicting policy
@@ -23,28 +27,46 @@ export interface RedisSeenOnceOptions {
   prefix: string
   /** Called on close, for a client this adapter owns. */
   onClose?: () => Promise<void>
+  /** How long one call may take before it answers 503 (default 1000 ms). */
+  deadlineMs?: number
+  /** Told of every call that failed or missed its deadline (it answers 503 either way). */
+  onFailure?: (kind: 'error' | 'timeout') => void
 }
+
+/** The rejection of a call past its deadline (told apart from the client's own). */
+const PAST_DEADLINE = Symbol('past the deadline')
 
 export class RedisSeenOnce implements SeenOnce {
   readonly #client: Pick<RedisClientType, 'set'>
   readonly #hasher: Sealer
   readonly #prefix: string
   readonly #onClose: (() => Promise<void>) | undefined
+  readonly #deadlineMs: number
+  readonly #onFailure: ((kind: 'error' | 'timeout') => void) | undefined
 
   constructor (options: RedisSeenOnceOptions) {
     this.#client = options.client
     this.#hasher = new Sealer(options.secret)
     this.#prefix = options.prefix
     this.#onClose = options.onClose
+    this.#deadlineMs = options.deadlineMs ?? 1000
+    this.#onFailure = options.onFailure
   }
 
   async firstTime (fingerprint: string, ttlMs: number): Promise<boolean> {
     const key = `${this.#prefix}seen:${this.#hasher.hash(fingerprint)}`
     let reply: unknown
+    let timer: NodeJS.Timeout | undefined
     try {
-      reply = await this.#client.set(key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } })
-    } catch {
+      reply = await Promise.race([
+        this.#client.set(key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } }),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(PAST_DEADLINE), this.#deadlineMs) })
+      ])
+    } catch (err) {
+      this.#onFailure?.(err === PAST_DEADLINE ? 'timeout' : 'error')
       throw new WC_ERR_STORE_UNAVAILABLE()
+    } finally {
+      clearTimeout(timer)
     }
     return reply === 'OK'
   }
@@ -56,19 +78,40 @@ export class RedisSeenOnce implements SeenOnce {
 
 /**
  * A RedisSeenOnce with a client of its own, for as long as the task store does
- * not lend its client. Fails fast while Redis is gone (no offline queue, short
- * command timeout) and reconnects by itself.
+ * not lend its client. Fails fast while Redis is gone (no offline queue) and
+ * reconnects by itself, and also after a call missed its deadline: the
+ * connection may be silently gone (a NAT that dropped it, a half-open socket),
+ * where node-redis would wait minutes for TCP to give it up, every sign-in
+ * failing meanwhile while the task store, which watches its own connections
+ * (store/redis/reachability.ts), serves. On a Redis that is only slow, that is
+ * one connect more per sign-in that timed out.
  */
-export async function connectRedisSeenOnce (options: { url: string, secret: Buffer, prefix: string, commandTimeoutMs?: number }): Promise<RedisSeenOnce> {
+export async function connectRedisSeenOnce (options: { url: string, secret: Buffer, prefix: string, deadlineMs?: number }): Promise<RedisSeenOnce> {
   const { createClient } = await import('redis')
   const client = createClient({
     url: options.url,
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
     socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
   })
   // The task store reports Redis going away; this client only has to stay quiet and reconnect.
   client.on('error', () => {})
   await client.connect()
-  return new RedisSeenOnce({ client, secret: options.secret, prefix: options.prefix, onClose: async () => { client.destroy() } })
+  let closed = false
+  const connectAgain = (kind: 'error' | 'timeout'): void => {
+    // Not while node-redis reconnects it itself (it would run two connects at once).
+    if (closed || kind !== 'timeout' || !client.isReady) return
+    client.destroy()
+    client.connect().then(() => { if (closed) client.destroy() }, () => {})
+  }
+  return new RedisSeenOnce({
+    client,
+    secret: options.secret,
+    prefix: options.prefix,
+    deadlineMs: options.deadlineMs,
+    onFailure: connectAgain,
+    onClose: async () => {
+      closed = true
+      client.destroy()
+    }
+  })
 }

@@ -4,6 +4,7 @@ import { createClient, type RedisClientType } from 'redis'
 import { connectRedisSeenOnce, RedisSeenOnce } from '../../src/identity/redis-seen-once.js'
 import { closeWhenDone, eventually } from '../helper.js'
 import { deleteKeys, dumpKeys, SHARED_REDIS, startPrivateRedis, testPrefix } from '../store/redis-helper.js'
+import { TcpProxy } from '../store/tcp-proxy.js'
 import { seenOnceConformance } from './seen-once-conformance.js'
 
 const prefixes: string[] = []
@@ -53,7 +54,7 @@ describe('RedisSeenOnce', () => {
 
   it('answers 503 while Redis is gone, and works again when it is back', async () => {
     const redis = await startPrivateRedis()
-    const memory = closeWhenDone(await connectRedisSeenOnce({ url: redis.url, secret: randomBytes(32), prefix: testPrefix(), commandTimeoutMs: 300 }))
+    const memory = closeWhenDone(await connectRedisSeenOnce({ url: redis.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 300 }))
     expect(await memory.firstTime('a', 60_000)).toBe(true)
     await redis.stop()
     await expect(memory.firstTime('b', 60_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
@@ -62,5 +63,38 @@ describe('RedisSeenOnce', () => {
     const back = await eventually(async () => memory.firstTime('b', 60_000).then((first) => ({ first }), () => undefined),
       { timeoutMs: 10_000, intervalMs: 50, message: 'Redis to answer again' })
     expect(back.first).toBe(true)
+  })
+
+  it('answers 503 within its deadline while Redis is frozen, and works again once it runs', async () => {
+    const redis = await startPrivateRedis()
+    const memory = closeWhenDone(await connectRedisSeenOnce({ url: redis.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 300 }))
+    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    redis.freeze()
+    try {
+      const started = Date.now()
+      await expect(memory.firstTime('b', 60_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
+      expect(Date.now() - started).toBeLessThan(2000)
+    } finally {
+      redis.thaw()
+    }
+    // `b` may have landed once Redis ran again (a retried sign-in is then a replay): `c` is new.
+    const back = await eventually(async () => memory.firstTime('c', 60_000).then((first) => ({ first }), () => undefined),
+      { timeoutMs: 5000, intervalMs: 50, message: 'Redis to answer again' })
+    expect(back.first).toBe(true)
+  })
+
+  it('connects again when its connection goes silent, instead of failing until TCP gives the socket up', async () => {
+    const redis = await startPrivateRedis()
+    const cut = closeWhenDone(await TcpProxy.start(redis.port))
+    const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 300 }))
+    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    // A half-open socket: node-redis still says it is up, and nothing reaches Redis.
+    cut.silenceCommands()
+    await expect(memory.firstTime('b', 60_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
+    const back = await eventually(async () => memory.firstTime('b', 60_000).then((first) => ({ first }), () => undefined),
+      { timeoutMs: 5000, intervalMs: 50, message: 'a new connection to answer' })
+    // `b` never reached Redis through the silent connection: it is new.
+    expect(back.first).toBe(true)
+    expect(cut.connections).toBe(2)
   })
 })
