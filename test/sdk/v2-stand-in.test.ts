@@ -134,4 +134,22 @@ describe('WhatClientV2 against a stand-in', () => {
     await expect(client.tasks()).rejects.toThrow(/not signed in: call signIn\(initData\) first, or give the client an initData callback/)
     await expect(client.signIn()).rejects.toThrow(/signIn needs init data/)
   })
+
+  it('signs in with fresh init data from the callback for every attempt after a 503 (init data is single-use), and with the same given data', async () => {
+    const seen: string[] = []
+    await using(await standIn((method, path, body) => {
+      if (method !== 'POST' || path !== '/v2/session') return { status: 404, body: { detail: 'Not Found' } }
+      seen.push((JSON.parse(body) as { init_data: string }).init_data)
+      // Every other attempt is refused as the server does while Redis is away.
+      return seen.length % 2 === 1 ? { status: 503, body: { detail: 'The task store is unavailable; try again later.' } } : { body: SESSION }
+    }), async (server) => {
+      let made = 0
+      const client = new WhatClientV2({ baseUrl: server.url, retry: fast, initData: () => `init-${++made}` })
+      expect((await client.signIn()).userId).toBe(111)
+      expect(seen).toEqual(['init-1', 'init-2'])
+      // Init data the caller gives is all there is: retried as it is.
+      await client.signIn('given')
+      expect(seen.slice(2)).toEqual(['given', 'given'])
+    })
+  })
 })

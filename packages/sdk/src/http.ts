@@ -21,8 +21,13 @@ export interface HttpCall {
   method: 'GET' | 'POST'
   /** The path, already percent-encoded where it carries an id. */
   path: string
-  /** The exact body bytes (JSON), sent with Content-Type: application/json. */
-  body?: string
+  /**
+   * The exact body bytes (JSON), sent with Content-Type: application/json. A
+   * function is asked again before every attempt: a sign-in's init data is
+   * single-use, and a retry after a 5xx whose write landed late would be refused
+   * as a replay, so each attempt takes fresh init data.
+   */
+  body?: string | (() => Promise<string>)
   headers?: Record<string, string>
   /** Appended as `?wait=S` when above zero; the call's time limit grows by as much. */
   waitSeconds?: number
@@ -75,13 +80,15 @@ export class HttpCore {
     const allHeaders = body === undefined ? headers : { ...headers, 'content-type': 'application/json' }
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
+      // Outside the try: what the function throws is the caller's, not a failed call to retry.
+      const payload = typeof body === 'function' ? await body() : body
       let retryable: unknown
       let retryAfterMs = 0
       try {
         const timeout = AbortSignal.timeout(this.#requestTimeoutMs + waitSeconds * 1000)
         const res = await this.#fetch(url, {
           method,
-          body,
+          body: payload,
           headers: allHeaders,
           signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
         })

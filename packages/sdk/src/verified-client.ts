@@ -162,7 +162,7 @@ export class WhatClientV2 {
    * stale, already used), 503 when the server has no sign-in.
    */
   async signIn (initData?: string, signal?: AbortSignal): Promise<Session> {
-    await this.#signInWith(initData ?? await this.#freshInitData(), signal)
+    await this.#signInWith(initData, signal)
     return this.session as Session
   }
 
@@ -405,7 +405,7 @@ export class WhatClientV2 {
   #startSignIn (delayMs: number): void {
     this.#signingIn ??= (async () => {
       await sleep(delayMs)
-      await this.#signInWith(await this.#freshInitData(), undefined, this.#session?.userId)
+      await this.#signInWith(undefined, undefined, this.#session?.userId)
     })().finally(() => { this.#signingIn = undefined })
   }
 
@@ -416,9 +416,16 @@ export class WhatClientV2 {
     return data
   }
 
-  /** POST /v2/session; `sameUser` (a renewal) refuses a session for anyone else. */
-  async #signInWith (initData: string, signal: AbortSignal | undefined, sameUser?: number): Promise<void> {
-    const reply = await this.#http.send({ method: 'POST', path: '/v2/session', body: JSON.stringify({ init_data: initData }), signal })
+  /**
+   * POST /v2/session with `initData`, or the callback's, fresh for every attempt (a
+   * retried 503 may follow a write that landed: the same init data would then be
+   * refused as a replay). `sameUser` (a renewal) refuses a session for anyone else.
+   */
+  async #signInWith (initData: string | undefined, signal: AbortSignal | undefined, sameUser?: number): Promise<void> {
+    const body = initData !== undefined
+      ? JSON.stringify({ init_data: initData })
+      : async () => JSON.stringify({ init_data: await this.#freshInitData() })
+    const reply = await this.#http.send({ method: 'POST', path: '/v2/session', body, signal })
     const { token, user_id: userId, expires_at: expiresAt } = (reply.body ?? {}) as Record<string, unknown>
     if (typeof token !== 'string' || token === '' || typeof userId !== 'number' || !Number.isSafeInteger(userId) || typeof expiresAt !== 'number') {
       throw malformed(reply, 'POST /v2/session', 'a token, user_id and expires_at')
