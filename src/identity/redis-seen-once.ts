@@ -13,6 +13,7 @@
  * forgetting an init data that could then be replayed. An evicting policy
  * would forget; do not use one.
  */
+import { performance } from 'node:perf_hooks'
 import type { RedisClientType } from 'redis'
 import { Sealer } from '../crypto/sealer.js'
 import { WC_ERR_STORE_UNAVAILABLE } from '../errors.js'
@@ -29,8 +30,8 @@ export interface RedisSeenOnceOptions {
   onClose?: () => Promise<void>
   /** How long one call may take before it answers 503 (default 1000 ms). */
   deadlineMs?: number
-  /** Told of every call that failed or missed its deadline (it answers 503 either way). */
-  onFailure?: (kind: 'error' | 'timeout') => void
+  /** Told of every call that failed or missed its deadline (it answers 503 either way), with when it was sent (performance.now()). */
+  onFailure?: (kind: 'error' | 'timeout', sentAt: number) => void
 }
 
 /** The rejection of a call past its deadline (told apart from the client's own). */
@@ -42,7 +43,7 @@ export class RedisSeenOnce implements SeenOnce {
   readonly #prefix: string
   readonly #onClose: (() => Promise<void>) | undefined
   readonly #deadlineMs: number
-  readonly #onFailure: ((kind: 'error' | 'timeout') => void) | undefined
+  readonly #onFailure: ((kind: 'error' | 'timeout', sentAt: number) => void) | undefined
 
   constructor (options: RedisSeenOnceOptions) {
     this.#client = options.client
@@ -57,13 +58,14 @@ export class RedisSeenOnce implements SeenOnce {
     const key = `${this.#prefix}seen:${this.#hasher.hash(fingerprint)}`
     let reply: unknown
     let timer: NodeJS.Timeout | undefined
+    const sentAt = performance.now()
     try {
       reply = await Promise.race([
         this.#client.set(key, '1', { condition: 'NX', expiration: { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } }),
         new Promise((_resolve, reject) => { timer = setTimeout(() => reject(PAST_DEADLINE), this.#deadlineMs) })
       ])
     } catch (err) {
-      this.#onFailure?.(err === PAST_DEADLINE ? 'timeout' : 'error')
+      this.#onFailure?.(err === PAST_DEADLINE ? 'timeout' : 'error', sentAt)
       throw new WC_ERR_STORE_UNAVAILABLE()
     } finally {
       clearTimeout(timer)
@@ -79,32 +81,43 @@ export class RedisSeenOnce implements SeenOnce {
 /**
  * A RedisSeenOnce with a client of its own, for as long as the task store does
  * not lend its client. Fails fast while Redis is gone (no offline queue) and
- * reconnects by itself, and also after a call missed its deadline: the
- * connection may be silently gone (a NAT that dropped it, a half-open socket),
- * where node-redis would wait minutes for TCP to give it up, every sign-in
- * failing meanwhile while the task store, which watches its own connections
- * (store/redis/reachability.ts), serves. On a Redis that is only slow, that is
- * one connect more per sign-in that timed out.
+ * reconnects by itself. Sign-ins are rare, so the connection would often sit
+ * idle, where a NAT or firewall may drop it silently (a half-open socket:
+ * node-redis would wait minutes for TCP to give it up, every sign-in failing
+ * meanwhile while the task store, which watches its own connections, serves).
+ * So it is pinged every second, which keeps such a mapping alive; a socket idle
+ * for 5 s, its ping unanswered, is closed and connected again (this also bounds
+ * a handshake that hangs); and a call past its deadline with nothing heard on
+ * the connection since it was sent gets a new connection at once (sign-ins
+ * that keep coming would keep the socket from ever looking idle).
  */
 export async function connectRedisSeenOnce (options: { url: string, secret: Buffer, prefix: string, deadlineMs?: number }): Promise<RedisSeenOnce> {
   const { createClient } = await import('redis')
   const client = createClient({
     url: options.url,
     disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
+    // Every call has the deadline above; node-redis's own would cost an AbortSignal per call.
+    commandOptions: { timeout: 0 },
+    pingInterval: 1000,
+    socket: { connectTimeout: 1000, socketTimeout: 5000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
   })
   // The task store reports Redis going away; this client only has to stay quiet and reconnect.
   client.on('error', () => {})
+  /** When this connection last brought a reply (its pings' included). */
+  let heardAt = 0
+  const heard = (): void => { heardAt = performance.now() }
+  client.on('ping-interval', heard)
   await client.connect()
   let closed = false
-  const connectAgain = (kind: 'error' | 'timeout'): void => {
-    // Not while node-redis reconnects it itself (it would run two connects at once).
-    if (closed || kind !== 'timeout' || !client.isReady) return
+  const connectAgain = (kind: 'error' | 'timeout', sentAt: number): void => {
+    // A reply since the call was sent: Redis is slow, the connection works. And not while
+    // node-redis reconnects it itself (it would run two connects at once).
+    if (closed || kind !== 'timeout' || heardAt >= sentAt || !client.isReady) return
     client.destroy()
     client.connect().then(() => { if (closed) client.destroy() }, () => {})
   }
   return new RedisSeenOnce({
-    client,
+    client: { set: (...args: Parameters<typeof client.set>) => client.set(...args).finally(heard) },
     secret: options.secret,
     prefix: options.prefix,
     deadlineMs: options.deadlineMs,
