@@ -85,9 +85,9 @@ export class RedisSeenOnce implements SeenOnce {
  * idle, where a NAT or firewall may drop it silently (a half-open socket:
  * node-redis would wait minutes for TCP to give it up, every sign-in failing
  * meanwhile while the task store, which watches its own connections, serves).
- * So it is pinged every second, which keeps such a mapping alive; a socket idle
- * for 5 s, its ping unanswered, is closed and connected again (this also bounds
- * a handshake that hangs); and a call past its deadline with nothing heard on
+ * So it is pinged about every second, which keeps such a mapping alive; a socket
+ * with nothing written or read for 5 s (its ping unanswered) is closed and
+ * connected again (this also bounds a handshake that hangs); and a call past its deadline with nothing heard on
  * the connection since it was sent gets a new connection at once (sign-ins
  * that keep coming would keep the socket from ever looking idle).
  */
@@ -109,12 +109,14 @@ export async function connectRedisSeenOnce (options: { url: string, secret: Buff
   client.on('ping-interval', heard)
   await client.connect()
   let closed = false
+  // A connect that node-redis, or the line below, had under way when the adapter closed.
+  client.on('ready', () => { if (closed) client.destroy() })
   const connectAgain = (kind: 'error' | 'timeout', sentAt: number): void => {
     // A reply since the call was sent: Redis is slow, the connection works. And not while
     // node-redis reconnects it itself (it would run two connects at once).
     if (closed || kind !== 'timeout' || heardAt >= sentAt || !client.isReady) return
     client.destroy()
-    client.connect().then(() => { if (closed) client.destroy() }, () => {})
+    client.connect().catch(() => {})
   }
   return new RedisSeenOnce({
     client: { set: (...args: Parameters<typeof client.set>) => client.set(...args).finally(heard) },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type RedisClientType } from 'redis'
 import { connectRedisSeenOnce, RedisSeenOnce } from '../../src/identity/redis-seen-once.js'
-import { closeWhenDone, eventually } from '../helper.js'
+import { closeWhenDone, eventually, sleep } from '../helper.js'
 import { deleteKeys, dumpKeys, SHARED_REDIS, startPrivateRedis, testPrefix } from '../store/redis-helper.js'
 import { TcpProxy } from '../store/tcp-proxy.js'
 import { seenOnceConformance } from './seen-once-conformance.js'
@@ -99,6 +99,16 @@ describe('RedisSeenOnce', () => {
     expect(cut.connections).toBe(2)
     // At once after the missed deadline, not at the idle timeout (5 s).
     expect(Date.now() - started).toBeLessThan(4000)
+  })
+
+  it('keeps a healthy idle connection: its pings keep the idle timeout (5 s) from closing it', async () => {
+    const redis = await startPrivateRedis()
+    const cut = closeWhenDone(await TcpProxy.start(redis.port))
+    const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 1000 }))
+    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    await sleep(7000)
+    expect(await memory.firstTime('b', 60_000)).toBe(true)
+    expect(cut.connections).toBe(1)
   })
 
   it('connects again by itself when its idle connection goes silent, before any sign-in finds it', async () => {

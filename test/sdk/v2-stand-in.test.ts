@@ -130,9 +130,12 @@ describe('WhatClientV2 against a stand-in', () => {
   })
 
   it('will not act before a sign-in when it has no way to sign in', async () => {
-    const client = new WhatClientV2({ baseUrl: 'http://127.0.0.1:9' })
+    let retries = 0
+    const client = new WhatClientV2({ baseUrl: 'http://127.0.0.1:9', onRetry: () => { retries++ } })
     await expect(client.tasks()).rejects.toThrow(/not signed in: call signIn\(initData\) first, or give the client an initData callback/)
     await expect(client.signIn()).rejects.toThrow(/signIn needs init data/)
+    // Said at once, not retried as a failed call.
+    expect(retries).toBe(0)
   })
 
   it('signs in with fresh init data from the callback for every attempt after a 503 (init data is single-use), and with the same given data', async () => {
