@@ -18,6 +18,15 @@ seenOnceConformance('redis', async () => {
   return connectRedisSeenOnce({ url: SHARED_REDIS, secret: randomBytes(32), prefix })
 })
 
+/** A RedisSeenOnce on a private Redis through a proxy, its connection made and used once (`a`). */
+async function behindProxy (): Promise<{ cut: TcpProxy, memory: RedisSeenOnce }> {
+  const redis = await startPrivateRedis()
+  const cut = closeWhenDone(await TcpProxy.start(redis.port))
+  const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 1000 }))
+  expect(await memory.firstTime('a', 60_000)).toBe(true)
+  return { cut, memory }
+}
+
 describe('RedisSeenOnce', () => {
   let client: RedisClientType
   beforeAll(async () => {
@@ -84,10 +93,7 @@ describe('RedisSeenOnce', () => {
   })
 
   it('connects again when a sign-in finds its connection silent, instead of failing until TCP gives the socket up', async () => {
-    const redis = await startPrivateRedis()
-    const cut = closeWhenDone(await TcpProxy.start(redis.port))
-    const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 1000 }))
-    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    const { cut, memory } = await behindProxy()
     // A half-open socket: node-redis still says it is up, and nothing reaches Redis.
     cut.silenceCommands()
     const started = Date.now()
@@ -102,20 +108,14 @@ describe('RedisSeenOnce', () => {
   })
 
   it('keeps a healthy idle connection: its pings keep the idle timeout (5 s) from closing it', async () => {
-    const redis = await startPrivateRedis()
-    const cut = closeWhenDone(await TcpProxy.start(redis.port))
-    const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 1000 }))
-    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    const { cut, memory } = await behindProxy()
     await sleep(7000)
     expect(await memory.firstTime('b', 60_000)).toBe(true)
     expect(cut.connections).toBe(1)
   })
 
   it('connects again by itself when its idle connection goes silent, before any sign-in finds it', async () => {
-    const redis = await startPrivateRedis()
-    const cut = closeWhenDone(await TcpProxy.start(redis.port))
-    const memory = closeWhenDone(await connectRedisSeenOnce({ url: cut.url, secret: randomBytes(32), prefix: testPrefix(), deadlineMs: 1000 }))
-    expect(await memory.firstTime('a', 60_000)).toBe(true)
+    const { cut, memory } = await behindProxy()
     cut.silenceCommands()
     // Its ping goes unanswered, and the socket is idle from then on: closed after 5 s.
     await eventually(() => cut.connections === 2, { timeoutMs: 12_000, intervalMs: 100, message: 'a new connection' })
