@@ -87,16 +87,17 @@ export class RedisSeenOnce implements SeenOnce {
  * meanwhile while the task store, which watches its own connections, serves).
  * So it is pinged about every second, which keeps such a mapping alive; a socket
  * with nothing written or read for 5 s (its ping unanswered) is closed and
- * connected again (this also bounds a handshake that hangs); and a call past its deadline with nothing heard on
- * the connection since it was sent gets a new connection at once (sign-ins
- * that keep coming would keep the socket from ever looking idle).
+ * connected again (this also bounds a handshake that hangs); and a call past its
+ * deadline with nothing heard on the connection since it was sent gets a new
+ * connection at once (sign-ins that keep coming would keep the socket from ever
+ * looking idle).
  */
 export async function connectRedisSeenOnce (options: { url: string, secret: Buffer, prefix: string, deadlineMs?: number }): Promise<RedisSeenOnce> {
   const { createClient } = await import('redis')
   const client = createClient({
     url: options.url,
     disableOfflineQueue: true,
-    // Every call has the deadline above; node-redis's own would cost an AbortSignal per call.
+    // Every call runs against RedisSeenOnce's deadline; node-redis's own would cost an AbortSignal per call.
     commandOptions: { timeout: 0 },
     pingInterval: 1000,
     socket: { connectTimeout: 1000, socketTimeout: 5000, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 1000) }
