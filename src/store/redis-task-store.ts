@@ -160,7 +160,8 @@ export class RedisTaskStore implements TaskStore {
     for (const c of [client, subscriber]) {
       c.on('error', (err: Error) => store.#reachability.update(errorReason(err)))
       c.on('end', () => store.#reachability.update(store.#closingFor ?? 'connection closed'))
-      c.on('ready', () => store.#reachability.update())
+      // A connect node-redis had under way when the store closed (close found no socket yet).
+      c.on('ready', () => { if (store.#closed) c.destroy(); else store.#reachability.update() })
     }
     // Wake-ups published while the subscriber was away are lost: when it is back, every held poll looks again.
     subscriber.on('ready', () => { if (!store.#closed) store.#lostWakeUps() })
@@ -461,9 +462,9 @@ export class RedisTaskStore implements TaskStore {
     connection.destroy()
     this.#closingFor = undefined
     this.#reachability.update(reason)
-    // It retries by itself until it connects or is closed; failures are its events'. A close
-    // that came while it connected may have found no socket to close yet.
-    connection.connect().then(() => { if (this.#closed) connection.destroy() }, () => {})
+    // It retries by itself until it connects or is closed; failures are its events', and a
+    // close that came meanwhile is the 'ready' handler's.
+    connection.connect().catch(() => {})
   }
 
   #existingId (reply: ExistingReply): string {
