@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Sealer } from '../../src/crypto/sealer.js'
 import type { StoreConfig } from '../../src/config.js'
@@ -19,8 +19,7 @@ describe('SessionTokens', () => {
     const issued = tokens.issue(USER)
     expect(issued.userId).toBe(USER)
     expect(issued.expiresAt).toBe(NOW + 86_400)
-    expect(issued.token).toMatch(/^[A-Za-z0-9_-]+$/)
-    expect(issued.token.length).toBeLessThanOrEqual(80)
+    expect(issued.token).toMatch(/^[A-Za-z0-9_-]{43}$/)
     expect(tokens.verify(issued.token)).toEqual({ userId: USER, expiresAt: NOW + 86_400 })
     expect(tokens.verify(tokens.issue(Number.MAX_SAFE_INTEGER).token).userId).toBe(Number.MAX_SAFE_INTEGER)
   })
@@ -79,12 +78,27 @@ describe('SessionTokens', () => {
     expect(tried).toBeGreaterThan(0)
   })
 
-  it('refuses forgeries: garbage, and values sealed with the same secret for another purpose', () => {
-    for (const token of ['', 'abc', 'A'.repeat(60), 'A'.repeat(500), '!'.repeat(60)]) {
+  it('refuses forgeries: garbage, spliced tokens, blocks tagged with the wrong key, the old sealed format', () => {
+    now = NOW
+    for (const token of ['', 'abc', 'A'.repeat(43), 'A'.repeat(60), 'A'.repeat(500), '!'.repeat(43)]) {
       expect(codeOf(() => tokens.verify(token)), token).toBe('WC_ERR_TOKEN_INVALID')
     }
-    const other = Buffer.from(new Sealer(secret).seal(`${USER}.${NOW + 1000}`, 'something else'), 'latin1').toString('base64url')
-    expect(codeOf(() => tokens.verify(other))).toBe('WC_ERR_TOKEN_INVALID')
+    // The ciphertext of one token with the tag of another: each half is genuine, the pair is not.
+    const a = Buffer.from(tokens.issue(USER).token, 'base64url')
+    const b = Buffer.from(tokens.issue(USER + 1).token, 'base64url')
+    expect(codeOf(() => tokens.verify(Buffer.concat([a.subarray(0, 16), b.subarray(16)]).toString('base64url')))).toBe('WC_ERR_TOKEN_INVALID')
+    // A block tagged under the cipher's key, or under the secret itself, instead of the tag's key.
+    const ciphertext = a.subarray(0, 16)
+    for (const key of [deriveKey(secret, 'whatclient v2 session token 2: cipher'), secret]) {
+      const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+      expect(codeOf(() => tokens.verify(Buffer.concat([ciphertext, ecb.update(ciphertext)]).toString('base64url')))).toBe('WC_ERR_TOKEN_INVALID')
+    }
+    // The tag's key is the one that makes a token: proof that the cases above fail for their key alone.
+    const tagger = createCipheriv('aes-256-ecb', deriveKey(secret, 'whatclient v2 session token 2: tag'), null).setAutoPadding(false)
+    expect(tokens.verify(Buffer.concat([ciphertext, tagger.update(ciphertext)]).toString('base64url')).userId).toBe(USER)
+    // The format before session 14: AES-256-GCM of "<user id>.<expiry>" (68 characters).
+    const sealed = Buffer.from(new Sealer(secret).seal(`${USER}.${NOW + 1000}`, 'whatclient v2 session token 1'), 'latin1').toString('base64url')
+    expect(codeOf(() => tokens.verify(sealed))).toBe('WC_ERR_TOKEN_INVALID')
   })
 
   it('expires at expires_at', () => {
