@@ -56,24 +56,16 @@ export class Sealer {
 
   /** Returns the plaintext, or undefined when the value was not sealed by this key and context. */
   open (sealed: string, context: string): string | undefined {
-    return this.openBytes(Buffer.from(sealed, 'latin1'), Buffer.from(context))?.toString('utf8')
-  }
-
-  /**
-   * `open` on bytes (iv | tag | ciphertext) with the context as bytes: the
-   * plaintext bytes, or undefined. For callers on every request (session
-   * tokens), which then need no intermediate string.
-   */
-  openBytes (bytes: Buffer, context: Buffer): Buffer | undefined {
+    const bytes = Buffer.from(sealed, 'latin1')
     if (bytes.length < IV_BYTES + TAG_BYTES) return undefined
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#cipherKey, bytes.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES })
-      decipher.setAAD(context)
+      decipher.setAAD(Buffer.from(context))
       decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
       const plaintext = decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES))
       // GCM yields everything from update; final only checks the tag (and throws when it fails).
       decipher.final()
-      return plaintext
+      return plaintext.toString('utf8')
     } catch {
       return undefined
     }
