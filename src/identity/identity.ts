@@ -1,12 +1,14 @@
 /**
  * The v2 identity services a server needs, made from the settings: the init
  * data check (absent when sign-in is not configured), the session tokens and
- * the single-use memory of init data.
+ * the single-use memory of init data (in Redis mode, on the task store's
+ * connection).
  */
 import type { Config } from '../config.js'
 import { InitDataVerifier } from './init-data.js'
 import { identitySecrets } from './keys.js'
-import { connectRedisSeenOnce } from './redis-seen-once.js'
+import type { TaskStore } from '../store/task-store.js'
+import { RedisSeenOnce, type SetOnce } from './redis-seen-once.js'
 import { MemorySeenOnce, type SeenOnce } from './seen-once.js'
 import { SessionTokens } from './tokens.js'
 
@@ -27,11 +29,16 @@ export function createVerifier (config: Config): InitDataVerifier | undefined {
   })
 }
 
-export async function createIdentity (config: Config): Promise<Identity> {
-  const store = config.store
-  const secrets = identitySecrets(store)
-  const seenOnce = store.kind === 'redis'
-    ? await connectRedisSeenOnce({ url: store.url, secret: secrets.seenOnce, prefix: store.prefix })
+/** The Redis task store's setOnce (Redis mode's task store is always the Redis one). */
+function setOnceOf (store: TaskStore): SetOnce {
+  if (!('setOnce' in store) || typeof store.setOnce !== 'function') throw new TypeError('Redis mode needs the Redis task store')
+  return store as TaskStore & SetOnce
+}
+
+export function createIdentity (config: Config, store: TaskStore): Identity {
+  const secrets = identitySecrets(config.store)
+  const seenOnce = config.store.kind === 'redis'
+    ? new RedisSeenOnce({ redis: setOnceOf(store), secret: secrets.seenOnce })
     : new MemorySeenOnce({ secret: secrets.seenOnce, maxEntries: config.maxRememberedSignIns })
   return {
     verifier: createVerifier(config),

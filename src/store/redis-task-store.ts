@@ -320,6 +320,17 @@ export class RedisTaskStore implements TaskStore {
     await this.#call(() => this.#client.wcSignedIn({ signedInKey: this.#key('s:', this.#keys.target(userId)), ttlMs }))
   }
 
+  /**
+   * Sets `key` (under the prefix) to a value that says nothing, for `ttlMs`, unless it is
+   * set already: true when this call set it. The v2 single-use memory's one command
+   * (identity/redis-seen-once.ts), lent this store's command connection, deadline and
+   * watch, so that a sign-in fails and recovers as every other call here does.
+   */
+  async setOnce (key: string, ttlMs: number): Promise<boolean> {
+    const expiration = { type: 'PX', value: Math.max(1, Math.ceil(ttlMs)) } as const
+    return await this.#call(() => this.#client.set(this.#prefix + key, '1', { condition: 'NX', expiration })) === 'OK'
+  }
+
   wakeKey (topic: Topic): string {
     return this.#keys.topic(topic)
   }

@@ -13,6 +13,7 @@ import type { Config } from '../../config.js'
 import { refusalFor } from '../../fast-path/handed-on.js'
 import { createIdentity, type Identity } from '../../identity/identity.js'
 import type { ServiceMetrics } from '../../metrics/metrics.js'
+import type { TaskStore } from '../../store/task-store.js'
 import answers from './answers.js'
 import ask from './ask.js'
 import { requireSession } from './authenticate.js'
@@ -33,10 +34,12 @@ export interface V2Options {
   config: Config
   /** Where sign-ins are counted. */
   metrics: Pick<ServiceMetrics, 'signIn'>
+  /** The relay's store: in Redis mode, sign-ins' single-use memory borrows its connection. */
+  store: TaskStore
 }
 
-async function v2 (app: FastifyInstance, { config, metrics }: V2Options): Promise<void> {
-  const identity = await createIdentity(config)
+async function v2 (app: FastifyInstance, { config, metrics, store }: V2Options): Promise<void> {
+  const identity = createIdentity(config, store)
   app.decorate('identity', identity)
   app.addHook('onClose', async () => { await identity.seenOnce.close() })
   const relay = app.relay
