@@ -3,12 +3,54 @@
  * API_SECRET_KEY over the raw POST body, or over the percent-decoded GET path.
  * Signing is the SDK's (one definition for clients and server); checking is here.
  */
-import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto'
+import * as crypto from 'node:crypto'
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
 export { sign } from 'whatclient-sdk'
 
 const SIGNATURE_BYTES = 32
 const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
+
+/** SHA-256's block, in bytes: the length of an HMAC key's pads. */
+const BLOCK_BYTES = 64
+/** `crypto.hash`, one-shot, from Node 20.12 (read from the namespace: a named import of it would not load before). */
+const hashOnce = crypto.hash as typeof crypto.hash | undefined
+
+/**
+ * API_SECRET_KEY, made ready to check signatures on every call: HMAC-SHA256 as
+ * RFC 2104 defines it, H(key ^ opad | H(key ^ ipad | message)), over two
+ * one-shot hashes. `createHmac` makes a native object per call, and every v1
+ * poll checks a signature: BENCHMARKS.md §18 measured what that costs. The key
+ * stays in the JavaScript heap as its two pads, where it is already as the
+ * setting (and every plugin in the field carries it). Node before 20.12 has no
+ * one-shot hash: there it is createHmac.
+ */
+export class SignatureKey {
+  /** key ^ 0x36, then room for the message. */
+  readonly #inner: Buffer
+  /** key ^ 0x5c, then room for the inner hash. */
+  readonly #outer = Buffer.alloc(BLOCK_BYTES + 32, 0x5c)
+  readonly #key: Buffer
+
+  constructor (secret: string | Buffer) {
+    const given = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
+    // A key longer than the block is hashed first (RFC 2104).
+    this.#key = given.length > BLOCK_BYTES ? createHash('sha256').update(given).digest() : Buffer.from(given)
+    this.#inner = Buffer.alloc(BLOCK_BYTES, 0x36)
+    for (let i = 0; i < this.#key.length; i++) {
+      this.#inner[i] = (this.#inner[i] as number) ^ (this.#key[i] as number)
+      this.#outer[i] = (this.#outer[i] as number) ^ (this.#key[i] as number)
+    }
+  }
+
+  /** HMAC-SHA256 of `material` (a string as UTF-8). */
+  mac (material: string | Buffer): Buffer {
+    if (hashOnce === undefined) return createHmac('sha256', this.#key).update(material).digest()
+    const message = typeof material === 'string' ? Buffer.from(material, 'utf8') : material
+    this.#outer.set(hashOnce('sha256', Buffer.concat([this.#inner, message], BLOCK_BYTES + message.length), 'buffer'), BLOCK_BYTES)
+    return hashOnce('sha256', this.#outer, 'buffer')
+  }
+}
 
 /**
  * Constant-time check of a hex signature. A signature of the wrong length or
@@ -17,11 +59,12 @@ const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
  * reads a character above U+00FF by its low byte, so a re-spelled signature
  * would decode to the right bytes.
  */
-export function verify (key: string | Buffer | KeyObject, material: string | Buffer, signature: string): boolean {
+export function verify (key: SignatureKey | string | Buffer, material: string | Buffer, signature: string): boolean {
   if (!HEX_SIGNATURE.test(signature)) return false
   const given = Buffer.from(signature, 'hex')
   if (given.length !== SIGNATURE_BYTES) return false
-  return timingSafeEqual(createHmac('sha256', key).update(material).digest(), given)
+  const expected = key instanceof SignatureKey ? key.mac(material) : createHmac('sha256', key).update(material).digest()
+  return timingSafeEqual(expected, given)
 }
 
 /**

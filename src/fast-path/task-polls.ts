@@ -32,9 +32,8 @@
  * lines are written by the framework's request hooks.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { KeyObject } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { verify } from '../crypto/signature.js'
+import { verify, type SignatureKey } from '../crypto/signature.js'
 import type { Session, SessionTokens } from '../identity/tokens.js'
 import type { Held, Outcome, Relay } from '../relay/relay.js'
 import { roundMs } from '../request-stats.js'
@@ -48,7 +47,7 @@ export type RequestHandler = (request: IncomingMessage, response: ServerResponse
 export interface TaskPollOptions {
   relay: Relay
   /** The v1 key; undefined when v1 is off (its polls then all go to Fastify). */
-  v1Key: KeyObject | undefined
+  v1Key: SignatureKey | undefined
   /** The v2 session tokens. */
   tokens: SessionTokens
   /** Counts an answered request where the routes' hooks would have (log summaries, metrics). */

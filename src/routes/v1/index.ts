@@ -2,9 +2,9 @@
  * The four v1 calls, byte-compatible with the field server, every one signed.
  * The `wait` query on the two GET calls is the long-poll extension.
  */
-import type { KeyObject } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
+import type { SignatureKey } from '../../crypto/signature.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
 import { handedOnTasks, refusalFor } from '../../fast-path/handed-on.js'
 import { requireSignature } from '../../plugins/signature.js'
@@ -18,8 +18,8 @@ import {
 
 export interface V1Options {
   relay: Relay
-  /** API_SECRET_KEY as a KeyObject. */
-  key: KeyObject
+  /** API_SECRET_KEY, ready for the signature check. */
+  key: SignatureKey
   maxWaitSeconds: number
 }
 
