@@ -15,6 +15,10 @@ const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
 const BLOCK_BYTES = 64
 /** `crypto.hash`, one-shot, from Node 20.12 (read from the namespace: a named import of it would not load before). */
 const hashOnce = crypto.hash as typeof crypto.hash | undefined
+/** SHA-256 of `data`: one-shot where Node has it, else through a Hash object (Node before 20.12). */
+const sha256: (data: Buffer) => Buffer = hashOnce !== undefined
+  ? (data) => hashOnce('sha256', data, 'buffer')
+  : (data) => createHash('sha256').update(data).digest()
 
 /**
  * API_SECRET_KEY, made ready to check signatures on every call: HMAC-SHA256 as
@@ -22,33 +26,30 @@ const hashOnce = crypto.hash as typeof crypto.hash | undefined
  * one-shot hashes. `createHmac` makes a native object per call, and every v1
  * poll checks a signature: BENCHMARKS.md §18 measured what that costs. The key
  * stays in the JavaScript heap as its two pads, where it is already as the
- * setting (and every plugin in the field carries it). Node before 20.12 has no
- * one-shot hash: there it is createHmac.
+ * setting (and every plugin in the field carries it).
  */
 export class SignatureKey {
-  /** key ^ 0x36, then room for the message. */
+  /** key ^ 0x36. */
   readonly #inner: Buffer
   /** key ^ 0x5c, then room for the inner hash. */
   readonly #outer = Buffer.alloc(BLOCK_BYTES + 32, 0x5c)
-  readonly #key: Buffer
 
   constructor (secret: string | Buffer) {
     const given = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
     // A key longer than the block is hashed first (RFC 2104).
-    this.#key = given.length > BLOCK_BYTES ? createHash('sha256').update(given).digest() : Buffer.from(given)
+    const key = given.length > BLOCK_BYTES ? sha256(given) : given
     this.#inner = Buffer.alloc(BLOCK_BYTES, 0x36)
-    for (let i = 0; i < this.#key.length; i++) {
-      this.#inner[i] = (this.#inner[i] as number) ^ (this.#key[i] as number)
-      this.#outer[i] = (this.#outer[i] as number) ^ (this.#key[i] as number)
+    for (let i = 0; i < key.length; i++) {
+      this.#inner[i] = (this.#inner[i] as number) ^ (key[i] as number)
+      this.#outer[i] = (this.#outer[i] as number) ^ (key[i] as number)
     }
   }
 
-  /** HMAC-SHA256 of `material` (a string as UTF-8). */
+  /** HMAC-SHA256 of `material` (a string as UTF-8): a new Buffer every call. */
   mac (material: string | Buffer): Buffer {
-    if (hashOnce === undefined) return createHmac('sha256', this.#key).update(material).digest()
     const message = typeof material === 'string' ? Buffer.from(material, 'utf8') : material
-    this.#outer.set(hashOnce('sha256', Buffer.concat([this.#inner, message], BLOCK_BYTES + message.length), 'buffer'), BLOCK_BYTES)
-    return hashOnce('sha256', this.#outer, 'buffer')
+    this.#outer.set(sha256(Buffer.concat([this.#inner, message], BLOCK_BYTES + message.length)), BLOCK_BYTES)
+    return sha256(this.#outer)
   }
 }
 

@@ -32,6 +32,12 @@ describe('v1 signatures', () => {
         expect(verify(key, Buffer.concat([message, Buffer.of(0)]), expected.toString('hex'))).toBe(false)
       }
     }
+    // Each MAC is a value of its own, not a view of the key's working buffer that the next call overwrites.
+    const key = new SignatureKey('k')
+    const first = key.mac('/getTasks/1')
+    const copy = Buffer.from(first)
+    key.mac('/getTasks/2')
+    expect(first.equals(copy)).toBe(true)
     // A string key and message are UTF-8, as the field's plugins sign them.
     expect(new SignatureKey('ваш_секретный_ключ').mac('/getTasks/тест').equals(createHmac('sha256', 'ваш_секретный_ключ').update('/getTasks/тест').digest())).toBe(true)
   })

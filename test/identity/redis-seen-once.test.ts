@@ -98,7 +98,9 @@ describe('sign-in in Redis mode', () => {
     // The task store's commands and wake-ups, and no connection of sign-in's own.
     expect(cut.connections).toBe(2)
     expect(cut.subscriptions).toBe(1)
-    // A half-open command connection: a sign-in fails (503) until the store's heartbeat has found it and connected again.
+    // A half-open command connection: a sign-in fails (503: its first store call, marking the
+    // user signed in, misses the deadline) until the store's heartbeat has found it and
+    // connected again; then its SET, through the new connection, lets it in.
     cut.silenceCommands()
     expect((await signInWith(server.url, signInitData({ botToken: BOT_TOKEN, user: user() }))).status).toBe(503)
     await eventually(async () => (await signInWith(server.url, signInitData({ botToken: BOT_TOKEN, user: user() }))).status === 200,
