@@ -5,9 +5,9 @@
  * connection).
  */
 import type { Config } from '../config.js'
+import type { TaskStore } from '../store/task-store.js'
 import { InitDataVerifier } from './init-data.js'
 import { identitySecrets } from './keys.js'
-import type { TaskStore } from '../store/task-store.js'
 import { RedisSeenOnce, type SetOnce } from './redis-seen-once.js'
 import { MemorySeenOnce, type SeenOnce } from './seen-once.js'
 import { SessionTokens } from './tokens.js'
