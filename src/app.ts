@@ -7,7 +7,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
-import { SignatureKey } from './crypto/signature.js'
+import { HmacKey } from './crypto/hmac.js'
 import { TaskPolls } from './fast-path/task-polls.js'
 import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
@@ -110,7 +110,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(metricsPlugin, { metrics, relay, host: config.metricsHost, port: config.metricsPort })
   await app.register(operations, { relay })
   // One key for the v1 signature check, in the routes and in the fast path.
-  const v1Key = config.v1Enabled ? new SignatureKey(config.apiSecretKey) : undefined
+  const v1Key = config.v1Enabled ? new HmacKey(config.apiSecretKey) : undefined
   if (v1Key !== undefined) await app.register(v1, { relay, key: v1Key, maxWaitSeconds: config.maxWaitSeconds })
   await app.register(v2, { config, metrics, store })
   if (!logsEveryRequest(config.logLevel)) {

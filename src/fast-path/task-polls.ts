@@ -33,7 +33,8 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { verify, type SignatureKey } from '../crypto/signature.js'
+import type { HmacKey } from '../crypto/hmac.js'
+import { verify } from '../crypto/signature.js'
 import type { Session, SessionTokens } from '../identity/tokens.js'
 import type { Held, Outcome, Relay } from '../relay/relay.js'
 import { roundMs } from '../request-stats.js'
@@ -47,7 +48,7 @@ export type RequestHandler = (request: IncomingMessage, response: ServerResponse
 export interface TaskPollOptions {
   relay: Relay
   /** The v1 key; undefined when v1 is off (its polls then all go to Fastify). */
-  v1Key: SignatureKey | undefined
+  v1Key: HmacKey | undefined
   /** The v2 session tokens. */
   tokens: SessionTokens
   /** Counts an answered request where the routes' hooks would have (log summaries, metrics). */

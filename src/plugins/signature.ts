@@ -3,13 +3,14 @@
  * runs after the body bytes are read and before any validation work.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { signedPath, verify, type SignatureKey } from '../crypto/signature.js'
+import type { HmacKey } from '../crypto/hmac.js'
+import { signedPath, verify } from '../crypto/signature.js'
 import { WC_ERR_SIGNATURE_INVALID, WC_ERR_SIGNATURE_MISSING } from '../errors.js'
 import { handedOnSigned } from '../fast-path/handed-on.js'
 import { originForm } from './request-target.js'
 
 /** `secret`: API_SECRET_KEY (made once in app.ts, shared with the fast path). */
-export function requireSignature (app: FastifyInstance, secret: SignatureKey): void {
+export function requireSignature (app: FastifyInstance, secret: HmacKey): void {
   // A callback hook, not an async one: this runs on every call, and a promise per call shows.
   app.addHook('preValidation', (request: FastifyRequest, _reply, done) => {
     // A poll the fast path took was checked there, before it was held (one HMAC per question fewer).

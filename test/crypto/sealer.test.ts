@@ -1,6 +1,9 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { Sealer } from '../../src/crypto/sealer.js'
+
+/** Sealer(32 bytes of 7).hash('target:1'), as the code before HmacKey (c0ef071) computed it. */
+const KNOWN_TARGET_1 = 'BL_CJHH5TcySnDQ8O9mpJQ'
 
 describe('Sealer', () => {
   it('round-trips and hides the plaintext', () => {
@@ -47,6 +50,16 @@ describe('Sealer', () => {
     expect(new Sealer(secret).hash('target:1')).not.toBe(new Sealer().hash('target:1'))
     expect(new Sealer(secret).hash('target:1')).toMatch(/^[A-Za-z0-9_-]{22}$/)
     expect(new Sealer(secret).hash('target:1')).not.toBe(new Sealer(secret).hash('target:2'))
+  })
+
+  it('hashes as it always has: HMAC-SHA256 under the derived hash key, 128 bits (the keys Redis holds stay the same)', () => {
+    const secret = Buffer.alloc(32, 7)
+    const hashKey = createHmac('sha256', secret).update('whatclient hash v1').digest()
+    for (const value of ['target:1', 'request:0b6a3f0e-9a4c-4e1b-8f0e-2d6c1b7a9e55', 'pair:1:2', 'quota:ünïcode', '']) {
+      expect(new Sealer(secret).hash(value)).toBe(createHmac('sha256', hashKey).update(value).digest().subarray(0, 16).toString('base64url'))
+    }
+    // One fixed value, so that a change of derivation shows even if both sides above changed alike.
+    expect(new Sealer(secret).hash('target:1')).toBe(KNOWN_TARGET_1)
   })
 
   it('needs a 32-byte secret', () => {

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
-import type { SignatureKey } from '../../crypto/signature.js'
+import type { HmacKey } from '../../crypto/hmac.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
 import { handedOnTasks, refusalFor } from '../../fast-path/handed-on.js'
 import { requireSignature } from '../../plugins/signature.js'
@@ -19,7 +19,7 @@ import {
 export interface V1Options {
   relay: Relay
   /** API_SECRET_KEY, ready for the signature check. */
-  key: SignatureKey
+  key: HmacKey
   maxWaitSeconds: number
 }
 
