@@ -4,12 +4,16 @@
  * (`crypto.hash`), with the key's pads made once. `createHmac` makes a native
  * object per call, and in a busy server that costs several times what a loop
  * shows: BENCHMARKS.md §18 measured 3-4 µs per v1 poll for its one signature
- * check.
+ * check. (The stores' keyed hashes keep createHmac with a KeyObject: there it
+ * measured no faster.)
  *
- * The key is kept only as its pads, in Buffers: their bytes live outside the
- * V8 heap, as a KeyObject's key does, so a heap snapshot holds neither
- * (test/crypto/hmac.test.ts takes one). Like a KeyObject's, they are in this
- * process's memory all the same. Node before 20.12 has no one-shot hash: there
+ * The key is kept only as its pads, in the native memory of an ArrayBuffer of
+ * its own (V8 would keep a small typed array's bytes on its heap), outside the
+ * JavaScript heap as a KeyObject's key is: a heap snapshot holds no copy of it
+ * (test/crypto/hmac.test.ts). The block that joins the inner pad to a message
+ * is wiped after each call. Like a KeyObject's, the key is in this process's
+ * memory all the same. (For the v1 key this changes nothing: the setting is a
+ * string in the heap anyway.) Node before 20.12 has no one-shot hash: there
  * each hash is a Hash object.
  */
 import * as crypto from 'node:crypto'
@@ -24,27 +28,35 @@ const sha256: (data: Buffer) => Buffer = hashOnce !== undefined
   : (data) => crypto.createHash('sha256').update(data).digest()
 
 export class HmacKey {
-  /** key ^ 0x36. */
-  readonly #inner: Buffer
-  /** key ^ 0x5c, then room for the inner hash. */
-  readonly #outer = Buffer.alloc(BLOCK_BYTES + 32, 0x5c)
+  /** key ^ 0x36 (64 bytes), then key ^ 0x5c (64) and room for the inner hash (32), in native memory. */
+  readonly #pads = Buffer.from(new ArrayBuffer(3 * BLOCK_BYTES - 32))
+  /** The inner pad: a view of #pads. */
+  readonly #inner = this.#pads.subarray(0, BLOCK_BYTES)
+  /** The outer pad and the inner hash after it: a view of #pads. */
+  readonly #outer = this.#pads.subarray(BLOCK_BYTES)
 
   /** `secret` as bytes, or a string as UTF-8; it is not kept (wipe it if it should not stay). */
   constructor (secret: string | Buffer) {
     const given = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret
     // A key longer than the block is hashed first (RFC 2104).
     const key = given.length > BLOCK_BYTES ? sha256(given) : given
-    this.#inner = Buffer.alloc(BLOCK_BYTES, 0x36)
+    // Past a shorter key the pads stay as they are: the key is padded with zeros (RFC 2104).
+    this.#inner.fill(0x36)
+    this.#outer.fill(0x5c, 0, BLOCK_BYTES)
     for (let i = 0; i < key.length; i++) {
       this.#inner[i] = (this.#inner[i] as number) ^ (key[i] as number)
       this.#outer[i] = (this.#outer[i] as number) ^ (key[i] as number)
     }
+    if (key !== given) key.fill(0)
   }
 
   /** HMAC-SHA256 of `material` (a string as UTF-8): a new Buffer every call. */
   digest (material: string | Buffer): Buffer {
     const message = typeof material === 'string' ? Buffer.from(material, 'utf8') : material
-    this.#outer.set(sha256(Buffer.concat([this.#inner, message], BLOCK_BYTES + message.length)), BLOCK_BYTES)
+    const block = Buffer.concat([this.#inner, message], BLOCK_BYTES + message.length)
+    this.#outer.set(sha256(block), BLOCK_BYTES)
+    // A pooled slice: it would otherwise keep a copy of the inner pad until the pool is reused.
+    block.fill(0, 0, BLOCK_BYTES)
     return sha256(this.#outer)
   }
 }

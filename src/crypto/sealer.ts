@@ -5,7 +5,6 @@
  * clear. Derives separate sub-keys for the cipher and the hash from one secret.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomFillSync, type KeyObject, createSecretKey } from 'node:crypto'
-import { HmacKey } from './hmac.js'
 
 const IV_BYTES = 12
 const TAG_BYTES = 16
@@ -33,15 +32,13 @@ function nextIv (): Buffer {
 
 export class Sealer {
   readonly #cipherKey: KeyObject
-  readonly #hashKey: HmacKey
+  readonly #hashKey: KeyObject
 
   /** `secret` is at least 32 random bytes; a new random one when omitted. */
   constructor (secret: Buffer = randomBytes(32)) {
     if (secret.length < 32) throw new RangeError('the sealing secret must be at least 32 bytes')
     this.#cipherKey = createSecretKey(createHmac('sha256', secret).update('whatclient seal v1').digest())
-    const hashKey = createHmac('sha256', secret).update('whatclient hash v1').digest()
-    this.#hashKey = new HmacKey(hashKey)
-    hashKey.fill(0)
+    this.#hashKey = createSecretKey(createHmac('sha256', secret).update('whatclient hash v1').digest())
   }
 
   /**
@@ -76,14 +73,14 @@ export class Sealer {
 
   /**
    * A 128-bit keyed hash (base64url, 22 chars) of `value`: a lookup key that
-   * names nobody, HMAC-SHA256 truncated. The key must stay outside the
-   * JavaScript heap, so that a heap snapshot holds the hashes but not the
-   * means to test a guessed user id against them: an HmacKey keeps it as pads
-   * in Buffers, whose bytes a snapshot does not hold, as a KeyObject did, and
-   * makes no native object per call (a one-shot SHA-256 over a key string,
-   * tried once, put the key in the heap).
+   * names nobody. HMAC with a KeyObject on purpose: the key then lives outside
+   * the JavaScript heap, so a heap snapshot holds the hashes but not the means
+   * to test a guessed user id against them. (A one-shot SHA-256 over a key
+   * string would be ~2 µs faster per poll, and would put the key in the heap.
+   * The v1 check's HmacKey, pads in native memory, was tried here too and
+   * measured no faster in the Redis full flow: BENCHMARKS.md §18.)
    */
   hash (value: string): string {
-    return this.#hashKey.digest(value).subarray(0, 16).toString('base64url')
+    return createHmac('sha256', this.#hashKey).update(value).digest().subarray(0, 16).toString('base64url')
   }
 }
