@@ -8,12 +8,11 @@
  * measured no faster.)
  *
  * The key is kept only as its pads, in the native memory of an ArrayBuffer of
- * its own (V8 would keep a small typed array's bytes on its heap), outside the
- * JavaScript heap as a KeyObject's key is: a heap snapshot holds no copy of it
- * (test/crypto/hmac.test.ts). The block that joins the inner pad to a message
- * is wiped after each call. Like a KeyObject's, the key is in this process's
- * memory all the same. (For the v1 key this changes nothing: the setting is a
- * string in the heap anyway.) Node before 20.12 has no one-shot hash: there
+ * its own (V8 would keep a small typed array's bytes on its heap;
+ * test/crypto/hmac-memory.test.ts), and the block that joins the inner pad to
+ * a message is wiped after each call. Its one user, the v1 key, is a string in
+ * the heap anyway (the setting); this is so that HmacKey itself adds no copy
+ * of a key there. Node before 20.12 has no one-shot hash: there
  * each hash is a Hash object.
  */
 import * as crypto from 'node:crypto'
@@ -47,7 +46,9 @@ export class HmacKey {
       this.#inner[i] = (this.#inner[i] as number) ^ (key[i] as number)
       this.#outer[i] = (this.#outer[i] as number) ^ (key[i] as number)
     }
+    // The copies made here are wiped (a long key's hash, a string's bytes); a Buffer given is the caller's.
     if (key !== given) key.fill(0)
+    if (given !== secret) given.fill(0)
   }
 
   /** HMAC-SHA256 of `material` (a string as UTF-8): a new Buffer every call. */

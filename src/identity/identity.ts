@@ -40,9 +40,8 @@ export function createIdentity (config: Config, store: TaskStore): Identity {
   const seenOnce = config.store.kind === 'redis'
     ? new RedisSeenOnce({ redis: setOnceOf(store), secret: secrets.seenOnce })
     : new MemorySeenOnce({ secret: secrets.seenOnce, maxEntries: config.maxRememberedSignIns })
-  return {
-    verifier: createVerifier(config),
-    tokens: new SessionTokens({ secret: secrets.token, ttlSeconds: config.sessionTtlSeconds }),
-    seenOnce
-  }
+  const tokens = new SessionTokens({ secret: secrets.token, ttlSeconds: config.sessionTtlSeconds })
+  // Its keys are in the token contexts now: the secret they derive from need not stay.
+  secrets.token.fill(0)
+  return { verifier: createVerifier(config), tokens, seenOnce }
 }

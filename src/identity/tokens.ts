@@ -20,9 +20,10 @@
  * new native cipher per call (Node cannot re-key one under a new IV) while ECB
  * over one block has no state between blocks, so the three cipher contexts
  * made here at start serve every call with one native `update` each. Measured
- * with bench/tokens.ts (BENCHMARKS.md §18): a verify costs about 1 µs less than
- * the GCM token's did, and less than the v1 signature check a v1 poll makes
- * instead; `jose` (JWE dir + A256GCM through WebCrypto) took 65-100 µs. Like
+ * (BENCHMARKS.md §18): a verify takes 1.9 µs in a loop (bench/tokens.ts)
+ * against 3.5-4.4 µs for the GCM token's, and a v2 poll costs a server 9-12 µs
+ * less than it did, where a cipher object per poll cost more than a loop
+ * shows; `jose` (JWE dir + A256GCM through WebCrypto) took 65-100 µs. Like
  * the id permutation (src/crypto/id-permutation.ts), the derived keys are kept
  * only in the native contexts, not in the JavaScript heap (the secret they
  * derive from is: STORE_KEY in Redis mode).
@@ -107,8 +108,15 @@ export class SessionTokens {
     this.#now = options.now ?? nowSeconds
     // Fails closed at start should a Node or OpenSSL ever hold a block back in an update
     // without padding: each verify would then read the block of the call before it.
+    const unfit = new Error('AES-256-ECB does not answer block for block here: session tokens cannot work')
     for (const userId of [1, Number.MAX_SAFE_INTEGER]) {
-      if (this.verify(this.issue(userId).token).userId !== userId) throw new Error('AES-256-ECB does not answer block for block here: session tokens cannot work')
+      let session: Session
+      try {
+        session = this.verify(this.issue(userId).token)
+      } catch (cause) {
+        throw Object.assign(unfit, { cause })
+      }
+      if (session.userId !== userId) throw unfit
     }
   }
 

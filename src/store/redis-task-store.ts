@@ -24,6 +24,7 @@ import {
   retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY
 } from '../errors.js'
 import { gcraParameters } from '../identity/quota.js'
+import type { SetOnce } from '../identity/redis-seen-once.js'
 import { answerFromPayload, answerPayload } from './answers.js'
 import { StoreKeys } from './keys.js'
 import { sameText } from './same-text.js'
@@ -98,7 +99,7 @@ function sealingContext (field: 'id' | 'answer' | 'requester' | 'key', requestKe
 /** How answers are sealed: bound to record and field (layouts 2 and 3 alike), or to the record alone (layout 1). */
 const ANSWER_SEALING = LAYOUT.v1
 
-export class RedisTaskStore implements TaskStore {
+export class RedisTaskStore implements TaskStore, SetOnce {
   readonly #limits: StoreLimits
   readonly #quota: { intervalMs: number, burstMs: number }
   readonly #sealer: Sealer

@@ -14,14 +14,14 @@ const VECTORS: Array<[string, string, string]> = [
 describe('v1 signatures', () => {
   it.each(VECTORS)('key %s over %s', (key, material, expected) => {
     expect(sign(key, material)).toBe(expected)
-    expect(verify(Buffer.from(key), Buffer.from(material), expected)).toBe(true)
+    expect(verify(new HmacKey(Buffer.from(key)), Buffer.from(material), expected)).toBe(true)
     expect(verify(new HmacKey(key), material, expected)).toBe(true)
     expect(verify(new HmacKey(key), Buffer.from(material), expected)).toBe(true)
   })
 
-  it.each([['a string', (k: string) => k], ['a HmacKey', (k: string) => new HmacKey(k)]] as const)('accepts upper-case hex and rejects any other change, with %s', (_name, keyOf) => {
+  it('accepts upper-case hex and rejects any other change', () => {
     const [secret, material, good] = VECTORS[0] as [string, string, string]
-    const key = keyOf(secret)
+    const key = new HmacKey(secret)
     expect(verify(key, material, good.toUpperCase())).toBe(true)
     expect(verify(key, material, good.slice(0, -1) + (good.endsWith('5') ? '6' : '5'))).toBe(false)
     expect(verify(key, material, good.slice(0, 62))).toBe(false)
@@ -32,7 +32,8 @@ describe('v1 signatures', () => {
   })
 
   it('refuses a signature re-spelled with characters above U+00FF (Node hex-decodes those by their low byte)', () => {
-    const [key, material, good] = VECTORS[0] as [string, string, string]
+    const [secret, material, good] = VECTORS[0] as [string, string, string]
+    const key = new HmacKey(secret)
     const respelled = [...good].map((c) => String.fromCharCode(c.charCodeAt(0) + 0x100)).join('')
     expect(Buffer.from(respelled, 'hex').toString('hex')).toBe(good)
     expect(verify(key, material, respelled)).toBe(false)

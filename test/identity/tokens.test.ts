@@ -149,7 +149,7 @@ describe('SessionTokens', () => {
     // The tag's key is the one that makes a token: proof that the cases above fail for their key alone.
     const tagger = createCipheriv('aes-256-ecb', deriveKey(secret, TAG_LABEL), null).setAutoPadding(false)
     expect(tokens.verify(Buffer.concat([ciphertext, tagger.update(ciphertext)]).toString('base64url')).userId).toBe(USER)
-    // The format before session 14: AES-256-GCM of "<user id>.<expiry>" (68 characters).
+    // The format before session 14: AES-256-GCM of "<user id>.<expiry>" (68 characters for this user id).
     const sealed = Buffer.from(new Sealer(secret).seal(`${USER}.${NOW + 1000}`, 'whatclient v2 session token 1'), 'latin1').toString('base64url')
     expect(codeOf(() => tokens.verify(sealed))).toBe('WC_ERR_TOKEN_INVALID')
   })
