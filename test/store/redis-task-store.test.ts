@@ -1,7 +1,10 @@
-import { afterAll } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createClient } from 'redis'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
+import type { StoreLimits } from '../../src/store/task-store.js'
+import { eventually } from '../helper.js'
 import { storeConformance, storeConformanceV2, type StoreFactory } from './conformance.js'
-import { countedInRedis, deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
+import { countedInRedis, deleteKeys, dumpKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 
 const prefixes: string[] = []
 afterAll(async () => {
@@ -17,3 +20,39 @@ const redis: StoreFactory = async (limits, listener) => {
 
 storeConformance('redis', redis)
 storeConformanceV2('redis', redis)
+
+describe('RedisTaskStore.setOnce (lent to the v2 single-use memory)', () => {
+  const limits: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
+  const connect = async (prefix: string): Promise<RedisTaskStore> => {
+    prefixes.push(prefix)
+    return await RedisTaskStore.connect({ ...limits, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
+  }
+
+  it('sets a key under the prefix once, for its TTL, across instances, and answers 503 once closed', async () => {
+    const prefix = testPrefix()
+    const [one, two] = [await connect(prefix), await connect(prefix)]
+    try {
+      expect(await one.setOnce('seen:a', 30_000)).toBe(true)
+      expect(await two.setOnce('seen:a', 30_000)).toBe(false)
+      expect(await two.setOnce('seen:b', 30_000)).toBe(true)
+      const keys = await dumpKeys(prefix)
+      expect(keys.map((k) => k.key).sort()).toEqual([`${prefix}seen:a`, `${prefix}seen:b`])
+      const client = createClient({ url: SHARED_REDIS })
+      await client.connect()
+      try {
+        const ttl = await client.pTTL(`${prefix}seen:a`)
+        expect(ttl).toBeGreaterThan(20_000)
+        expect(ttl).toBeLessThanOrEqual(30_000)
+      } finally {
+        client.destroy()
+      }
+      // Gone once its time is up.
+      expect(await one.setOnce('seen:c', 100)).toBe(true)
+      await eventually(() => one.setOnce('seen:c', 100), { timeoutMs: 2000, intervalMs: 50, message: 'the key to expire' })
+    } finally {
+      await one.close()
+      await two.close()
+    }
+    await expect(one.setOnce('seen:d', 30_000)).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE', statusCode: 503 })
+  })
+})
