@@ -18,16 +18,16 @@
  * keys live as long as the process); the Redis store keeps the HMAC hashes its
  * data layout names.
  */
-import { createCipheriv, generateKeySync, type Cipher, type KeyObject } from 'node:crypto'
+import { generateKeySync, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
+import { BLOCK_BYTES, blockCipher } from './block-cipher.js'
 
 export class IdPermutation {
-  readonly #cipher: Cipher
-  readonly #block = Buffer.alloc(16)
+  readonly #cipher: Cipher | Decipher
+  readonly #block = Buffer.alloc(BLOCK_BYTES)
 
   /** `key` is a 128-bit AES KeyObject; a new random one, made natively, when omitted. */
   constructor (key: KeyObject = generateKeySync('aes', { length: 128 })) {
-    this.#cipher = createCipheriv('aes-128-ecb', key, null)
-    this.#cipher.setAutoPadding(false)
+    this.#cipher = blockCipher(key, 'encrypt')
   }
 
   /**

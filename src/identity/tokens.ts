@@ -19,7 +19,8 @@
  * values, or `jose`: the token is checked on every poll, and an AEAD needs a
  * new native cipher per call (Node cannot re-key one under a new IV) while ECB
  * over one block has no state between blocks, so the three cipher contexts
- * made here at start serve every call with one native `update` each. Measured
+ * made here at start (src/crypto/block-cipher.ts) serve every call with one
+ * native `update` each. Measured
  * (BENCHMARKS.md §18): a verify takes 1.9 µs in a loop (bench/tokens.ts)
  * against 3.5-4.4 µs for the GCM token's, and a v2 poll costs a server 9-12 µs
  * less than it did, where a cipher object per poll cost more than a loop
@@ -28,7 +29,8 @@
  * only in the native contexts, not in the JavaScript heap (the secret they
  * derive from is: STORE_KEY in Redis mode).
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, timingSafeEqual, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
+import { createSecretKey, randomFillSync, timingSafeEqual, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
+import { BLOCK_BYTES, blockCipher } from '../crypto/block-cipher.js'
 import { WC_ERR_TOKEN_EXPIRED, WC_ERR_TOKEN_INVALID } from '../errors.js'
 import { nowSeconds } from './init-data.js'
 import { deriveKey } from './keys.js'
@@ -36,7 +38,6 @@ import { deriveKey } from './keys.js'
 /** The labels of the two keys, derived from the token secret: a new format gets new labels. */
 const CIPHER_KEY_LABEL = 'whatclient v2 session token 2: cipher'
 const TAG_KEY_LABEL = 'whatclient v2 session token 2: tag'
-const BLOCK_BYTES = 16
 /** base64url of C | T, 32 bytes, without padding. */
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/
 /** Where P holds what: 4 random bytes, the user id's high and low 32 bits, the expiry. */
@@ -60,13 +61,6 @@ function canonicalBase64url (text: string): boolean {
   // The character's 6-bit value: A-Z 0-25, a-z 26-51, 0-9 52-61, - 62, _ 63.
   const value = c === 95 ? 63 : c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : 62
   return (value & (rest === 2 ? 0b1111 : 0b11)) === 0
-}
-
-/** An AES-256-ECB context without padding: one block in, one block out, no state kept between calls. */
-function blockCipher (key: KeyObject, direction: 'encrypt' | 'decrypt'): Cipher | Decipher {
-  const context = direction === 'encrypt' ? createCipheriv('aes-256-ecb', key, null) : createDecipheriv('aes-256-ecb', key, null)
-  context.setAutoPadding(false)
-  return context
 }
 
 /** A KeyObject of `secret`'s key for `label`; the derived bytes are wiped once the key is native. */
