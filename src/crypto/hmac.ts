@@ -12,8 +12,8 @@
  * test/crypto/hmac-memory.test.ts), and the block that joins the inner pad to
  * a message is wiped after each call. Its one user, the v1 key, is a string in
  * the heap anyway (the setting); this is so that HmacKey itself adds no copy
- * of a key there. Node before 20.12 has no one-shot hash: there
- * each hash is a Hash object.
+ * of a key there. Node before 20.12 has no one-shot hash: there each hash is a
+ * Hash object.
  */
 import * as crypto from 'node:crypto'
 
