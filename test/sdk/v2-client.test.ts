@@ -42,6 +42,33 @@ describe('WhatClientV2 sign-in', () => {
     expect(asked).toBe(1)
   })
 
+  it('an abort ends a sign-in whose callback is still getting init data; the next sign-in asks the callback afresh', async () => {
+    const id = user()
+    const asks: Array<(data: string) => void> = []
+    let sent = 0
+    const client = new WhatClientV2({
+      baseUrl: server.url,
+      initData: () => new Promise<string>((resolve) => asks.push(resolve)),
+      fetch: async (input, init) => { sent++; return await fetch(input, init) }
+    })
+    const controller = new AbortController()
+    const first = client.signIn(undefined, controller.signal).catch((e: unknown) => e)
+    while (asks.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    controller.abort(new Error('the user went away'))
+    expect(await first).toMatchObject({ message: 'the user went away' })
+    // The abandoned callback answering later sends nothing.
+    asks[0]?.(initDataFor(id))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(sent).toBe(0)
+    expect(client.session).toBeUndefined()
+
+    const second = client.signIn()
+    while (asks.length === 1) await new Promise((resolve) => setImmediate(resolve))
+    asks[1]?.(initDataFor(id))
+    expect(await second).toMatchObject({ userId: id })
+    expect(sent).toBe(1)
+  })
+
   it('throws the server\'s 401 for init data it refuses, at once, without retrying', async () => {
     const retries: unknown[] = []
     const client = new WhatClientV2({ baseUrl: server.url, retry: fast, onRetry: (e) => retries.push(e) })

@@ -1,7 +1,7 @@
 /**
  * Waiting between retries and polls: exponential backoff with full jitter, a
- * sleep that an AbortSignal cuts short, and the long-poll loop both clients
- * wait for an answer with.
+ * sleep and a wait for other work that an AbortSignal cuts short, and the
+ * long-poll loop both clients wait for an answer with.
  */
 
 export interface BackoffOptions {
@@ -28,6 +28,20 @@ export function sleep (ms: number, signal?: AbortSignal): Promise<void> {
     }
     const timer = setTimeout(done, ms)
     signal?.addEventListener('abort', done, { once: true })
+  })
+}
+
+/**
+ * `promise`, or the abort reason as soon as `signal` aborts. The work itself is not
+ * stopped: it goes on for others who wait on it (a shared sign-in), or to no one.
+ */
+export async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const stop = (): void => reject(signal.reason)
+    signal.addEventListener('abort', stop, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
   })
 }
 

@@ -5,7 +5,7 @@
  * refusal that retrying cannot fix. What proves the caller (a signature, a
  * token) is the caller's business: it comes in as headers.
  */
-import { backoffDelay, sleep, type BackoffOptions } from './backoff.js'
+import { backoffDelay, sleep, untilAborted, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
 
 export interface HttpOptions {
@@ -81,7 +81,8 @@ export class HttpCore {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
       // Outside the try: what the function throws is the caller's, not a failed call to retry.
-      const payload = typeof body === 'function' ? await body() : body
+      // It may wait on someone (init data from Telegram): an abort does not wait for it.
+      const payload = typeof body === 'function' ? await untilAborted(body(), signal) : body
       let retryable: unknown
       let retryAfterMs = 0
       try {

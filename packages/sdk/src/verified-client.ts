@@ -24,7 +24,7 @@
  * ```
  */
 import { AskedRequests } from './asked.js'
-import { backoffDelay, pollUntilSettled, sleep } from './backoff.js'
+import { backoffDelay, pollUntilSettled, sleep, untilAborted } from './backoff.js'
 import { CatalogueCache, type Catalogue } from './catalogue.js'
 import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
 import { WhatClientError } from './errors.js'
@@ -441,15 +441,4 @@ export class WhatClientV2 {
 /** A success that lacks what the protocol promises: the server is not speaking v2 as agreed. */
 function malformed (reply: HttpReply, call: string, what: string): WhatClientError {
   return new WhatClientError(reply.status, `${call} answered without ${what}`)
-}
-
-/** `promise`, or the abort reason as soon as `signal` aborts (the work itself goes on for others who wait on it). */
-async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return await promise
-  signal.throwIfAborted()
-  return await new Promise<T>((resolve, reject) => {
-    const stop = (): void => reject(signal.reason)
-    signal.addEventListener('abort', stop, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop))
-  })
 }
