@@ -24,7 +24,6 @@ import operations from './routes/operations.js'
 import v1 from './routes/v1/index.js'
 import v2 from './routes/v2/index.js'
 import { createStore } from './store/create-store.js'
-import type { TaskStore } from './store/task-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -83,9 +82,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     summaries.close()
     stdout?.close()
   })
-  // The relay's store, which v2's sign-in also borrows in Redis mode.
-  let store!: TaskStore
-  const relay = await Relay.open(async (listener) => (store = await createStore(config, listener, app.log, metrics)),
+  const relay = await Relay.open((listener) => createStore(config, listener, app.log, metrics),
     { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
@@ -112,7 +109,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // One key for the v1 signature check, in the routes and in the fast path.
   const v1Key = config.v1Enabled ? new HmacKey(config.apiSecretKey) : undefined
   if (v1Key !== undefined) await app.register(v1, { relay, key: v1Key, maxWaitSeconds: config.maxWaitSeconds })
-  await app.register(v2, { config, metrics, store })
+  // In Redis mode, v2's sign-in memory borrows the relay's store connection.
+  await app.register(v2, { config, metrics, store: relay.store })
   if (!logsEveryRequest(config.logLevel)) {
     const recordMetrics = app.requestMetrics
     taskPolls.enable({

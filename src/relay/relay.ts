@@ -81,6 +81,11 @@ export class Relay {
     this.#polls = polls
   }
 
+  /** The store it opened, for what lends its connection (v2's sign-in memory in Redis mode); tasks go through the relay. */
+  get store (): TaskStore {
+    return this.#store
+  }
+
   createRequest (requesterId: number, targetId: number): Promise<{ requestId: string, created: boolean }> {
     if (this.#closed) return Promise.reject(new WC_ERR_SHUTTING_DOWN())
     return this.#store.createRequest(requesterId, targetId)
