@@ -81,7 +81,7 @@ export class Relay {
     this.#polls = polls
   }
 
-  /** The store it opened, for what lends its connection (v2's sign-in memory in Redis mode); tasks go through the relay. */
+  /** The store it opened, for what borrows its connection (v2's sign-in memory in Redis mode); tasks go through the relay. */
   get store (): TaskStore {
     return this.#store
   }

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { WhatClientError, WhatClientV2 } from 'whatclient-sdk'
 import { nowSeconds, signInitData } from '../../src/identity/init-data.js'
 import { build, type TestServer, userIds } from '../helper.js'
+import { eventually } from '../kit/eventually.js'
 import { switchingProxy } from './switching-proxy.js'
 
 const BOT_TOKEN = '7000000001:AAtest-bot-token_for_WhatClient_tests'
@@ -18,6 +19,16 @@ const initDataFor = (id: number): string => signInitData({ botToken: BOT_TOKEN, 
 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN, SESSION_TTL_SECONDS: '3600' }) })
+
+
+/** What `promise` settles with, failing (by eventually's deadline) if it does not settle soon. */
+async function settledSoon<T> (promise: Promise<T>): Promise<T> {
+  let outcome: { value: T } | { error: unknown } | undefined
+  promise.then((value) => { outcome = { value } }, (error: unknown) => { outcome = { error } })
+  const settled = await eventually(() => outcome, { message: 'the call to end' })
+  if ('error' in settled) throw settled.error
+  return settled.value
+}
 
 describe('WhatClientV2 sign-in', () => {
   it('signs in with init data and keeps the session, never showing its token', async () => {
@@ -44,29 +55,48 @@ describe('WhatClientV2 sign-in', () => {
 
   it('an abort ends a sign-in whose callback is still getting init data; the next sign-in asks the callback afresh', async () => {
     const id = user()
-    const asks: Array<(data: string) => void> = []
+    const asks: Array<{ resolve: (data: string) => void, reject: (err: Error) => void }> = []
     let sent = 0
     const client = new WhatClientV2({
       baseUrl: server.url,
-      initData: () => new Promise<string>((resolve) => asks.push(resolve)),
+      initData: () => new Promise<string>((resolve, reject) => asks.push({ resolve, reject })),
       fetch: async (input, init) => { sent++; return await fetch(input, init) }
     })
     const controller = new AbortController()
     const first = client.signIn(undefined, controller.signal).catch((e: unknown) => e)
-    while (asks.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    await eventually(() => asks.length === 1)
     controller.abort(new Error('the user went away'))
-    expect(await first).toMatchObject({ message: 'the user went away' })
+    expect(await settledSoon(first)).toMatchObject({ message: 'the user went away' })
     // The abandoned callback answering later sends nothing.
-    asks[0]?.(initDataFor(id))
+    asks[0]?.resolve(initDataFor(id))
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(sent).toBe(0)
     expect(client.session).toBeUndefined()
 
-    const second = client.signIn()
-    while (asks.length === 1) await new Promise((resolve) => setImmediate(resolve))
-    asks[1]?.(initDataFor(id))
-    expect(await second).toMatchObject({ userId: id })
+    // One that fails after its call was aborted fails to no one (vitest reports an unhandled rejection).
+    const again = new AbortController()
+    const second = client.signIn(undefined, again.signal).catch((e: unknown) => e)
+    await eventually(() => asks.length === 2)
+    again.abort(new Error('gone again'))
+    expect(await settledSoon(second)).toMatchObject({ message: 'gone again' })
+    asks[1]?.reject(new Error('Telegram said no'))
+
+    const third = client.signIn()
+    await eventually(() => asks.length === 3)
+    asks[2]?.resolve(initDataFor(id))
+    expect(await settledSoon(third)).toMatchObject({ userId: id })
     expect(sent).toBe(1)
+  })
+
+  it('a call aborted before it starts does not start a sign-in', async () => {
+    let asked = 0
+    const client = new WhatClientV2({ baseUrl: server.url, initData: () => { asked++; return Promise.reject(new Error('no Telegram here')) } })
+    const controller = new AbortController()
+    controller.abort(new Error('never mind'))
+    await expect(client.tasks({ signal: controller.signal })).rejects.toThrow('never mind')
+    await expect(client.ask(user(), { signal: controller.signal })).rejects.toThrow('never mind')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(asked).toBe(0)
   })
 
   it('throws the server\'s 401 for init data it refuses, at once, without retrying', async () => {

@@ -37,7 +37,11 @@ export function sleep (ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return await promise
-  signal.throwIfAborted()
+  if (signal.aborted) {
+    // Nobody else may wait on it: its failure must not go unhandled.
+    promise.catch(() => {})
+    throw signal.reason
+  }
   return await new Promise<T>((resolve, reject) => {
     const stop = (): void => reject(signal.reason)
     signal.addEventListener('abort', stop, { once: true })

@@ -25,7 +25,8 @@ export interface HttpCall {
    * The exact body bytes (JSON), sent with Content-Type: application/json. A
    * function is asked again before every attempt: a sign-in's init data is
    * single-use, and a retry after a 5xx whose write landed late would be refused
-   * as a replay, so each attempt takes fresh init data.
+   * as a replay, so each attempt takes fresh init data. An abort does not wait
+   * for the function (nor stop it): the call ends at once.
    */
   body?: string | (() => Promise<string>)
   headers?: Record<string, string>

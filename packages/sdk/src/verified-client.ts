@@ -364,6 +364,8 @@ export class WhatClientV2 {
    * again through the callback once, and repeats the call once.
    */
   async #authed (call: Omit<HttpCall, 'headers'>): Promise<HttpReply> {
+    // Before any sign-in starts: an aborted call must not leave one behind that no one awaits.
+    call.signal?.throwIfAborted()
     let token = await this.#currentToken(call.signal)
     for (let renewed = false; ; renewed = true) {
       try {
