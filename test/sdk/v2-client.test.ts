@@ -20,7 +20,6 @@ const initDataFor = (id: number): string => signInitData({ botToken: BOT_TOKEN, 
 let server: TestServer
 beforeAll(async () => { server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN, SESSION_TTL_SECONDS: '3600' }) })
 
-
 /** What `promise` settles with, failing (by eventually's deadline) if it does not settle soon. */
 async function settledSoon<T> (promise: Promise<T>): Promise<T> {
   let outcome: { value: T } | { error: unknown } | undefined
