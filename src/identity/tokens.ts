@@ -20,11 +20,11 @@
  * new native cipher per call (Node cannot re-key one under a new IV) while ECB
  * over one block has no state between blocks, so the three cipher contexts
  * made here at start (src/crypto/block-cipher.ts) serve every call with one
- * native `update` each. Measured
- * (BENCHMARKS.md §18): a verify takes 1.9 µs in a loop (bench/tokens.ts)
- * against 3.5-4.4 µs for the GCM token's, and a v2 poll costs a server 9-12 µs
- * less than it did, where a cipher object per poll cost more than a loop
- * shows; `jose` (JWE dir + A256GCM through WebCrypto) took 65-100 µs. Like
+ * native `update` each. Measured (BENCHMARKS.md §18): a verify takes 1.9 µs
+ * in a loop (bench/tokens.ts) against 3.5-4.4 µs for the GCM token's, and a
+ * v2 poll costs a server 9-12 µs less than it did, where a cipher object per
+ * poll cost more than a loop shows; `jose` (JWE dir + A256GCM through
+ * WebCrypto) took 65-100 µs. Like
  * the id permutation (src/crypto/id-permutation.ts), the derived keys are kept
  * only in the native contexts, not in the JavaScript heap (the secret they
  * derive from is: STORE_KEY in Redis mode).

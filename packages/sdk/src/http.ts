@@ -82,7 +82,6 @@ export class HttpCore {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted()
       // Outside the try: what the function throws is the caller's, not a failed call to retry.
-      // It may wait on someone (init data from Telegram): an abort does not wait for it.
       const payload = typeof body === 'function' ? await untilAborted(body(), signal) : body
       let retryable: unknown
       let retryAfterMs = 0
