@@ -138,7 +138,7 @@ describe('the server process', () => {
     expect(await child.exited).toBe(0)
     await Promise.all([idle.closed, silent.closed, halfBody.closed, halfHeaders.closed])
     const lines = child.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 0, requestsCut: 1, connectionsClosed: 3 }))
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 0, requestsCut: 1, idleConnections: 3 }))
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'requests', method: 'GET', route: '/healthz', statusCode: 200, count: 2 }))
   })
 
@@ -176,8 +176,30 @@ describe('closing the app', () => {
     // The connection is closed after this reply: a keep-alive client must not count on reusing it.
     expect(response).toMatch(/\r\nconnection: close\r\n/i)
     const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
-    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 0 }))
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, idleConnections: 0 }))
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down: waiting for requests in flight', inFlight: 1 }))
+  })
+
+  it('closes a silent connection once the calls in flight are done, and does not wait for it', async () => {
+    const gate = new ReplyGate()
+    gate.armed = true
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    const call = keepAliveGet(server, '/getTasks/33?wait=0')
+    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    const silent = rawConnection(server.url)
+    const halfHead = rawConnection(server.url)
+    halfHead.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+    await sleep(200)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
+    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, idleConnections: 2 }))
+    gate.release()
+    expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+    // Node's own close would wait for these until its headers timeout (60 s).
+    const outcome = await Promise.race([Promise.all([silent.closed, halfHead.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
+    expect(outcome).toBe('closed')
+    expect(silent.received()).toBe('')
   })
 
   it('closes a keep-alive connection once its last response is out, instead of waiting out keep-alive', async () => {
