@@ -202,6 +202,25 @@ describe('closing the app', () => {
     expect(silent.received()).toBe('')
   })
 
+  it('does not wait for a request pipelined behind a poll whose client left', async () => {
+    const server = await build()
+    // On Node 20 a response waiting for its turn never says 'close' when its client goes.
+    const path = '/getTasks/35'
+    const client = rawConnection(server.url)
+    client.write(requestText('GET', `${path}?wait=20`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) +
+      requestText('GET', '/healthz', { connection: 'keep-alive' }))
+    await heldPollsBecome(server.app.relay, 1, 2000)
+    client.destroy()
+    await heldPollsBecome(server.app.relay, 0, 2000)
+    const silent = rawConnection(server.url)
+    await sleep(200)
+    const closed = server.close()
+    const outcome = await Promise.race([Promise.all([silent.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
+    expect(outcome).toBe('closed')
+    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 0, requestsCut: 0, idleConnections: 1 }))
+  })
+
   it('closes a keep-alive connection once its last response is out, instead of waiting out keep-alive', async () => {
     const gate = new ReplyGate()
     const server = await build({}, { beforeListen: (app) => gate.install(app) })

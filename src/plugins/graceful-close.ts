@@ -29,9 +29,6 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
   // Entries leave on the response's 'close' (right after 'finish', or when the client goes
   // first): no request's headers (a bearer token) stay reachable from here once answered.
   const inProgress = new Set<ServerResponse>()
-  // From the close on: each connection's latest response (a client may have sent a request
-  // behind another, pipelined; Node answers them in order).
-  const latest = new Map<Socket, ServerResponse>()
   let closing = false
 
   const inFlight = (): number => {
@@ -40,22 +37,13 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     return count
   }
 
-  // Once its response is out, a connection has nothing left to do: close it, unless the
-  // client already sent another request (pipelined), which then runs and is refused the same way.
+  // Its client must not count on reusing the connection (a request it pipelined behind this
+  // one is not answered: HTTP/1.1 has such clients send it again). Node closes the connection
+  // after a response whose head says so; one whose head went out before is closed here.
   const closeWhenDone = (response: ServerResponse): void => {
     const socket = response.req.socket
-    // Its client must not count on reusing the connection: say so when the head goes out,
-    // unless a request arrived behind it meanwhile (pipelined: that one is answered, and says it).
-    if (!response.headersSent) {
-      const writeHead = response.writeHead
-      response.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-        if (latest.get(socket) === this) this.shouldKeepAlive = false
-        return writeHead.apply(this, args)
-      } as ServerResponse['writeHead']
-    }
-    response.once('finish', () => setImmediate(() => {
-      if ((latest.get(socket) as ServerResponse).writableFinished) socket.destroy()
-    }))
+    if (!response.headersSent) response.shouldKeepAlive = false
+    response.once('finish', () => setImmediate(() => { socket.destroy() }))
   }
 
   function forget (this: ServerResponse): void {
@@ -64,13 +52,22 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     if (closing && inProgress.size === 0) app.server.closeAllConnections()
   }
 
-  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  function track (response: ServerResponse): void {
     inProgress.add(response)
     response.on('close', forget)
-    if (closing) {
-      latest.set(request.socket, response)
-      closeWhenDone(response)
-    }
+    if (closing) closeWhenDone(response)
+  }
+
+  function trackOnItsTurn (this: ServerResponse): void {
+    track(this)
+  }
+
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    // A request pipelined behind another gets the connection when that one is done, and is
+    // tracked then: on Node 20 a response still waiting for its turn when its client leaves
+    // never emits 'close', and would stay in the set for good.
+    if (response.socket === null) response.once('socket', trackOnItsTurn)
+    else track(response)
   })
 
   app.addHook('preClose', (done) => {
@@ -79,7 +76,6 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
       let requestsCut = 0
       let waiting = 0
       const busy = new Set<Socket>()
-      for (const response of inProgress) latest.set(response.req.socket, response)
       for (const response of inProgress) {
         const socket = response.req.socket
         if (response.writableFinished || socket.destroyed) continue
