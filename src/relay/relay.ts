@@ -264,8 +264,7 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     this.key = key
     this.#relay = relay
     this.#polls = polls
-    // Whole milliseconds, as sleepers' due times are (sleepers.ts says why).
-    this.#deadline = Math.ceil(performance.now() + waitMs)
+    this.#deadline = performance.now() + waitMs
     this.#nobodyListens = nobodyListens
     this.#look = look
     this.#arg = arg

@@ -26,9 +26,7 @@ let armedFor = Infinity
 
 /** Puts `sleeper` to sleep for `delayMs` (1 ms to MAX_TIMER_MS: the caller clamps). */
 export function sleep (sleeper: Sleeper, delayMs: number): void {
-  // Whole milliseconds (a timer has no finer grain): V8 keeps a small integer in the object
-  // itself, and a fraction in a heap number of its own, 16 bytes more for every sleeper.
-  sleeper.due = Math.ceil(performance.now() + delayMs)
+  sleeper.due = performance.now() + delayMs
   sleeper.slot = heap.length
   heap.push(sleeper)
   up(sleeper.slot)
