@@ -9,6 +9,8 @@ import { createCipheriv, createDecipheriv, type Cipher, type Decipher, type KeyO
 export const BLOCK_BYTES = 16
 
 /** An AES-ECB context without padding for `key` (128 or 256 bits): one block in, one block out. */
+export function blockCipher (key: KeyObject, direction: 'encrypt'): Cipher
+export function blockCipher (key: KeyObject, direction: 'decrypt'): Decipher
 export function blockCipher (key: KeyObject, direction: 'encrypt' | 'decrypt'): Cipher | Decipher {
   const algorithm = `aes-${(key.symmetricKeySize ?? 0) * 8}-ecb`
   const context = direction === 'encrypt' ? createCipheriv(algorithm, key, null) : createDecipheriv(algorithm, key, null)

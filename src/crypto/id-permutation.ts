@@ -18,11 +18,11 @@
  * keys live as long as the process); the Redis store keeps the HMAC hashes its
  * data layout names.
  */
-import { generateKeySync, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
+import { generateKeySync, type Cipher, type KeyObject } from 'node:crypto'
 import { BLOCK_BYTES, blockCipher } from './block-cipher.js'
 
 export class IdPermutation {
-  readonly #cipher: Cipher | Decipher
+  readonly #cipher: Cipher
   readonly #block = Buffer.alloc(BLOCK_BYTES)
 
   /** `key` is a 128-bit AES KeyObject; a new random one, made natively, when omitted. */

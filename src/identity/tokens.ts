@@ -76,9 +76,9 @@ export interface SessionTokensOptions {
 }
 
 export class SessionTokens {
-  readonly #encrypt: Cipher | Decipher
-  readonly #decrypt: Cipher | Decipher
-  readonly #tag: Cipher | Decipher
+  readonly #encrypt: Cipher
+  readonly #decrypt: Decipher
+  readonly #tag: Cipher
   readonly #ttlSeconds: number
   readonly #now: () => number
 
