@@ -202,6 +202,50 @@ describe('closing the app', () => {
     expect(silent.received()).toBe('')
   })
 
+  it('cuts a request begun during the close whose body is still arriving, once nothing else is in flight', async () => {
+    const gate = new ReplyGate()
+    gate.armed = true
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    const call = keepAliveGet(server, '/getTasks/36?wait=0')
+    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    const late = rawConnection(server.url)
+    await sleep(200)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('shutting down')))
+    // An unknown route reads the body before it answers; this one never ends.
+    late.write('POST /nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
+    await sleep(200)
+    gate.release()
+    expect(await call.response).toMatch(/^HTTP\/1\.1 200 /)
+    // Left alone it would hold the close for the request timeout.
+    const outcome = await Promise.race([Promise.all([late.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
+    expect(outcome).toBe('closed')
+    expect(late.received()).toBe('')
+  })
+
+  it('answers a call pipelined behind one in flight when the close began, then closes the connection', async () => {
+    const gate = new ReplyGate()
+    gate.armed = true
+    const server = await build({}, { beforeListen: (app) => gate.install(app) })
+    const path = '/getTasks/37'
+    const client = rawConnection(server.url)
+    // ?wait=0: through the routes, where the gate is; /healthz is answered while it waits for its turn.
+    client.write(requestText('GET', `${path}?wait=0`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) +
+      requestText('GET', '/healthz', { connection: 'keep-alive' }))
+    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    await sleep(100)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('shutting down')))
+    gate.release()
+    await closed
+    const received = await client.closed
+    const heads = received.match(/HTTP\/1\.1 \d{3}[^]*?\r\n\r\n/g) ?? []
+    expect(heads).toHaveLength(2)
+    // The first reply keeps the connection for the call behind it.
+    expect(heads[0]).not.toMatch(/connection: close/i)
+    expect(received).toMatch(/^HTTP\/1\.1 200 [^]*\{"tasks":\[\]\}HTTP\/1\.1 200 [^]*\{"status":"ok"\}$/)
+  })
+
   it('does not wait for a request pipelined behind a poll whose client left', async () => {
     const server = await build()
     // On Node 20 a response waiting for its turn never says 'close' when its client goes:
