@@ -159,14 +159,38 @@ function keepAliveGet (server: TestServer, path: string): { response: Promise<st
   return { response: connection.closed }
 }
 
+/** A server whose routes hold their replies back (until `gate.release()`), and a keep-alive GET of `path` held there. */
+async function callInFlight (path: string): Promise<{ server: TestServer, gate: ReplyGate, call: { response: Promise<string> } }> {
+  const gate = new ReplyGate()
+  gate.armed = true
+  const server = await build({}, { beforeListen: (app) => gate.install(app) })
+  const call = keepAliveGet(server, path)
+  await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+  return { server, gate, call }
+}
+
+/** A signed poll of `path` (query `?wait=<waitSeconds>`) and a /healthz call pipelined behind it, on one connection. */
+function pollWithCallBehind (server: TestServer, path: string, waitSeconds: number): RawConnection {
+  const connection = rawConnection(server.url)
+  connection.write(requestText('GET', `${path}?wait=${waitSeconds}`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) +
+    requestText('GET', '/healthz', { connection: 'keep-alive' }))
+  return connection
+}
+
+/** 'closed' once `done` settles, 'still open' after 10 s: far below the timeouts a close must not wait out. */
+async function closesSoon (done: Promise<unknown>): Promise<string> {
+  return await Promise.race([done.then(() => 'closed'), sleep(10_000).then(() => 'still open')])
+}
+
+/** The server's log lines, parsed. */
+function logLines (server: TestServer): Array<Record<string, unknown>> {
+  return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
 describe('closing the app', () => {
   it('logs what it waits for while a call is in flight, and finishes it with Connection: close', async () => {
-    const gate = new ReplyGate()
-    gate.armed = true
-    const server = await build({}, { beforeListen: (app) => gate.install(app) })
     // ?wait=0: through the routes, where the gate is (a plain idle poll is answered in front of them).
-    const call = keepAliveGet(server, '/getTasks/31?wait=0')
-    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    const { server, gate, call } = await callInFlight('/getTasks/31?wait=0')
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
     gate.release()
@@ -175,39 +199,30 @@ describe('closing the app', () => {
     expect(response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
     // The connection is closed after this reply: a keep-alive client must not count on reusing it.
     expect(response).toMatch(/\r\nconnection: close\r\n/i)
-    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = logLines(server)
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 0 }))
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down: waiting for requests in flight', inFlight: 1 }))
   })
 
   it('closes a silent connection and a half-sent head while a call is in flight, and does not wait for them', async () => {
-    const gate = new ReplyGate()
-    gate.armed = true
-    const server = await build({}, { beforeListen: (app) => gate.install(app) })
-    const call = keepAliveGet(server, '/getTasks/33?wait=0')
-    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    const { server, gate, call } = await callInFlight('/getTasks/33?wait=0')
     const silent = rawConnection(server.url)
     const halfHead = rawConnection(server.url)
     halfHead.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
     await sleep(200)
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
-    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = logLines(server)
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 2 }))
     gate.release()
     expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
     // Node's own close would wait for these until its headers timeout (60 s).
-    const outcome = await Promise.race([Promise.all([silent.closed, halfHead.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
-    expect(outcome).toBe('closed')
+    expect(await closesSoon(Promise.all([silent.closed, halfHead.closed, closed]))).toBe('closed')
     expect(silent.received()).toBe('')
   })
 
   it('does not let a connection silent when the close began hold it with a request whose body never ends', async () => {
-    const gate = new ReplyGate()
-    gate.armed = true
-    const server = await build({}, { beforeListen: (app) => gate.install(app) })
-    const call = keepAliveGet(server, '/getTasks/36?wait=0')
-    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    const { server, gate, call } = await callInFlight('/getTasks/36?wait=0')
     const late = rawConnection(server.url)
     await sleep(200)
     const closed = server.close()
@@ -218,8 +233,7 @@ describe('closing the app', () => {
     gate.release()
     expect(await call.response).toMatch(/^HTTP\/1\.1 200 /)
     // Left alone it would hold the close for the request timeout.
-    const outcome = await Promise.race([Promise.all([late.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
-    expect(outcome).toBe('closed')
+    expect(await closesSoon(Promise.all([late.closed, closed]))).toBe('closed')
     expect(late.received()).toBe('')
   })
 
@@ -227,11 +241,8 @@ describe('closing the app', () => {
     const gate = new ReplyGate()
     gate.armed = true
     const server = await build({}, { beforeListen: (app) => gate.install(app) })
-    const path = '/getTasks/37'
-    const client = rawConnection(server.url)
     // ?wait=0: through the routes, where the gate is (it holds back /healthz's reply too).
-    client.write(requestText('GET', `${path}?wait=0`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) +
-      requestText('GET', '/healthz', { connection: 'keep-alive' }))
+    const client = pollWithCallBehind(server, '/getTasks/37', 0)
     await eventually(() => gate.held > 0, { timeoutMs: 2000 })
     await sleep(100)
     const closed = server.close()
@@ -250,19 +261,15 @@ describe('closing the app', () => {
     const server = await build()
     // On Node 20 a response waiting for its turn never says 'close' when its client goes:
     // whatever tracks calls in flight must not wait for it.
-    const path = '/getTasks/35'
-    const client = rawConnection(server.url)
-    client.write(requestText('GET', `${path}?wait=20`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) +
-      requestText('GET', '/healthz', { connection: 'keep-alive' }))
+    const client = pollWithCallBehind(server, '/getTasks/35', 20)
     await heldPollsBecome(server.app.relay, 1, 2000)
     client.destroy()
     await heldPollsBecome(server.app.relay, 0, 2000)
     const silent = rawConnection(server.url)
     await sleep(200)
     const closed = server.close()
-    const outcome = await Promise.race([Promise.all([silent.closed, closed]).then(() => 'closed'), sleep(10_000).then(() => 'still open')])
-    expect(outcome).toBe('closed')
-    const lines = server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(await closesSoon(Promise.all([silent.closed, closed]))).toBe('closed')
+    const lines = logLines(server)
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 0, requestsCut: 0, connectionsClosed: 1 }))
   })
 
@@ -278,8 +285,7 @@ describe('closing the app', () => {
     await eventually(() => gate.held > 0, { timeoutMs: 2000 })
     gate.release()
     // Keep-alive is 72 s: a close that waits for it does not finish here.
-    const outcome = await Promise.race([closed.then(() => 'closed'), sleep(10_000).then(() => 'still open')])
-    expect(outcome).toBe('closed')
+    expect(await closesSoon(closed)).toBe('closed')
     expect(await poll.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
   })
 })
