@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { HmacKey } from './crypto/hmac.js'
 import { TaskPolls } from './fast-path/task-polls.js'
+import { HttpServers } from './http-servers.js'
 import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
 import { RequestStats } from './request-stats.js'
 import { Metrics } from './metrics/metrics.js'
@@ -48,6 +49,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // A held long-poll is not affected: its request was complete when the hold began.
   const requestTimeout = options.requestTimeoutMs ?? (config.maxWaitSeconds + 30) * 1000
   const taskPolls = new TaskPolls()
+  const httpOptions = {
+    // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
+    requireHostHeader: false,
+    // Node enforces no request timeout at all while its headers timeout (60 s by default)
+    // is longer than the request timeout.
+    headersTimeout: Math.min(60_000, requestTimeout),
+    // How often Node looks for requests past their timeouts (its default is 30 s).
+    connectionsCheckingInterval: Math.min(30_000, requestTimeout)
+  }
   const app = Fastify({
     ...loggingOptions(config.logLevel, stats, options.logStream ?? stdout?.stream),
     bodyLimit: config.bodyLimitBytes,
@@ -57,24 +67,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
-    http: {
-      // Checked by the protocol-errors plugin, which answers {detail} where Node answers an empty 400.
-      requireHostHeader: false,
-      // Node enforces no request timeout at all while its headers timeout (60 s by default)
-      // is longer than the request timeout.
-      headersTimeout: Math.min(60_000, requestTimeout),
-      // How often Node looks for requests past their timeouts (its default is 30 s).
-      connectionsCheckingInterval: Math.min(30_000, requestTimeout)
-    },
+    http: httpOptions,
     // Requests that never reach a route (unparseable HTTP, unreadable URLs): the same
     // {detail} shape as the rest, and no echo of the request.
     clientErrorHandler: clientErrorHandler(stats),
     frameworkErrors: frameworkErrorHandler(stats)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  // In front of Fastify's own request listener: not through Fastify's serverFactory, which
-  // would turn off the extra listeners Fastify opens for a HOST with several addresses (localhost).
-  taskPolls.install(app.server)
+  // The servers the app answers on: app.server, and for localhost one per other address (http-servers.ts).
+  const httpServers = new HttpServers(app.server, httpOptions)
+  app.decorate('httpServers', httpServers)
+  // In front of Fastify's own request listener, on each of them.
+  httpServers.each((server) => { taskPolls.install(server) })
   app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)
@@ -95,11 +99,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     relay.releaseHolds()
   })
   app.addHook('onClose', async () => {
+    // Calls still in flight on localhost's other addresses need the relay too.
+    await httpServers.closed()
     await relay.close()
     app.flushLogs()
   })
 
   await app.register(gracefulClose)
+  // After graceful close has dealt with their connections, as Fastify closes app.server after it.
+  app.addHook('preClose', (done) => {
+    httpServers.stopListening()
+    done()
+  })
   await app.register(signedBody)
   await app.register(errors)
   await app.register(protocolErrors)

@@ -8,6 +8,7 @@ import './keep-tick-shape.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loadConfig, type Config } from './config.js'
+import { listen } from './http-servers.js'
 
 export async function startServer (config: Config = loadConfig()): Promise<void> {
   const app = await buildApp(config)
@@ -25,7 +26,7 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
     if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
     await app.close()
   })
-  await app.listen({ host: config.host, port: config.port })
+  await listen(app, config.host, config.port)
   // Only now is there a server that signs with this key.
   // With v1 off nothing is signed with the key: a banner about it would mislead.
   if (config.apiSecretKeyGenerated && config.v1Enabled) {

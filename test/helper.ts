@@ -38,9 +38,11 @@ export interface TestServer extends SignedClient {
 export interface TestBuildOptions extends BuildOptions {
   /** Runs after the app is built and before it listens (to add hooks or routes). */
   beforeListen?: (app: FastifyInstance) => void | Promise<void>
+  /** Listens some other way than on 127.0.0.1 (the returned client talks to app.server's address). */
+  listen?: (app: FastifyInstance) => Promise<void>
 }
 
-export async function build (env: Record<string, string> = {}, { beforeListen, ...options }: TestBuildOptions = {}): Promise<TestServer> {
+export async function build (env: Record<string, string> = {}, { beforeListen, listen, ...options }: TestBuildOptions = {}): Promise<TestServer> {
   const config = loadConfig({ API_SECRET_KEY: TEST_KEY, LOG_LEVEL: 'info', ...env })
   const logs: string[] = []
   const logStream = new Writable({
@@ -54,10 +56,11 @@ export async function build (env: Record<string, string> = {}, { beforeListen, .
   const close = async (): Promise<void> => { await (closing ??= app.close()) }
   closeWhenDone({ close })
   await beforeListen?.(app)
-  await app.listen({ host: '127.0.0.1', port: 0 })
+  await (listen === undefined ? app.listen({ host: '127.0.0.1', port: 0 }) : listen(app))
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  return { ...signedClient(`http://127.0.0.1:${address.port}`, config.apiSecretKey), app, logs, close }
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return { ...signedClient(`http://${host}:${address.port}`, config.apiSecretKey), app, logs, close }
 }
 
 /**

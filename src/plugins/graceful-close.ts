@@ -72,11 +72,12 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     connections.delete(this)
   }
 
-  app.server.on('connection', (socket: Tracked) => {
+  function track (socket: Tracked): void {
     connections.add(socket)
     socket.on('close', forgetConnection)
-  })
-  app.server.on('request', (request: IncomingMessage, response: Answered) => {
+  }
+
+  function onRequest (request: IncomingMessage, response: Answered): void {
     const socket = request.socket as Tracked
     if (connections.has(socket)) {
       socket[REQUEST] = request
@@ -85,6 +86,12 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
       response.on('close', forgetExchange)
     }
     if (closing) closeWhenDone(socket, response)
+  }
+
+  // Every server the app answers on (app.server, and localhost's other addresses).
+  app.httpServers.each((server) => {
+    server.on('connection', track)
+    server.on('request', onRequest)
   })
 
   app.addHook('preClose', (done) => {
@@ -107,11 +114,12 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
     }
     app.log.info({ inFlight: waiting, requestsCut, connectionsClosed }, 'shutting down')
     if (waiting > 0) {
+      // Until none is left: app.server may close before the other servers (http-servers.ts).
       const timer = setInterval(() => {
         const left = inFlight()
         if (left > 0) app.log.info({ inFlight: left }, 'shutting down: waiting for requests in flight')
+        else clearInterval(timer)
       }, REPORT_EVERY_MS).unref()
-      app.server.once('close', () => clearInterval(timer))
     }
     done()
   })

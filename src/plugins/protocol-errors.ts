@@ -76,15 +76,17 @@ export function frameworkErrorHandler (stats: RequestStats): (error: FastifyErro
 }
 
 async function protocolErrors (app: FastifyInstance): Promise<void> {
-  // Node answers CONNECT only through this event, and drops the socket when nobody listens.
-  app.server.on('connect', (_request, socket: Socket) => {
-    answerOnSocket(socket, 405, 'CONNECT is not supported: this server is not a proxy.', 'Allow: \r\n')
-  })
-  // Without a listener Node answers 417 with no body.
-  app.server.on('checkExpectation', (_request, response) => {
-    const body = JSON.stringify({ detail: 'Expectation Failed: only "Expect: 100-continue" is supported.' })
-    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
-    response.end(body)
+  app.httpServers.each((server) => {
+    // Node answers CONNECT only through this event, and drops the socket when nobody listens.
+    server.on('connect', (_request, socket: Socket) => {
+      answerOnSocket(socket, 405, 'CONNECT is not supported: this server is not a proxy.', 'Allow: \r\n')
+    })
+    // Without a listener Node answers 417 with no body.
+    server.on('checkExpectation', (_request, response) => {
+      const body = JSON.stringify({ detail: 'Expectation Failed: only "Expect: 100-continue" is supported.' })
+      response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' })
+      response.end(body)
+    })
   })
   // HTTP/1.1 requires Host (RFC 9112 3.2); Node's own check answers 400 with no body, so it is off and done here.
   app.addHook('onRequest', (request, _reply, done) => {

@@ -1,0 +1,118 @@
+/**
+ * Every HTTP server the app answers on, and how they listen.
+ *
+ * `localhost` names two addresses on most machines (127.0.0.1 and ::1). Given
+ * that name, Fastify listens on the first and opens a plain server of its own
+ * for each other one, without what the app puts on its server's events: the
+ * task-poll fast path, graceful close, and the `{detail}` answers to CONNECT,
+ * `Expect` and requests Node cannot read. So the app listens through Fastify
+ * on the first address only, and the others get servers opened here, with
+ * app.server's Node settings and the same setups (`each`), closed with it.
+ */
+import { lookup } from 'node:dns/promises'
+import { createServer, type Server, type ServerOptions } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    httpServers: HttpServers
+  }
+}
+
+export type ServerSetup = (server: Server) => void
+
+/** Every address a name resolves to, as node:dns's lookup with `{ all: true }` gives them. */
+export type LookupAll = (host: string) => Promise<Array<{ address: string }>>
+
+const lookupAll: LookupAll = async (host) => await lookup(host, { all: true })
+
+export class HttpServers {
+  readonly #main: Server
+  /** What app.server was made with (the options Node takes only when a server is made). */
+  readonly #options: ServerOptions
+  readonly #setups: ServerSetup[] = []
+  readonly #others: Server[] = []
+  #closed: Promise<unknown> = Promise.resolve()
+
+  constructor (main: Server, options: ServerOptions) {
+    this.#main = main
+    this.#options = options
+  }
+
+  /** Runs `setup` on app.server now, and on every server opened later. */
+  each (setup: ServerSetup): void {
+    this.#setups.push(setup)
+    setup(this.#main)
+    for (const server of this.#others) setup(server)
+  }
+
+  /** A server like app.server that answers with `handler` (Fastify's routing), set up as it is; not listening yet. */
+  open (handler: Parameters<typeof createServer>[1]): Server {
+    const main = this.#main
+    const server = createServer(this.#options, handler)
+    server.keepAliveTimeout = main.keepAliveTimeout
+    server.requestTimeout = main.requestTimeout
+    server.headersTimeout = main.headersTimeout
+    server.timeout = main.timeout
+    server.maxRequestsPerSocket = main.maxRequestsPerSocket
+    // Fastify puts its clientError handler on the servers it opens, and only on those.
+    for (const listener of main.listeners('clientError')) server.on('clientError', listener as (...args: unknown[]) => void)
+    for (const setup of this.#setups) setup(server)
+    this.#others.push(server)
+    return server
+  }
+
+  /** Forgets a server opened here that could not listen. */
+  drop (server: Server): void {
+    const at = this.#others.indexOf(server)
+    if (at !== -1) this.#others.splice(at, 1)
+  }
+
+  /**
+   * Stops the servers opened here from taking connections (Node also closes their idle
+   * ones), as Fastify does app.server's once the preClose hooks are done.
+   */
+  stopListening (): void {
+    this.#closed = Promise.all(this.#others.map(async (server) => await new Promise((resolve) => server.close(resolve))))
+  }
+
+  /** Resolves once every connection of the servers opened here has closed. */
+  async closed (): Promise<void> {
+    await this.#closed
+  }
+}
+
+/**
+ * Listens on `host` and `port`: through Fastify on the first address of `localhost`
+ * and on a server of ours for each other one; any other host as Fastify does.
+ */
+export async function listen (app: FastifyInstance, host: string, port: number, resolve: LookupAll = lookupAll): Promise<void> {
+  if (host !== 'localhost') {
+    await app.listen({ host, port })
+    return
+  }
+  const addresses = [...new Set((await resolve(host)).map((a) => a.address))]
+  const [first, ...others] = addresses
+  if (first === undefined) throw new Error(`${host} resolves to no address`)
+  await app.listen({ host: first, port })
+  const bound = (app.server.address() as AddressInfo).port
+  for (const address of others) {
+    const server = app.httpServers.open(app.routing)
+    const url = `http://${address.includes(':') ? `[${address}]` : address}:${bound}`
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(bound, address, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      app.log.info(`Server listening at ${url}`)
+    } catch (error) {
+      // As Fastify does for its own extra servers: the app serves on the addresses it could take.
+      app.httpServers.drop(server)
+      app.log.warn({ err: { type: (error as Error).name, code: (error as NodeJS.ErrnoException).code } }, `could not also listen at ${url}`)
+    }
+  }
+}
