@@ -99,8 +99,6 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     relay.releaseHolds()
   })
   app.addHook('onClose', async () => {
-    // Calls still in flight on localhost's other addresses need the relay too.
-    await httpServers.closed()
     await relay.close()
     app.flushLogs()
   })
@@ -135,5 +133,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       }
     })
   }
+  // Last, so first of the onClose hooks (they run last in, first out), as Fastify's own close
+  // of app.server is: calls still in flight on localhost's other addresses finish before any
+  // plugin closes what they use (the relay, the sign-in memory, the metrics listener).
+  app.addHook('onClose', async () => { await httpServers.closed() })
   return app
 }

@@ -8,6 +8,7 @@
  * `Expect` and requests Node cannot read. So the app listens through Fastify
  * on the first address only, and the others get servers opened here, with
  * app.server's Node settings and the same setups (`each`), closed with it.
+ * (Fastify's `app.addresses()` lists only the first.)
  */
 import { lookup } from 'node:dns/promises'
 import { createServer, type Server, type ServerOptions } from 'node:http'
@@ -27,17 +28,34 @@ export type LookupAll = (host: string) => Promise<Array<{ address: string }>>
 
 const lookupAll: LookupAll = async (host) => await lookup(host, { all: true })
 
+type Listener = (...args: unknown[]) => void
+
 export class HttpServers {
   readonly #main: Server
   /** What app.server was made with (the options Node takes only when a server is made). */
   readonly #options: ServerOptions
+  /** Fastify's clientError handler, which it puts on the servers it opens, and only on those. */
+  readonly #clientError: Listener[]
   readonly #setups: ServerSetup[] = []
   readonly #others: Server[] = []
+  #stopped = false
   #closed: Promise<unknown> = Promise.resolve()
 
+  /** `main`: app.server, as Fastify made it (before any setup). */
   constructor (main: Server, options: ServerOptions) {
     this.#main = main
     this.#options = options
+    this.#clientError = main.listeners('clientError') as Listener[]
+  }
+
+  /** Whether the app has begun to close (no server is opened or listens after that). */
+  get stopped (): boolean {
+    return this.#stopped
+  }
+
+  /** app.server, then the servers opened here. */
+  get all (): readonly Server[] {
+    return [this.#main, ...this.#others]
   }
 
   /** Runs `setup` on app.server now, and on every server opened later. */
@@ -56,17 +74,18 @@ export class HttpServers {
     server.headersTimeout = main.headersTimeout
     server.timeout = main.timeout
     server.maxRequestsPerSocket = main.maxRequestsPerSocket
-    // Fastify puts its clientError handler on the servers it opens, and only on those.
-    for (const listener of main.listeners('clientError')) server.on('clientError', listener as (...args: unknown[]) => void)
+    for (const listener of this.#clientError) server.on('clientError', listener)
     for (const setup of this.#setups) setup(server)
     this.#others.push(server)
     return server
   }
 
-  /** Forgets a server opened here that could not listen. */
+  /** Closes and forgets a server opened here that could not listen. */
   drop (server: Server): void {
     const at = this.#others.indexOf(server)
     if (at !== -1) this.#others.splice(at, 1)
+    // Never listening, but a Node 20 before 20.5 already runs its connection-check timer.
+    server.close(() => {})
   }
 
   /**
@@ -74,6 +93,7 @@ export class HttpServers {
    * ones), as Fastify does app.server's once the preClose hooks are done.
    */
   stopListening (): void {
+    this.#stopped = true
     this.#closed = Promise.all(this.#others.map(async (server) => await new Promise((resolve) => server.close(resolve))))
   }
 
@@ -95,10 +115,14 @@ export async function listen (app: FastifyInstance, host: string, port: number, 
   const addresses = [...new Set((await resolve(host)).map((a) => a.address))]
   const [first, ...others] = addresses
   if (first === undefined) throw new Error(`${host} resolves to no address`)
+  const servers = app.httpServers
+  // A close begun while the name was looked up, or while a server below began to listen.
+  if (servers.stopped) return
   await app.listen({ host: first, port })
   const bound = (app.server.address() as AddressInfo).port
   for (const address of others) {
-    const server = app.httpServers.open(app.routing)
+    if (servers.stopped) return
+    const server = servers.open(app.routing)
     const url = `http://${address.includes(':') ? `[${address}]` : address}:${bound}`
     try {
       await new Promise<void>((resolve, reject) => {
@@ -108,11 +132,17 @@ export async function listen (app: FastifyInstance, host: string, port: number, 
           resolve()
         })
       })
-      app.log.info(`Server listening at ${url}`)
     } catch (error) {
       // As Fastify does for its own extra servers: the app serves on the addresses it could take.
-      app.httpServers.drop(server)
+      servers.drop(server)
       app.log.warn({ err: { type: (error as Error).name, code: (error as NodeJS.ErrnoException).code } }, `could not also listen at ${url}`)
+      continue
     }
+    if (servers.stopped) {
+      // It listened after stopListening had closed the others: it closes alone.
+      server.close(() => {})
+      return
+    }
+    app.log.info(`Server listening at ${url}`)
   }
 }

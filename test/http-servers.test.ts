@@ -2,38 +2,49 @@
  * HOST=localhost: the app answers on each of its addresses as on app.server
  * (src/http-servers.ts). This machine's localhost may name one address only,
  * so most tests resolve it as most machines do, to two addresses: 127.0.0.2
- * stands in for ::1 (Linux answers on all of 127/8). The sockets are real.
+ * stands in for ::1 (Linux answers on all of 127/8; other systems skip them).
+ * The sockets are real.
  */
 import { lookup } from 'node:dns/promises'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
 import { listen, type LookupAll } from '../src/http-servers.js'
-import { build, detailOf, eventually, rawConnection, rawRequest, ReplyGate, requestText, signedClient, type TestServer } from './helper.js'
+import { build, detailOf, eventually, rawConnection, rawRequest, ReplyGate, requestText, signedClient, type TestBuildOptions, type TestServer } from './helper.js'
 
 const SECOND = '127.0.0.2'
 const twoAddresses: LookupAll = async () => [{ address: '127.0.0.1' }, { address: SECOND }]
 
 /** The app listening on `localhost` resolved by `resolve` (its replies held by `gate`, if given), and the URL of its second address. */
-async function onLocalhost (resolve: LookupAll = twoAddresses, gate?: ReplyGate): Promise<{ server: TestServer, second: string }> {
+async function onLocalhost (resolve: LookupAll = twoAddresses, gate?: ReplyGate, options: TestBuildOptions = {}): Promise<{ server: TestServer, second: string, routed: () => number }> {
   if (gate !== undefined) gate.armed = true
+  let routed = 0
   const server = await build({}, {
-    beforeListen: (app) => { gate?.install(app) },
+    ...options,
+    beforeListen: (app) => {
+      // onSend: every reply the routes send passes here, none that the fast path sends.
+      app.addHook('onSend', (_request, _reply, payload, done) => { routed++; done(null, payload) })
+      gate?.install(app)
+    },
     listen: async (app) => { await listen(app, 'localhost', 0, resolve) }
   })
-  return { server, second: `http://${SECOND}:${new URL(server.url).port}` }
+  return { server, second: `http://${SECOND}:${new URL(server.url).port}`, routed: () => routed }
 }
 
 function logLines (server: TestServer): Array<Record<string, unknown>> {
   return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
+// 127.0.0.2 answers on Linux's loopback only.
+const onLinux = it.skipIf(process.platform !== 'linux')
+
 describe('HOST=localhost', () => {
-  it('answers on each of its addresses as on the first: polls, CONNECT, Expect, unreadable requests', async () => {
-    const { server, second } = await onLocalhost()
+  onLinux('answers on each of its addresses as on the first: polls (in front of the routes), CONNECT, Expect, unreadable requests', async () => {
+    const { server, second, routed } = await onLocalhost()
     for (const url of [server.url, second]) {
       const poll = await signedClient(url, server.key).get('/getTasks/41')
       expect(poll.status, url).toBe(200)
       expect(await poll.json()).toEqual({ tasks: [] })
+      expect(routed(), `${url}: the fast path answers an idle poll`).toBe(0)
       // Left to Node: the socket dropped, a 417 and a 400 with no body.
       const connect = await rawRequest(url, 'CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n')
       expect(connect.status, `${url} ${connect.text}`).toBe(405)
@@ -47,9 +58,25 @@ describe('HOST=localhost', () => {
     }
   })
 
-  it('closes the other addresses with the app: idle connections at once, calls in flight once answered', async () => {
+  onLinux('has the same Node settings on each address, and times out a slow request there with {detail}', async () => {
+    const { server, second } = await onLocalhost(twoAddresses, undefined, { requestTimeoutMs: 500 })
+    const [main, other] = server.app.httpServers.all
+    expect(other).toBeDefined()
+    for (const setting of ['keepAliveTimeout', 'requestTimeout', 'headersTimeout', 'timeout', 'maxRequestsPerSocket', 'maxHeadersCount'] as const) {
+      expect(other?.[setting], setting).toBe(main?.[setting])
+    }
+    const slow = rawConnection(second)
+    slow.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+    const response = await slow.closed
+    expect(response).toMatch(/^HTTP\/1\.1 408 /)
+    expect(response).toMatch(/not received in time/)
+  })
+
+  onLinux('closes the other addresses with the app: idle connections at once, calls in flight once answered', async () => {
     const gate = new ReplyGate()
     const { server, second } = await onLocalhost(twoAddresses, gate)
+    const relayClosed = vi.spyOn(server.app.relay, 'close')
+    const signInsForgotten = vi.spyOn(server.app.identity.seenOnce, 'close')
     const idle = rawConnection(second)
     const call = rawConnection(second)
     // ?wait=0: through the routes, where the gate holds replies.
@@ -58,8 +85,10 @@ describe('HOST=localhost', () => {
     let done = false
     const closed = server.close().then(() => { done = true })
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
-    // The app's close waits for it, as for a call on the first address: its store stays open until then.
+    // The app's close waits for it, as for a call on the first address: what it uses stays open until then.
     expect(done).toBe(false)
+    expect(relayClosed).not.toHaveBeenCalled()
+    expect(signInsForgotten).not.toHaveBeenCalled()
     expect(logLines(server)).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 1 }))
     expect(await idle.closed).toBe('')
     gate.release()
@@ -70,7 +99,7 @@ describe('HOST=localhost', () => {
     expect(after.status).toBe(0)
   })
 
-  it('serves on the addresses it can take, and says which it could not', async () => {
+  onLinux('serves on the addresses it can take, and says which it could not', async () => {
     // 192.0.2.1 (TEST-NET-1) is no address of this machine.
     const { server } = await onLocalhost(async () => [{ address: '127.0.0.1' }, { address: '192.0.2.1' }])
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200)
