@@ -116,12 +116,12 @@ export async function listen (app: FastifyInstance, host: string, port: number, 
   const [first, ...others] = addresses
   if (first === undefined) throw new Error(`${host} resolves to no address`)
   const servers = app.httpServers
-  // A close begun while the name was looked up, or while a server below began to listen.
+  // Here and below: a close that began while the name was looked up, or a server began to listen.
   if (servers.stopped) return
   await app.listen({ host: first, port })
-  const bound = (app.server.address() as AddressInfo).port
+  const bound = (app.server.address() as AddressInfo | null)?.port
   for (const address of others) {
-    if (servers.stopped) return
+    if (servers.stopped || bound === undefined) return
     const server = servers.open(app.routing)
     const url = `http://${address.includes(':') ? `[${address}]` : address}:${bound}`
     try {

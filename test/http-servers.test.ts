@@ -9,7 +9,9 @@ import { lookup } from 'node:dns/promises'
 import { describe, expect, it, vi } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
 import { listen, type LookupAll } from '../src/http-servers.js'
-import { build, detailOf, eventually, rawConnection, rawRequest, ReplyGate, requestText, signedClient, type TestBuildOptions, type TestServer } from './helper.js'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { build, closeWhenDone, detailOf, eventually, rawConnection, rawRequest, ReplyGate, requestText, signedClient, TEST_KEY, type TestBuildOptions, type TestServer } from './helper.js'
 
 const SECOND = '127.0.0.2'
 const twoAddresses: LookupAll = async () => [{ address: '127.0.0.1' }, { address: SECOND }]
@@ -97,6 +99,18 @@ describe('HOST=localhost', () => {
     expect(await call.closed).toMatch(/^HTTP\/1\.1 200 [\s\S]*\r\nconnection: close\r\n[\s\S]*\{"tasks":\[\]\}$/i)
     const after = await rawRequest(second, requestText('GET', '/healthz'))
     expect(after.status).toBe(0)
+  })
+
+  it('does not listen once a close began while localhost was looked up', async () => {
+    const app = await buildApp(loadConfig({ API_SECRET_KEY: TEST_KEY, LOG_LEVEL: 'silent' }))
+    let closing: Promise<void> | undefined
+    closeWhenDone({ close: async () => { await (closing ??= app.close()) } })
+    await listen(app, 'localhost', 0, async (host) => {
+      await (closing ??= app.close())
+      return await twoAddresses(host)
+    })
+    expect(app.server.listening).toBe(false)
+    expect(app.httpServers.all).toHaveLength(1)
   })
 
   onLinux('serves on the addresses it can take, and says which it could not', async () => {
