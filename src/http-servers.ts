@@ -8,7 +8,8 @@
  * `Expect` and requests Node cannot read. So the app listens through Fastify
  * on the first address only, and the others get servers opened here, with
  * app.server's Node settings and the same setups (`each`), closed with it.
- * (Fastify's `app.addresses()` lists only the first.)
+ * So `app.addresses()` lists only the first address; `httpServers.all` has
+ * every server.
  */
 import { lookup } from 'node:dns/promises'
 import { createServer, type Server, type ServerOptions } from 'node:http'
@@ -21,7 +22,7 @@ declare module 'fastify' {
   }
 }
 
-export type ServerSetup = (server: Server) => void
+type ServerSetup = (server: Server) => void
 
 /** Every address a name resolves to, as node:dns's lookup with `{ all: true }` gives them. */
 export type LookupAll = (host: string) => Promise<Array<{ address: string }>>
@@ -34,7 +35,7 @@ export class HttpServers {
   readonly #main: Server
   /** What app.server was made with (the options Node takes only when a server is made). */
   readonly #options: ServerOptions
-  /** Fastify's clientError handler, which it puts on the servers it opens, and only on those. */
+  /** Fastify's clientError handler: Fastify puts it on app.server only, not on its own extra servers. */
   readonly #clientError: Listener[]
   readonly #setups: ServerSetup[] = []
   readonly #others: Server[] = []
@@ -116,7 +117,7 @@ export async function listen (app: FastifyInstance, host: string, port: number, 
   const [first, ...others] = addresses
   if (first === undefined) throw new Error(`${host} resolves to no address`)
   const servers = app.httpServers
-  // Here and below: a close that began while the name was looked up, or a server began to listen.
+  // A close that began while the name was looked up (app.listen would still listen).
   if (servers.stopped) return
   await app.listen({ host: first, port })
   const bound = (app.server.address() as AddressInfo | null)?.port
@@ -126,22 +127,22 @@ export async function listen (app: FastifyInstance, host: string, port: number, 
     const url = `http://${address.includes(':') ? `[${address}]` : address}:${bound}`
     try {
       await new Promise<void>((resolve, reject) => {
+        const stopped = (): void => { reject(new Error('closed before it listened')) }
         server.once('error', reject)
+        // stopListening before 'listening': Node then never emits it.
+        server.once('close', stopped)
         server.listen(bound, address, () => {
           server.off('error', reject)
+          server.off('close', stopped)
           resolve()
         })
       })
     } catch (error) {
+      if (servers.stopped) return
       // As Fastify does for its own extra servers: the app serves on the addresses it could take.
       servers.drop(server)
       app.log.warn({ err: { type: (error as Error).name, code: (error as NodeJS.ErrnoException).code } }, `could not also listen at ${url}`)
       continue
-    }
-    if (servers.stopped) {
-      // It listened after stopListening had closed the others: it closes alone.
-      server.close(() => {})
-      return
     }
     app.log.info(`Server listening at ${url}`)
   }
