@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createServer } from 'node:net'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
 import { build, eventually, heldPollsBecome, rawConnection, ReplyGate, requestText, signedClient, signedPath, sleep, type RawConnection, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
@@ -187,6 +187,33 @@ function logLines (server: TestServer): Array<Record<string, unknown>> {
   return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
+/** A complete POST /slow (the route pipelinedBehindCall adds), to pipeline behind another call. */
+const SLOW_CALL = 'POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
+
+/**
+ * A server whose routes hold replies back (the gate) and that has POST /slow, answered
+ * only after `slow.release()`; and a connection with a signed ?wait=0 poll of `path` in
+ * flight, held by the gate, with `behind` pipelined after it.
+ */
+async function pipelinedBehindCall (path: string, behind: string): Promise<{ server: TestServer, gate: ReplyGate, slow: { release: () => void }, client: RawConnection }> {
+  const gate = new ReplyGate()
+  let release = (): void => {}
+  const released = new Promise<void>((resolve) => { release = resolve })
+  const server = await build({}, {
+    beforeListen: (app) => {
+      gate.install(app)
+      app.post('/slow', async () => { await released; return { slow: true } })
+    }
+  })
+  const client = rawConnection(server.url)
+  onTestFinished(() => { client.destroy() })
+  gate.armed = true
+  // ?wait=0: through the routes, where the gate is.
+  client.write(requestText('GET', `${path}?wait=0`, { 'x-signature': sign(server.key, path), connection: 'keep-alive' }) + behind)
+  await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+  return { server, gate, slow: { release }, client }
+}
+
 describe('closing the app', () => {
   it('logs what it waits for while a call is in flight, and finishes it with Connection: close', async () => {
     // ?wait=0: through the routes, where the gate is (a plain idle poll is answered in front of them).
@@ -255,6 +282,55 @@ describe('closing the app', () => {
     // The first reply keeps the connection for the call behind it.
     expect(heads[0]).not.toMatch(/connection: close/i)
     expect(received).toMatch(/^HTTP\/1\.1 200 [^]*\{"tasks":\[\]\}HTTP\/1\.1 200 [^]*\{"status":"ok"\}$/)
+  })
+
+  it('answers a call in flight when the close began, though a request whose body is still arriving is pipelined behind it', async () => {
+    const { server, gate, client } = await pipelinedBehindCall('/getTasks/38', '')
+    client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
+    await sleep(100)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('shutting down')))
+    expect(logLines(server)).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0 }))
+    gate.release()
+    // Answered; then the connection goes, and the request behind it with it (nothing was done for it).
+    expect(await closesSoon(Promise.all([client.closed, closed]))).toBe('closed')
+    expect(await client.closed).toMatch(/^HTTP\/1\.1 200 [^]*\{"tasks":\[\]\}$/)
+    expect(logLines(server)).toContainEqual(expect.objectContaining({ msg: 'shutting down: cut a request whose body was still arriving', requestsCut: 1 }))
+  })
+
+  it('answers the complete requests pipelined between a call in flight and one whose body is still arriving, then cuts that one', async () => {
+    const { server, gate, slow, client } = await pipelinedBehindCall('/getTasks/40', SLOW_CALL)
+    client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
+    await sleep(100)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('shutting down')))
+    gate.release()
+    // The call in flight is answered; the one behind it is still running.
+    await eventually(() => client.received().includes('{"tasks":[]}'))
+    await sleep(100)
+    slow.release()
+    expect(await closesSoon(Promise.all([client.closed, closed]))).toBe('closed')
+    expect(await client.closed).toMatch(/^HTTP\/1\.1 200 [^]*\{"tasks":\[\]\}HTTP\/1\.1 200 [^]*\{"slow":true\}$/)
+  })
+
+  it('answers a pipelined request whose body arrives during the close, behind a call in flight, then closes the connection', async () => {
+    const { server, gate, slow, client } = await pipelinedBehindCall('/getTasks/39', '')
+    client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{"a": ')
+    await sleep(100)
+    const closed = server.close()
+    await eventually(() => server.logs.some((l) => l.includes('shutting down')))
+    client.write('1}')
+    gate.release()
+    // The call in flight is answered while the one behind it still runs.
+    await eventually(() => client.received().includes('{"tasks":[]}'))
+    await sleep(100)
+    slow.release()
+    // Keep-alive is 72 s: a close that waited for it would not finish here.
+    expect(await closesSoon(Promise.all([client.closed, closed]))).toBe('closed')
+    const heads = (await client.closed).match(/HTTP\/1\.1 \d{3}[^]*?\r\n\r\n/g) ?? []
+    expect(heads).toHaveLength(2)
+    expect(heads[0]).toMatch(/^HTTP\/1\.1 200 /)
+    expect(heads[1]).toMatch(/^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n/i)
   })
 
   it('does not wait for a request pipelined behind a poll whose client left', async () => {

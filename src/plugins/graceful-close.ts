@@ -7,8 +7,9 @@
  * a timeout (the request timeout, or 72 s of keep-alive), past
  * SHUTDOWN_TIMEOUT_SECONDS. So at close: every connection with no response in
  * progress is closed, requests whose body is still arriving are cut (nothing
- * has been done for them yet), and the rest finish and then lose their
- * connection. Counts are logged, never which requests: no ids, no addresses.
+ * has been done for them yet; one pipelined behind requests in flight, once
+ * those are answered), and the rest finish and then lose their connection.
+ * Counts are logged, never which requests: no ids, no addresses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -22,6 +23,8 @@ const RESPONSE = Symbol('whatclient exchange response')
 const SOCKET = Symbol('whatclient exchange socket')
 
 type Tracked = Socket & { [REQUEST]?: IncomingMessage | undefined, [RESPONSE]?: ServerResponse | undefined }
+/** Node's own mark: the response that has the connection now (with pipelining, one before its last). */
+type Writing = Socket & { _httpMessage?: ServerResponse | null }
 type Answered = ServerResponse & { [SOCKET]?: Tracked | undefined }
 
 /** How often shutdown says it is still waiting. */
@@ -64,7 +67,22 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
       } as ServerResponse['writeHead']
     }
     response.once('finish', () => setImmediate(() => {
-      if (connections.has(socket) && !busy(socket)) socket.destroy()
+      if (!connections.has(socket)) return
+      if (!busy(socket)) {
+        socket.destroy()
+        return
+      }
+      // Pipelined behind it: the connection's last request, unanswered and its body still arriving.
+      if (socket[REQUEST]?.complete !== false || socket[RESPONSE]?.writableEnded === true) return
+      // Complete requests between the two are answered first (Node has given the connection
+      // to the next one by now), then the last one is cut with the connection.
+      const next = (socket as Writing)._httpMessage
+      if (next != null && next !== socket[RESPONSE] && !next.writableFinished) {
+        closeWhenDone(socket, next)
+        return
+      }
+      socket.destroy()
+      app.log.info({ requestsCut: 1 }, 'shutting down: cut a request whose body was still arriving')
     }))
   }
 
@@ -105,8 +123,18 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
         socket.destroy()
         connectionsClosed++
       } else if (socket[REQUEST]?.complete === false) {
-        socket.destroy()
-        requestsCut++
+        const writing = (socket as Writing)._httpMessage
+        if (writing != null && writing !== socket[RESPONSE] && !writing.writableFinished) {
+          // A complete request in flight, with this one pipelined behind it: the first is
+          // answered, then the connection goes (with this one, unless its body is in by then;
+          // a reset can then lose the answer, if the client is still sending).
+          closeWhenDone(socket, writing)
+          closeWhenDone(socket, socket[RESPONSE] as ServerResponse)
+          waiting++
+        } else {
+          socket.destroy()
+          requestsCut++
+        }
       } else {
         closeWhenDone(socket, socket[RESPONSE] as ServerResponse)
         waiting++
