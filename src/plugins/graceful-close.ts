@@ -32,6 +32,12 @@ const REPORT_EVERY_MS = 1000
 
 const busy = (socket: Tracked): boolean => socket[RESPONSE] !== undefined && !(socket[RESPONSE] as ServerResponse).writableFinished
 
+/** With pipelining: the unfinished response that has the connection now, when it is not its last one. */
+function aheadOfLast (socket: Tracked): ServerResponse | undefined {
+  const writing = (socket as Writing)._httpMessage
+  return writing != null && writing !== socket[RESPONSE] && !writing.writableFinished ? writing : undefined
+}
+
 /**
  * Forgets a connection's exchange once answered: an idle keep-alive connection must not keep
  * its last request's headers (a bearer token) in memory until it closes. One listener for every
@@ -76,8 +82,8 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
       if (socket[REQUEST]?.complete !== false || socket[RESPONSE]?.writableEnded === true) return
       // Complete requests between the two are answered first (Node has given the connection
       // to the next one by now), then the last one is cut with the connection.
-      const next = (socket as Writing)._httpMessage
-      if (next != null && next !== socket[RESPONSE] && !next.writableFinished) {
+      const next = aheadOfLast(socket)
+      if (next !== undefined) {
         closeWhenDone(socket, next)
         return
       }
@@ -123,8 +129,8 @@ async function gracefulClose (app: FastifyInstance): Promise<void> {
         socket.destroy()
         connectionsClosed++
       } else if (socket[REQUEST]?.complete === false) {
-        const writing = (socket as Writing)._httpMessage
-        if (writing != null && writing !== socket[RESPONSE] && !writing.writableFinished) {
+        const writing = aheadOfLast(socket)
+        if (writing !== undefined) {
           // A complete request in flight, with this one pipelined behind it: the first is
           // answered, then the connection goes (with this one, unless its body is in by then;
           // a reset can then lose the answer, if the client is still sending).
