@@ -35,6 +35,11 @@ export interface TestServer extends SignedClient {
   close: () => Promise<void>
 }
 
+/** The server's log lines, parsed. */
+export function logLines (server: TestServer): Array<Record<string, unknown>> {
+  return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+}
+
 export interface TestBuildOptions extends BuildOptions {
   /** Runs after the app is built and before it listens (to add hooks or routes). */
   beforeListen?: (app: FastifyInstance) => void | Promise<void>

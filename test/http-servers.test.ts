@@ -11,7 +11,7 @@ import { sign } from '../src/crypto/signature.js'
 import { listen, type LookupAll } from '../src/http-servers.js'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { build, closeWhenDone, detailOf, eventually, rawConnection, rawRequest, ReplyGate, requestText, signedClient, TEST_KEY, type TestBuildOptions, type TestServer } from './helper.js'
+import { build, closeWhenDone, detailOf, eventually, logLines, rawConnection, rawRequest, ReplyGate, requestText, signedClient, TEST_KEY, type TestBuildOptions, type TestServer } from './helper.js'
 
 const SECOND = '127.0.0.2'
 const twoAddresses: LookupAll = async () => [{ address: '127.0.0.1' }, { address: SECOND }]
@@ -30,10 +30,6 @@ async function onLocalhost (resolve: LookupAll = twoAddresses, gate?: ReplyGate,
     listen: async (app) => { await listen(app, 'localhost', 0, resolve) }
   })
   return { server, second: `http://${SECOND}:${new URL(server.url).port}`, routed: () => routed }
-}
-
-function logLines (server: TestServer): Array<Record<string, unknown>> {
-  return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
 // 127.0.0.2 answers on Linux's loopback only.

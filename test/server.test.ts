@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { createServer } from 'node:net'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
-import { build, eventually, heldPollsBecome, rawConnection, ReplyGate, requestText, signedClient, signedPath, sleep, type RawConnection, type TestServer } from './helper.js'
+import { build, eventually, heldPollsBecome, logLines, rawConnection, ReplyGate, requestText, signedClient, signedPath, sleep, type RawConnection, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
 
 describe('the server process', () => {
@@ -159,16 +159,6 @@ function keepAliveGet (server: TestServer, path: string): { response: Promise<st
   return { response: connection.closed }
 }
 
-/** A server whose routes hold their replies back (until `gate.release()`), and a keep-alive GET of `path` held there. */
-async function callInFlight (path: string): Promise<{ server: TestServer, gate: ReplyGate, call: { response: Promise<string> } }> {
-  const gate = new ReplyGate()
-  gate.armed = true
-  const server = await build({}, { beforeListen: (app) => gate.install(app) })
-  const call = keepAliveGet(server, path)
-  await eventually(() => gate.held > 0, { timeoutMs: 2000 })
-  return { server, gate, call }
-}
-
 /** A signed poll of `path` (query `?wait=<waitSeconds>`) and a /healthz call pipelined behind it, on one connection. */
 function pollWithCallBehind (server: TestServer, path: string, waitSeconds: number): RawConnection {
   const connection = rawConnection(server.url)
@@ -182,20 +172,17 @@ async function closesSoon (done: Promise<unknown>): Promise<string> {
   return await Promise.race([done.then(() => 'closed'), sleep(10_000).then(() => 'still open')])
 }
 
-/** The server's log lines, parsed. */
-function logLines (server: TestServer): Array<Record<string, unknown>> {
-  return server.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
-}
-
-/** A complete POST /slow (the route pipelinedBehindCall adds), to pipeline behind another call. */
+/** A complete POST /slow (the route callInFlight adds), to pipeline behind another call. */
 const SLOW_CALL = 'POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
+/** A POST /slow whose body is still arriving (it never ends unless the test writes the rest). */
+const UNFINISHED_CALL = 'POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1'
 
 /**
  * A server whose routes hold replies back (the gate) and that has POST /slow, answered
- * only after `slow.release()`; and a connection with a signed ?wait=0 poll of `path` in
- * flight, held by the gate, with `behind` pipelined after it.
+ * only after `slow.release()`; and a keep-alive connection with a signed ?wait=0 poll of
+ * `path` in flight, held by the gate, with `behind` pipelined after it.
  */
-async function pipelinedBehindCall (path: string, behind: string): Promise<{ server: TestServer, gate: ReplyGate, slow: { release: () => void }, client: RawConnection }> {
+async function callInFlight (path: string, behind = ''): Promise<{ server: TestServer, gate: ReplyGate, slow: { release: () => void }, client: RawConnection }> {
   const gate = new ReplyGate()
   let release = (): void => {}
   const released = new Promise<void>((resolve) => { release = resolve })
@@ -216,13 +203,12 @@ async function pipelinedBehindCall (path: string, behind: string): Promise<{ ser
 
 describe('closing the app', () => {
   it('logs what it waits for while a call is in flight, and finishes it with Connection: close', async () => {
-    // ?wait=0: through the routes, where the gate is (a plain idle poll is answered in front of them).
-    const { server, gate, call } = await callInFlight('/getTasks/31?wait=0')
+    const { server, gate, client } = await callInFlight('/getTasks/31')
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('waiting for requests in flight')))
     gate.release()
     await closed
-    const response = await call.response
+    const response = await client.closed
     expect(response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
     // The connection is closed after this reply: a keep-alive client must not count on reusing it.
     expect(response).toMatch(/\r\nconnection: close\r\n/i)
@@ -232,7 +218,7 @@ describe('closing the app', () => {
   })
 
   it('closes a silent connection and a half-sent head while a call is in flight, and does not wait for them', async () => {
-    const { server, gate, call } = await callInFlight('/getTasks/33?wait=0')
+    const { server, gate, client } = await callInFlight('/getTasks/33')
     const silent = rawConnection(server.url)
     const halfHead = rawConnection(server.url)
     halfHead.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
@@ -242,14 +228,14 @@ describe('closing the app', () => {
     const lines = logLines(server)
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'shutting down', inFlight: 1, requestsCut: 0, connectionsClosed: 2 }))
     gate.release()
-    expect(await call.response).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
+    expect(await client.closed).toMatch(/^HTTP\/1\.1 200 [\s\S]*\{"tasks":\[\]\}$/)
     // Node's own close would wait for these until its headers timeout (60 s).
     expect(await closesSoon(Promise.all([silent.closed, halfHead.closed, closed]))).toBe('closed')
     expect(silent.received()).toBe('')
   })
 
   it('does not let a connection silent when the close began hold it with a request whose body never ends', async () => {
-    const { server, gate, call } = await callInFlight('/getTasks/36?wait=0')
+    const { server, gate, client } = await callInFlight('/getTasks/36')
     const late = rawConnection(server.url)
     await sleep(200)
     const closed = server.close()
@@ -258,19 +244,15 @@ describe('closing the app', () => {
     late.write('POST /nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
     await sleep(200)
     gate.release()
-    expect(await call.response).toMatch(/^HTTP\/1\.1 200 /)
+    expect(await client.closed).toMatch(/^HTTP\/1\.1 200 /)
     // Left alone it would hold the close for the request timeout.
     expect(await closesSoon(Promise.all([late.closed, closed]))).toBe('closed')
     expect(late.received()).toBe('')
   })
 
   it('answers a call pipelined behind one in flight when the close began, then closes the connection', async () => {
-    const gate = new ReplyGate()
-    gate.armed = true
-    const server = await build({}, { beforeListen: (app) => gate.install(app) })
-    // ?wait=0: through the routes, where the gate is (it holds back /healthz's reply too).
-    const client = pollWithCallBehind(server, '/getTasks/37', 0)
-    await eventually(() => gate.held > 0, { timeoutMs: 2000 })
+    // The gate holds back /healthz's reply too.
+    const { server, gate, client } = await callInFlight('/getTasks/37', requestText('GET', '/healthz', { connection: 'keep-alive' }))
     await sleep(100)
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('shutting down')))
@@ -285,8 +267,8 @@ describe('closing the app', () => {
   })
 
   it('answers a call in flight when the close began, though a request whose body is still arriving is pipelined behind it', async () => {
-    const { server, gate, client } = await pipelinedBehindCall('/getTasks/38', '')
-    client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
+    const { server, gate, client } = await callInFlight('/getTasks/38')
+    client.write(UNFINISHED_CALL)
     await sleep(100)
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('shutting down')))
@@ -299,8 +281,8 @@ describe('closing the app', () => {
   })
 
   it('answers the complete requests pipelined between a call in flight and one whose body is still arriving, then cuts that one', async () => {
-    const { server, gate, slow, client } = await pipelinedBehindCall('/getTasks/40', SLOW_CALL)
-    client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a": 1')
+    const { server, gate, slow, client } = await callInFlight('/getTasks/40', SLOW_CALL)
+    client.write(UNFINISHED_CALL)
     await sleep(100)
     const closed = server.close()
     await eventually(() => server.logs.some((l) => l.includes('shutting down')))
@@ -314,7 +296,7 @@ describe('closing the app', () => {
   })
 
   it('answers a pipelined request whose body arrives during the close, behind a call in flight, then closes the connection', async () => {
-    const { server, gate, slow, client } = await pipelinedBehindCall('/getTasks/39', '')
+    const { server, gate, slow, client } = await callInFlight('/getTasks/39')
     client.write('POST /slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8\r\n\r\n{"a": ')
     await sleep(100)
     const closed = server.close()
