@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { HmacKey } from './crypto/hmac.js'
+import { logFailedAccepts } from './failed-accepts.js'
 import { TaskPolls } from './fast-path/task-polls.js'
 import { HttpServers } from './http-servers.js'
 import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
@@ -79,6 +80,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.decorate('httpServers', httpServers)
   // In front of Fastify's own request listener, on each of them.
   httpServers.each((server) => { taskPolls.install(server) })
+  const failedAccept = logFailedAccepts(app.log)
+  httpServers.each((server) => { server.on('error', failedAccept) })
   app.setValidatorCompiler(validatorCompiler)
 
   const summaries = summariseRequests(app.log, stats, config.logSummaryMs)

@@ -14,12 +14,14 @@ export class MetricsListener {
   readonly #metrics: Metrics
   readonly #server: Server
 
-  constructor (metrics: Metrics) {
+  /** `failedAccept`: its 'error' listener (failed-accepts.ts). */
+  constructor (metrics: Metrics, failedAccept: (this: Server, error: NodeJS.ErrnoException) => void) {
     this.#metrics = metrics
     this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 30_000 }, (request, response) => {
       this.#answer(request, response)
     })
     this.#server.maxConnections = MAX_CONNECTIONS
+    this.#server.on('error', failedAccept)
   }
 
   listen (host: string, port: number): Promise<AddressInfo> {

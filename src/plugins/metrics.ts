@@ -9,6 +9,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { logFailedAccepts } from '../failed-accepts.js'
 import { elapsedMs } from '../fast-path/handed-on.js'
 import { MetricsListener } from '../metrics/listener.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -35,7 +36,7 @@ export interface MetricsPluginOptions {
 }
 
 async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port }: MetricsPluginOptions): Promise<void> {
-  const listener = port === undefined ? undefined : new MetricsListener(metrics)
+  const listener = port === undefined ? undefined : new MetricsListener(metrics, logFailedAccepts(app.log))
   app.decorate('metricsAddress', () => listener?.address() ?? null)
   if (listener === undefined || port === undefined) {
     app.decorate('requestMetrics', null)
