@@ -3,6 +3,13 @@
  * poll waits on, so the registry names nobody), with the caps on how many may
  * be held per key and in total. The relay owns it; store adapters only say
  * which key may have changed.
+ *
+ * The total cap counts every poll from the start. The per-key cap counts
+ * only polls that wait: a hold is registered before its first look (so that
+ * nothing lands unseen in between) but takes a place under its key only once
+ * that look says it must wait. Otherwise polls answered at once, such as the
+ * v1 key's polls about a signed-in user, would take the places of that user's
+ * own while their look is in flight (a Redis round trip).
  */
 import { WC_ERR_POLLS_FULL, WC_ERR_TOO_MANY_POLLS } from '../errors.js'
 
@@ -29,6 +36,8 @@ export type OnWake = (() => void) | { wake (): void }
 export interface Waiter {
   readonly key: string
   wake (): void
+  /** Whether it takes a place under its key's cap (a hold: once its first look says it waits). */
+  readonly waiting: boolean
 }
 
 /** A callback held through `hold`, with its own release handle. */
@@ -37,6 +46,7 @@ class Entry implements Waiter, HeldPoll {
   readonly key: string
   readonly #onWake: OnWake
   #live = true
+  readonly waiting = true
 
   constructor (registry: PollRegistry, key: string, onWake: OnWake) {
     this.#registry = registry
@@ -80,19 +90,34 @@ export class PollRegistry {
 
   /**
    * Holds `waiter` on its key until `dismiss(waiter)`: its `wake` runs whenever
-   * something may have changed for it. Throws at the caps, as `hold` does.
+   * something may have changed for it. Throws at the caps, as `hold` does (the
+   * per-key one only for a waiter already `waiting`; see `mayWait` for the others).
    * A waiter is admitted once, and dismissed once.
    */
   admit (waiter: Waiter): void {
     const key = waiter.key
     const polls = this.#byKey.get(key)
-    const count = polls === undefined ? 0 : polls instanceof Set ? polls.size : 1
-    if (count >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
+    if (waiter.waiting) this.mayWait(waiter)
     if (this.#total >= this.#limits.maxTotal) throw new WC_ERR_POLLS_FULL()
     if (polls === undefined) this.#byKey.set(key, waiter)
     else if (polls instanceof Set) polls.add(waiter)
     else this.#byKey.set(key, new Set([polls, waiter]))
     this.#total++
+  }
+
+  /**
+   * Throws WC_ERR_TOO_MANY_POLLS (429) when `waiter`'s key has as many waiting
+   * polls as its cap allows: called before a waiter starts to wait (so it is not one of them).
+   */
+  mayWait (waiter: Waiter): void {
+    const polls = this.#byKey.get(waiter.key)
+    let count = 0
+    if (polls instanceof Set) {
+      for (const poll of polls) if (poll.waiting) count++
+    } else if (polls?.waiting === true) {
+      count = 1
+    }
+    if (count >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
   }
 
   /** Takes an admitted waiter out. */

@@ -3,7 +3,8 @@
  * that the `wait` extension adds to the GET calls. The relay owns the held
  * polls (the registry and its caps); the store only says which wake key may
  * have changed. A hold registers before it looks at the store, so a task or
- * answer that lands in between still wakes it.
+ * answer that lands in between still wakes it; it counts under its user's (or
+ * request's) cap only once that look says it must wait (poll-registry.ts).
  *
  * v1 and v2 polls wait on the same topics (a user's tasks, a request's
  * answer), so a v1 question wakes a v2 poll and the other way round, and they
@@ -109,7 +110,8 @@ export class Relay {
   async #lookForTasks (userId: number, hold: Looker): Promise<Check<string[]>> {
     const tasks = await this.#store.pendingTasks(userId, hold.key)
     // A signed-in user's v1 poll answers at once: held, it would take a place among their
-    // held polls, and the v1 key could crowd their own v2 polls out.
+    // held polls, and the v1 key could crowd their own v2 polls out (so could its look,
+    // had it counted: it does not, see poll-registry.ts).
     return tasks === null ? { done: true, value: [] } : { done: tasks.length > 0, value: tasks }
   }
 
@@ -230,6 +232,8 @@ const WOKEN = 8
 const LEFT = 16
 /** Its last look found nothing and named no time to look again (a task list). */
 const QUIET = 32
+/** It waits: it takes a place under its key's cap (from its first look that was not done). */
+const WAITING = 64
 
 /**
  * One held poll: holds a call until its look is done, the wait passes, the
@@ -275,6 +279,11 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
   /** The client has gone (the store reads this as its reader's `aborted`). */
   get aborted (): boolean {
     return (this.#flags & LEFT) !== 0
+  }
+
+  /** The registry's: whether it counts under its key's cap. */
+  get waiting (): boolean {
+    return (this.#flags & WAITING) !== 0
   }
 
   start (): void {
@@ -355,8 +364,15 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     const left = this.#deadline - performance.now()
     if (left <= 0) return this.#end(result.value)
     if ((this.#flags & WOKEN) !== 0) return this.#awake()
+    if ((this.#flags & (ADMITTED | WAITING)) === ADMITTED) {
+      try {
+        this.#polls.mayWait(this)
+      } catch (error) {
+        return this.#failed(error)
+      }
+    }
     const timeoutMs = Math.min(left, result.againInMs ?? left)
-    this.#flags = (this.#flags & ~(STATE | QUIET)) | SLEEPING | (result.againInMs === undefined ? QUIET : 0)
+    this.#flags = (this.#flags & ~(STATE | QUIET)) | SLEEPING | WAITING | (result.againInMs === undefined ? QUIET : 0)
     sleep(this, Number.isFinite(timeoutMs) ? Math.min(Math.max(1, Math.ceil(timeoutMs)), MAX_TIMER_MS) : MAX_TIMER_MS)
   }
 

@@ -50,4 +50,23 @@ describe('the held-poll registry', () => {
     again.release()
     expect(polls.size).toBe(0)
   })
+
+  it('counts under a key only the polls that wait; every poll under the total', () => {
+    const polls = new PollRegistry({ maxPerKey: 1, maxTotal: 4 })
+    // As the relay's holds are: admitted before their first look, waiting once it says so.
+    const looking = (): { key: string, waiting: boolean, wake: () => void } => ({ key: 'bob', waiting: false, wake: () => {} })
+    const [a, b, c] = [looking(), looking(), looking()]
+    for (const poll of [a, b, c]) polls.admit(poll)
+    polls.mayWait(a)
+    a.waiting = true
+    expect(() => polls.mayWait(b)).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS', statusCode: 429 }))
+    polls.dismiss(a)
+    polls.mayWait(b)
+    b.waiting = true
+    // A waiting poll admitted at once is held to the cap at once (polls.hold's are).
+    expect(() => polls.hold('bob', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS' }))
+    polls.admit(looking())
+    polls.admit(looking())
+    expect(() => polls.admit(looking())).toThrow(expect.objectContaining({ code: 'WC_ERR_POLLS_FULL', statusCode: 503 }))
+  })
 })

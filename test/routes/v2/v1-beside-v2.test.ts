@@ -4,8 +4,10 @@
  * reach v1, and questions and answers cross between the versions marked for
  * what they are.
  */
+import { randomBytes } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { build, SIGN_IN, userIds, V2User, type TestServer } from '../../helper.js'
+import { build, eventually, heldPollsBecome, SIGN_IN, userIds, V2User, type Reply, type TestServer } from '../../helper.js'
+import { startPrivateRedis, testPrefix, type PrivateRedis } from '../../store/redis-helper.js'
 
 let server: TestServer
 const user = userIds()
@@ -74,6 +76,49 @@ describe('a user with a live v2 session, seen with the v1 key', () => {
     await v1Ask(user(), bobId)
     expect(await v1Tasks(bobId)).toEqual({ tasks: [] })
     expect(await v1Tasks(carol)).toEqual({ tasks: [toCarol] })
+  })
+})
+
+describe('in Redis mode, where each look at the store is a round trip', () => {
+  let redis: PrivateRedis
+  let inRedis: TestServer
+  beforeAll(async () => {
+    redis = await startPrivateRedis()
+    inRedis = await build({ ...SIGN_IN, STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: testPrefix(), STORE_KEY: randomBytes(32).toString('hex') })
+  })
+
+  /**
+   * Four polls that are answered at once are sent while Redis is frozen, so that their looks
+   * are in flight, then `own`: a poll of the user's that waits. It must be held beside them.
+   */
+  async function ownBesideFour (others: () => Promise<unknown>, own: () => Promise<Reply>): Promise<{ own: Reply, others: unknown[] }> {
+    redis.freeze()
+    const looking = [1, 2, 3, 4].map(others)
+    await heldPollsBecome(inRedis.app.relay, 4)
+    let answered = false
+    const mine = own().finally(() => { answered = true })
+    // Held (looking, frozen) beside them, or refused at once.
+    await eventually(() => answered || inRedis.app.relay.heldPolls() === 5, { timeoutMs: 3000, message: 'the own poll to be held or answered' })
+    redis.thaw()
+    return { own: await mine, others: await Promise.all(looking) }
+  }
+
+  it("the v1 key's polls about a signed-in user take no place of theirs while they look", async () => {
+    const bobId = user()
+    const bob = await V2User.signIn(inRedis.url, bobId)
+    const { own, others } = await ownBesideFour(async () => (await inRedis.get(`/getTasks/${bobId}?wait=30`)).json(), async () => bob.get('/v2/tasks?wait=0.3'))
+    expect(own.status, JSON.stringify(own.body)).toBe(200)
+    expect(own.body).toEqual({ tasks: [] })
+    expect(others).toEqual(Array(4).fill({ tasks: [] }))
+  })
+
+  it("another user's polls on a request take no place of its asker's while they look", async () => {
+    const [alice, bob] = [await V2User.signIn(inRedis.url, user()), await V2User.signIn(inRedis.url, user())]
+    const requestId = await alice.ask(bob.userId)
+    const { own, others } = await ownBesideFour(async () => (await bob.get(`/v2/requests/${requestId}?wait=30`)).body, async () => alice.get(`/v2/requests/${requestId}?wait=0.3`))
+    expect(own.status, JSON.stringify(own.body)).toBe(200)
+    expect(own.body).toEqual({ status: 'pending' })
+    expect(others).toEqual(Array(4).fill({ status: 'expired' }))
   })
 })
 
