@@ -8,7 +8,7 @@
 import { METHODS } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { EXPOSED_SERVER_ERRORS, WC_ERR_METHOD_NOT_ALLOWED, WC_ERR_NOT_FOUND } from '../errors.js'
+import { EXPOSED_SERVER_ERRORS, WC_ERR_METHOD_NOT_ALLOWED, WC_ERR_NOT_FOUND, WC_ERR_UNSUPPORTED_MEDIA_TYPE } from '../errors.js'
 import { originForm } from './request-target.js'
 
 interface ValidationIssue {
@@ -31,6 +31,8 @@ function validationDetail (error: FastifyError): ValidationIssue[] {
 
 async function errors (app: FastifyInstance): Promise<void> {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // Fastify's own, for a Content-Type it cannot read (empty, or not type/subtype): ours says what to send.
+    if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') error = new WC_ERR_UNSUPPORTED_MEDIA_TYPE()
     if (error.validation !== undefined) {
       return reply.code(422).send({ detail: validationDetail(error) })
     }
@@ -51,7 +53,8 @@ async function errors (app: FastifyInstance): Promise<void> {
   // Thrown, so that the error handler above answers them as it answers every other error.
   app.setNotFoundHandler(async (request, reply) => {
     const methods = allowed(request.raw.url ?? '/')
-    if (methods.length === 0) throw new WC_ERR_NOT_FOUND()
+    // None, or the request's own: its route found nothing (a file missing under /docs/static/).
+    if (methods.length === 0 || methods.includes(request.method)) throw new WC_ERR_NOT_FOUND()
     void reply.header('allow', methods.join(', '))
     throw new WC_ERR_METHOD_NOT_ALLOWED(methods.join(', '))
   })

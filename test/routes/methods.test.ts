@@ -124,4 +124,11 @@ describe('every method on every route', () => {
       if (method !== 'HEAD') expect(detailOf(res)).toBe('Not Found')
     }
   })
+
+  it('404, not 405, for a file missing under a path that answers its method', async () => {
+    const res = await rawRequest(server.url, requestText('GET', '/docs/static/no-such-file.js'))
+    expect(res.status).toBe(404)
+    expect(detailOf(res)).toBe('Not Found')
+    expect((await rawRequest(server.url, requestText('POST', '/docs/static/no-such-file.js'))).status).toBe(405)
+  })
 })

@@ -198,6 +198,14 @@ describe('bad input gets a clear 4xx', () => {
     expect(await field(res)).toEqual({ detail: 'Unsupported media type: send Content-Type: application/json.' })
   })
 
+  it('415, in the same words, for a content type that is empty or not type/subtype', async () => {
+    for (const contentType of ['', 'json', ';charset=utf-8']) {
+      const res = await server.post('/requestClient', { requester_id: 1, target_id: 2 }, { contentType })
+      expect(res.status, contentType).toBe(415)
+      expect(await field(res), contentType).toEqual({ detail: 'Unsupported media type: send Content-Type: application/json.' })
+    }
+  })
+
   it('reads a body without content type as JSON, as the field server did', async () => {
     const res = await server.post('/requestClient', { requester_id: user(), target_id: user() }, { contentType: null })
     expect(res.status).toBe(200)
