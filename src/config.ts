@@ -75,21 +75,39 @@ export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'cry
 
 /** How a number setting must be written: env-schema alone would read "1e400" as Infinity, "0x10" as 16, " 5" as 5. */
 const PLAIN_DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/
+const PLAIN_WHOLE = /^(0|[1-9][0-9]*)$/
 
-/** Refuses number settings that are not plain decimals, naming the variable. */
-function requirePlainNumbers (schema: { properties: Record<string, unknown> }, env: NodeJS.ProcessEnv): void {
+/**
+ * Refuses a value not written as its setting takes it, naming the variable and what it
+ * takes: env-schema's own words name no allowed value ("must be equal to one of the
+ * allowed values", "must be boolean").
+ */
+function requireWellWritten (schema: { properties: Record<string, unknown> }, env: NodeJS.ProcessEnv): void {
   for (const [name, property] of Object.entries(schema.properties)) {
-    const type = (property as { type?: unknown }).type
     const value = env[name]
-    if ((type === 'number' || type === 'integer') && value !== undefined && !PLAIN_DECIMAL.test(value)) {
-      throw new WC_ERR_CONFIG(`${name} must be a plain decimal number such as 30 or 0.5 (got ${JSON.stringify(value.slice(0, 40))})`)
-    }
+    if (value === undefined) continue
+    const { type, enum: allowed } = property as { type?: unknown, enum?: unknown[] }
+    const got = `(got ${JSON.stringify(value.slice(0, 40))})`
+    if (type === 'integer' && !PLAIN_WHOLE.test(value)) throw new WC_ERR_CONFIG(`${name} must be a whole number written plainly, such as 30 ${got}`)
+    if (type === 'number' && !PLAIN_DECIMAL.test(value)) throw new WC_ERR_CONFIG(`${name} must be a plain decimal number such as 30 or 0.5 ${got}`)
+    if (type === 'boolean' && value !== 'true' && value !== 'false') throw new WC_ERR_CONFIG(`${name} must be true or false ${got}`)
+    if (allowed !== undefined && !allowed.includes(value)) throw new WC_ERR_CONFIG(`${name} must be one of ${allowed.join(', ')} ${got}`)
   }
+}
+
+/** REDIS_URL as node-redis reads it: a redis:// or rediss:// URL. */
+function requireRedisUrl (url: string): void {
+  let protocol: string | undefined
+  try {
+    protocol = new URL(url).protocol
+  } catch {}
+  // Never echoed: it may carry a password.
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new WC_ERR_CONFIG('REDIS_URL must be a redis:// or rediss:// URL, such as redis://127.0.0.1:6379')
 }
 
 /** Reads and validates settings; throws WC_ERR_CONFIG naming what is wrong. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
-  requirePlainNumbers(EnvSchema, env)
+  requireWellWritten(EnvSchema, env)
   let parsed: Env
   try {
     parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false })
@@ -121,6 +139,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
 function storeConfig (parsed: Env): StoreConfig {
   // A bad STORE_KEY stops the start even in memory mode, where it is unused: it says the settings are off.
   const key = parsed.STORE_KEY === undefined ? undefined : decodeStoreKey(parsed.STORE_KEY)
+  requireRedisUrl(parsed.REDIS_URL)
   if (parsed.STORE === 'memory') return { kind: 'memory' }
   if (key === undefined) {
     throw new WC_ERR_CONFIG(`STORE=redis needs STORE_KEY, a secret shared by all instances and never stored in Redis (32 bytes, base64 or hex); ${STORE_KEY_HINT}`)
@@ -193,7 +212,7 @@ const BOT_USERNAME = /^@?([A-Za-z][A-Za-z0-9_]{3,31})$/
 
 /** The v2 settings; throws WC_ERR_CONFIG naming the variable, never echoing a secret. */
 export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): IdentitySettings {
-  requirePlainNumbers(IdentityEnvSchema, env)
+  requireWellWritten(IdentityEnvSchema, env)
   let parsed: IdentityEnv
   try {
     parsed = envSchema<IdentityEnv>({ schema: IdentityEnvSchema, data: { ...env }, dotenv: false })

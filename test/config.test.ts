@@ -36,21 +36,25 @@ describe('settings', () => {
   })
 
   it.each([
-    [{ PORT: 'abc' }, /PORT must be a plain decimal number/],
-    [{ PORT: '2.5' }, /PORT must be integer/],
+    [{ PORT: 'abc' }, /PORT must be a whole number written plainly, such as 30 \(got "abc"\)/],
+    [{ PORT: '2.5' }, /PORT must be a whole number/],
     // Read as numbers by JavaScript, but not plain decimals: Infinity held polls and requests for ever.
     [{ REQUEST_TTL_SECONDS: '1e400' }, /REQUEST_TTL_SECONDS must be a plain decimal number .*"1e400"/],
     [{ MAX_WAIT_SECONDS: 'Infinity' }, /MAX_WAIT_SECONDS must be a plain decimal number/],
-    [{ MAX_PENDING_TOTAL: '0x10' }, /MAX_PENDING_TOTAL must be a plain decimal number/],
+    [{ MAX_PENDING_TOTAL: '0x10' }, /MAX_PENDING_TOTAL must be a whole number/],
     [{ SHUTDOWN_TIMEOUT_SECONDS: ' 5' }, /SHUTDOWN_TIMEOUT_SECONDS must be a plain decimal number/],
-    [{ ASK_LIMIT_PER_HOUR: '6e1' }, /ASK_LIMIT_PER_HOUR must be a plain decimal number/],
+    [{ ASK_LIMIT_PER_HOUR: '6e1' }, /ASK_LIMIT_PER_HOUR must be a whole number/],
     [{ REQUEST_TTL_SECONDS: '0.0001' }, /REQUEST_TTL_SECONDS must be >= 0.001/],
     [{ PORT: '70000' }, /PORT must be <= 65535/],
     [{ REQUEST_TTL_SECONDS: '0' }, /REQUEST_TTL_SECONDS must be >= 0.001/],
     [{ RETRY_GRACE_SECONDS: '0' }, /RETRY_GRACE_SECONDS must be >= 1/],
     [{ RETRY_GRACE_SECONDS: '601' }, /RETRY_GRACE_SECONDS must be <= 600/],
-    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be equal to one of the allowed values/],
-    [{ STORE: 'disk' }, /STORE must be equal to one of the allowed values/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/],
+    [{ STORE: 'disk' }, /STORE must be one of memory, redis \(got "disk"\)/],
+    [{ V1_ENABLED: '0' }, /V1_ENABLED must be true or false \(got "0"\)/],
+    [{ TELEGRAM_TEST_ENV: 'yes' }, /TELEGRAM_TEST_ENV must be true or false/],
+    [{ REDIS_URL: 'foo' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ REDIS_URL: 'http://user:secret@host' }, /^(?!.*secret).*REDIS_URL must be a redis:\/\//],
     [{ STORE: 'redis' }, /STORE=redis needs STORE_KEY/],
     [{ STORE: 'redis', STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes in base64 or hex \(got 5 bytes\)/],
     [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/]
