@@ -26,7 +26,14 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
     if (err !== undefined) app.log.error({ err: { type: (err as Error).name, stack: (err as Error).stack } }, 'closing after an error')
     await app.close()
   })
-  await listen(app, config.host, config.port)
+  try {
+    await listen(app, config.host, config.port)
+  } catch (error) {
+    // Node's words name the address, not the setting to change (a metrics listener's error names its own).
+    const { syscall } = error as NodeJS.ErrnoException
+    if (syscall !== 'listen' && syscall !== 'getaddrinfo') throw error
+    throw new Error(`cannot listen at HOST=${config.host} PORT=${config.port}: ${(error as Error).message}`, { cause: error })
+  }
   // Only now is there a server that signs with this key.
   // With v1 off nothing is signed with the key: a banner about it would mislead.
   if (config.apiSecretKeyGenerated && config.v1Enabled) {

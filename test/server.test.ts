@@ -86,18 +86,33 @@ describe('the server process', () => {
     try {
       const child = runCli(['serve'], { PORT: String((taken.address() as { port: number }).port), HOST: '127.0.0.1' })
       expect(await child.exited).toBe(1)
-      expect(child.stderr()).toMatch(/cannot start: listen EADDRINUSE/)
+      // Node's words name the address; ours, the settings to change.
+      expect(child.stderr()).toMatch(/cannot start: cannot listen at HOST=127\.0\.0\.1 PORT=\d+: listen EADDRINUSE/)
       expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
     } finally {
       taken.close()
     }
   })
 
-  it('with Redis down at start, says only that it cannot reach Redis', async () => {
-    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), REDIS_URL: `redis://127.0.0.1:${await freePort()}` })
+  it('names the metrics settings when the metrics port is taken', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const child = runCli(['serve'], { PORT: '0', METRICS_PORT: String((taken.address() as { port: number }).port) })
+      expect(await child.exited).toBe(1)
+      expect(child.stderr()).toMatch(/cannot start: cannot listen at METRICS_HOST=127\.0\.0\.1 METRICS_PORT=\d+: listen EADDRINUSE/)
+    } finally {
+      taken.close()
+    }
+  })
+
+  it('with Redis down at start, says only that it cannot reach Redis, and where (never a password)', async () => {
+    const port = await freePort()
+    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), REDIS_URL: `redis://:pw-secret@127.0.0.1:${port}` })
     expect(await child.exited).toBe(1)
     const said = child.stderr() + child.stdout()
-    expect(said).toMatch(/cannot start: cannot reach Redis/)
+    expect(said).toContain(`cannot start: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL) within`)
+    expect(said).not.toContain('pw-secret')
     // It never served: nothing about calls answering 503, no key to use.
     expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)
   })

@@ -57,7 +57,12 @@ async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port
 
   // onReady, not onListen: a metrics port that cannot be bound must stop the start.
   app.addHook('onReady', async () => {
-    const address = await listener.listen(host, port)
+    let address: AddressInfo
+    try {
+      address = await listener.listen(host, port)
+    } catch (error) {
+      throw new Error(`cannot listen at METRICS_HOST=${host} METRICS_PORT=${port}: ${(error as Error).message}`, { cause: error })
+    }
     app.log.info({ metrics: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics` }, 'metrics listening')
   })
   app.addHook('onClose', async () => { await listener.close() })

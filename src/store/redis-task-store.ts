@@ -80,6 +80,12 @@ function makeClient (url: string, deadlineMs: number) {
 }
 type Client = ReturnType<typeof makeClient>
 
+/** Where a Redis URL points, without what else it may carry (a user name, a password). */
+function hostOf (url: string): string {
+  const { hostname, port } = new URL(url)
+  return `${hostname}:${port === '' ? '6379' : port}`
+}
+
 /** Sealed values travel as base64 text: they are arbitrary bytes. */
 const toWire = (sealed: string): string => Buffer.from(sealed, 'latin1').toString('base64')
 const fromWire = (wire: string): string => Buffer.from(wire, 'base64').toString('latin1')
@@ -179,7 +185,7 @@ export class RedisTaskStore implements TaskStore, SetOnce {
             options.listener.wake(message)
           })
         })(),
-        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach Redis within ${limit} ms`)), limit) })
+        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${hostOf(options.url)} (REDIS_URL) within ${limit} ms`)), limit) })
       ])
     } catch (err) {
       store.#closed = true
