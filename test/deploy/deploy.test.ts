@@ -74,4 +74,11 @@ describe('the settings example', () => {
     expect(Object.keys(env)).toContain('API_SECRET_KEY')
     expect(() => loadConfig({ ...env, STORE_KEY: Buffer.alloc(32, 1).toString('base64') })).not.toThrow()
   })
+
+  it("has a line for every setting in the README's tables", () => {
+    const example = readFileSync(ENV_EXAMPLE, 'utf8')
+    const settings = [...readFileSync(path('README.md'), 'utf8').matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1] as string)
+    expect(settings.length).toBeGreaterThan(30)
+    for (const name of settings) expect(example, name).toMatch(new RegExp(`^#? ?${name}=`, 'm'))
+  })
 })
