@@ -56,10 +56,13 @@ class PluginCase(unittest.TestCase):
         for plugin in self.plugins:
             plugin.on_plugin_unload()
 
-    def start(self, host, server="main", module_settings=None, **settings):
+    def start(self, host, server="main", module_settings=None, prepare=None, **settings):
+        """prepare(module), when given, runs before the plugin loads (and starts its threads)."""
         module = load_plugin_module(host)
         for name, value in (module_settings or {}).items():
             setattr(module, name, value)
+        if prepare is not None:
+            prepare(module)
         plugin = module.WhatClientPlugin()
         defaults = {} if "server_url" in settings else {"server_url": servers[server].url, "api_key": KEY}
         for key, value in dict(defaults, **settings).items():
@@ -111,7 +114,7 @@ class MetadataTest(unittest.TestCase):
     def test_imports_only_stdlib_and_the_host(self):
         with open(PLUGIN_PATH, encoding="utf-8") as source:
             tree = ast.parse(source.read())
-        allowed = {"base64", "contextlib", "hashlib", "hmac", "http", "json", "os", "random", "re", "socket", "struct",
+        allowed = {"base64", "contextlib", "email", "hashlib", "hmac", "http", "json", "os", "random", "re", "socket", "struct",
                    "threading", "time", "urllib", "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -470,6 +473,90 @@ class LoopTest(unittest.TestCase):
         self.assertGreaterEqual(len(calls), 2)
         self.assertLessEqual(len(calls), 7)  # one per 0.2 s interval; a busy loop makes thousands
         self.assertTrue(calls[0].startswith("/getTasks/42?wait="))
+
+
+class AnswerSizeTest(unittest.TestCase):
+    """Answers no server under the protocol sends: too long, endless, or
+    nested too deep. Each counts as an answer that is not the protocol, and
+    none is read far past the bound."""
+
+    def setUp(self):
+        self.module = load_plugin_module(FakeHost(1))
+        self.answers = {}  # path -> handler(request handler) that writes the whole answer
+        answers = self.answers
+
+        class Server(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                answers[self.path.split("?")[0]](self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.v2 = self.module.Server("http://127.0.0.1:%d" % self.server.server_address[1], "").v2
+
+    def tasks(self, path):
+        self.answers["/v2/tasks"] = self.answers[path]
+        with self.module.Session() as session:
+            return self.v2.tasks(session, "token")
+
+    def assert_not_the_protocol(self, path):
+        with self.assertRaises(self.module.WcError) as caught:
+            self.tasks(path)
+        self.assertEqual(caught.exception.kind, "server")
+
+    @staticmethod
+    def fixed(body):
+        def answer(handler):
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            try:
+                handler.wfile.write(body)
+            except OSError:
+                pass  # the plugin hung up
+        return answer
+
+    def test_a_bounded_answer_is_read_and_a_longer_one_refused(self):
+        task = {"request_id": "r", "requester_id": None, "verified": True, "expires_at": 1, "public_key": "k" * 43}
+        legit = json.dumps({"tasks": [dict(task, request_id="r%d" % i) for i in range(32)]}).encode()
+        self.answers["legit"] = self.fixed(legit)
+        self.assertEqual(len(self.tasks("legit")), 32)
+        # Valid JSON with a valid task list, but 4 MB: a server that sends it is broken or hostile.
+        padded = json.dumps({"tasks": [task], "padding": "x" * (4 << 20)}).encode()
+        self.answers["padded"] = self.fixed(padded)
+        self.assert_not_the_protocol("padded")
+
+    def test_an_endless_answer_is_not_read_to_its_end(self):
+        def endless(handler):
+            # HTTP/1.0 without a length: the answer ends when the server hangs up, here never
+            # (for 10 s at most, and throttled, so that a plugin that reads on stays testable).
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.end_headers()
+            deadline = time.monotonic() + 10
+            try:
+                handler.wfile.write(b'{"tasks": [], "padding": "')
+                while time.monotonic() < deadline:
+                    handler.wfile.write(b"x" * 65536)
+                    time.sleep(0.01)
+            except OSError:
+                pass  # the plugin hung up, as it should
+        self.answers["endless"] = endless
+        started = time.monotonic()
+        self.assert_not_the_protocol("endless")
+        self.assertLess(time.monotonic() - started, 3)
+
+    def test_json_nested_deeper_than_the_parser_goes_is_not_the_protocol(self):
+        deep = b'{"tasks": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+        self.assertLess(len(deep), self.module.MAX_ANSWER_BYTES)
+        self.answers["deep"] = self.fixed(deep)
+        self.assert_not_the_protocol("deep")
 
 
 if __name__ == "__main__":

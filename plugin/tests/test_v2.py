@@ -126,6 +126,9 @@ class V1OnlyProxy:
         self.server.server_close()
 
 
+FAST_BACKOFF = {"BACKOFF_BASE_SECONDS": 0.05, "BACKOFF_MAX_SECONDS": 0.2}
+
+
 def web_views(host):
     return [(account, name) for account, name, _detail in host.requests if "WebView" in name]
 
@@ -231,6 +234,58 @@ class SignInTest(V2Case):
         for thread in threads:
             thread.join(timeout=3)
             self.assertFalse(thread.is_alive())
+
+    @needs(*QUESTIONS)
+    def test_when_the_app_fails_during_sign_in_answering_backs_off_and_goes_on(self):
+        bob_host = self.phone(package="app.nicegram")
+        bob_id = bob_host.accounts[0]
+        bob_host.fail("MessagesController.getInstance")  # a Java exception, as mid-login or mid-logout
+        bob, _ = self.start(bob_host, module_settings=FAST_BACKOFF)
+        eventually(lambda: sum("JavaException" in line for line in bob_host.logs) >= 2)  # tried again, and failed again
+        bob_host.failing = set()
+        eventually(lambda: web_views(bob_host) == [(0, "TL_messages_requestWebView")])
+        alice_host = self.phone()
+        alice, _ = self.start(alice_host)
+        self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Nicegram (verified)" % bob_id))
+        # A failed sign-in like any other, never a bug; and the logs name no one.
+        self.assertIn("[whatclient] sign-in: the app failed: JavaException", bob_host.logs)
+        self.assertIn("[whatclient] answering: sign_in", bob_host.logs)
+        self.assertEqual([line for line in bob_host.logs if "answering failed" in line or str(bob_id) in line], [])
+
+    @needs(*QUESTIONS)
+    def test_answering_starts_again_after_an_unexpected_error(self):
+        bob_host = self.phone(package="app.nicegram")
+        bob_id = bob_host.accounts[0]
+        calls = []
+
+        def with_a_bug_once(module):
+            loop = module.answer_loop_v2
+
+            def answer_loop_v2(*args):
+                calls.append(args)
+                if len(calls) == 1:
+                    raise RuntimeError("a bug")
+                return loop(*args)
+            module.answer_loop_v2 = answer_loop_v2
+        self.start(bob_host, module_settings=FAST_BACKOFF, prepare=with_a_bug_once)
+        eventually(lambda: len(calls) == 2)
+        self.assertIn("[whatclient] answering failed: RuntimeError('a bug')", bob_host.logs)
+        alice_host = self.phone()
+        alice, _ = self.start(alice_host)
+        self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Nicegram (verified)" % bob_id))
+
+    @needs(*SIGN_IN)
+    def test_a_phone_clock_far_ahead_of_the_servers_does_not_sign_in_for_each_call(self):
+        host = self.phone()
+        module = load_plugin_module(host)
+        # Two days ahead: past the token's whole life (SESSION_TTL_SECONDS, a day by default).
+        module.time = types.SimpleNamespace(time=lambda: time.time() + 2 * 86400, monotonic=time.monotonic)
+        server = module.Server(servers["v2"].url, "", module.Telegram())
+        with module.Session() as session:
+            first = server.token(session, 0, host.accounts[0])
+            self.assertEqual(server.token(session, 0, host.accounts[0]), first)
+            self.assertEqual(server.token(session, 0, host.accounts[0]), first)
+        self.assertEqual(web_views(host), [(0, "TL_messages_requestWebView")])
 
     @needs(*QUESTIONS)
     def test_check_connection_signs_in(self):
@@ -351,18 +406,25 @@ class WithoutServerTest(unittest.TestCase):
         self.assertIsNone(init_data_from("https://x.org/app?tgWebAppData=a%3D1"))
         self.assertIsNone(init_data_from(None))
 
-    def test_a_token_is_renewed_before_it_expires_and_kept_per_account(self):
+    def token_server(self, lifetime):
+        """(module, Server, issued, clock): a Server whose sign-in gives tokens
+        living `lifetime` s (None: a life that cannot be told), on a
+        monotonic clock the test moves."""
         module = load_plugin_module(FakeHost(1))
         clock = [1_000_000.0]
-        module.time = types.SimpleNamespace(time=lambda: clock[0], monotonic=time.monotonic)
+        module.time = types.SimpleNamespace(time=time.time, monotonic=lambda: clock[0])
         server = module.Server("http://127.0.0.1:9", "")
         issued = []
 
         def sign_in(_session, account, user_id):
             issued.append((account, user_id))
-            return "token-%d" % len(issued), int(clock[0]) + 3600
+            return "token-%d" % len(issued), lifetime
 
         server._sign_in = sign_in
+        return module, server, issued, clock
+
+    def test_a_token_is_renewed_before_it_expires_and_kept_per_account(self):
+        module, server, issued, clock = self.token_server(3600)
         with module.Session() as session:
             self.assertEqual(server.token(session, 0, 5), "token-1")
             self.assertEqual(server.token(session, 1, 6), "token-2")  # another account, its own token
@@ -371,6 +433,24 @@ class WithoutServerTest(unittest.TestCase):
             clock[0] += 2
             self.assertEqual(server.token(session, 0, 5), "token-3")
         self.assertEqual(issued, [(0, 5), (1, 6), (0, 5)])
+
+    def test_a_token_whose_life_cannot_be_told_is_kept_until_the_server_refuses_it(self):
+        for lifetime in (None, 0, -86400):  # no Date from the server, and the phone's clock past expires_at
+            module, server, issued, clock = self.token_server(lifetime)
+            with module.Session() as session:
+                self.assertEqual(server.token(session, 0, 5), "token-1")
+                clock[0] += 7 * 86400
+                self.assertEqual(server.token(session, 0, 5), "token-1")
+                server.forget(0, 5, "token-1")  # as with_token does on a 401
+                self.assertEqual(server.token(session, 0, 5), "token-2")
+            self.assertEqual(len(issued), 2)
+
+    def test_the_servers_date_header_is_read_in_each_of_its_forms(self):
+        module = load_plugin_module(FakeHost(1))
+        for date in ("Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"):
+            self.assertEqual(module._http_date(date), 784111777, date)  # RFC 9110's three forms
+        for broken in (None, "", "yesterday", "Sun, 06 Nov 99999999999 08:49:37 GMT"):
+            self.assertIsNone(module._http_date(broken), broken)
 
     def test_who_may_learn_my_app(self):
         module = load_plugin_module(FakeHost(1))
