@@ -31,14 +31,25 @@ repository abova8382993/extera-decomp, paths under sources/):
 - contacts: org/telegram/messenger/ContactsController.java, contactsDict is a
   ConcurrentHashMap<Long, TL_contact> per account.
 - requests: org/telegram/tgnet/ConnectionsManager.getInstance(account)
-  .sendRequest(request, RequestDelegate); the answer arrives later, on
-  another thread. The plugin SDK's client_utils (decompiled copy found in
+  .sendRequest(request, RequestDelegate[, int flags]); the answer arrives
+  later, on another thread. sendRequest returns the request's token (per
+  account, counting up from 1); cancelRequest(token, notifyServer) drops
+  the request, and its delegate is then never called (onRequestClear
+  removes the callbacks, so onRequestComplete finds none). The two-argument
+  overload is the three-argument one with flags 0. RequestFlag* constants
+  are the class's public static ints. An error answer is a TL_error with
+  Telegram's code and text, e.g. 420 "FLOOD_WAIT_3". The plugin SDK's
+  client_utils (decompiled copy found in
   the public code index) sends with the *selected* account's
   ConnectionsManager and wraps the callback in RequestCallback, a
   dynamic_proxy(RequestDelegate) that logs what the callback raises.
 - Mini App sign-in: org/telegram/ui/bots/BotWebViewSheet.java builds
   TL_messages_requestWebView with peer and bot from MessagesController,
   platform "android", url with flags |= 2, and reads TL_webViewResultUrl.url;
+  it sends requestWebView with the two-argument sendRequest (flags 0) and
+  requestMainWebView with flags 66 (FailOnServerErrors | InvokeAfter);
+  org/telegram/messenger/UserNameResolver.java sends resolveUsername with
+  flags 0 and cancels with cancelRequest(token, true);
   the init data in its fragment is signed as core.telegram.org/bots/webapps
   says (HMAC-SHA256 keyed with HMAC("WebAppData", bot token)).
 - forum topics: with no reply chosen, the message's replyToMsg is the topic's
@@ -308,6 +319,12 @@ class FakeHost:
         self.requests = []       # (account, request class name, detail) as sent to Telegram
         self.sent_messages = []  # what the app sent after the send hooks ran
         self.failing = set()     # names of stand-ins that raise, to model a failing host call
+        self.request_flags = []  # (account, request class name, flags) as sendRequest got them
+        self.cancelled = []      # (account, token, notify server) as cancelRequest got them
+        self.held = set()        # request class names Telegram does not answer (yet): no network, say
+        self.pending = {}        # (account, token) -> (request class name, delegate) of held requests
+        self.errors = []         # [request class name, account or None, TL_error]: the next such request gets it
+        self._tokens = [itertools.count(1) for _ in range(MAX_ACCOUNT_COUNT)]
         self._changed = threading.Condition()
         self._modules = None
         for name, uid in (usernames or {}).items():
@@ -359,6 +376,19 @@ class FakeHost:
 
     def fail(self, name):
         self.failing.add(name)
+
+    def answer_error(self, name, code, text, account=None):
+        """Telegram answers the next `name` request (from `account`, or any) with TL_error(code, text)."""
+        with self._changed:
+            self.errors.append((name, account, TL_error(code=code, text=text)))
+
+    def _next_error(self, account, name):
+        with self._changed:
+            for i, (wanted, only, error) in enumerate(self.errors):
+                if wanted == name and only in (None, account):
+                    del self.errors[i]
+                    return error
+        return None
 
     def _check(self, name):
         if name in self.failing:
@@ -580,6 +610,18 @@ class FakeHost:
                 return ContactsController(account)
 
         class ConnectionsManager:
+            RequestFlagEnableUnauthorized = 1
+            RequestFlagFailOnServerErrors = 2
+            RequestFlagCanCompress = 4
+            RequestFlagWithoutLogin = 8
+            RequestFlagTryDifferentDc = 16
+            RequestFlagForceDownload = 32
+            RequestFlagInvokeAfter = 64
+            RequestFlagNeedQuickAck = 128
+            RequestFlagDoNotWaitFloodWait = 1024
+            RequestFlagListenAfterCancel = 2048
+            RequestFlagFailOnServerErrorsExceptFloodWait = 65536
+
             def __init__(self, account):
                 self.account = account
 
@@ -589,12 +631,33 @@ class FakeHost:
                     raise JavaException("java.lang.ArrayIndexOutOfBoundsException: %d" % account)
                 return ConnectionsManager(account)
 
-            def sendRequest(self, request, delegate):
+            def sendRequest(self, request, delegate, *rest):
+                # Overloads: (TLObject, RequestDelegate) and (TLObject, RequestDelegate, int flags);
+                # the longer ones take other delegates the plugin has no use for.
                 if not hasattr(delegate, "run"):  # Java wants a RequestDelegate, not a Python function
                     raise TypeError("sendRequest: no RequestDelegate")
+                if len(rest) > 1 or (rest and (not isinstance(rest[0], int) or isinstance(rest[0], bool))):
+                    raise TypeError("sendRequest: no overload for %r" % (rest,))
+                flags = rest[0] if rest else 0
+                name = type(request).__name__
+                token = next(host._tokens[self.account])
+                host.request_flags.append((self.account, name, flags))
                 response, error = host._serve(self.account, request)
-                threading.Thread(target=delegate.run, args=(response, error), daemon=True).start()
-                return random.randint(1, 1 << 30)
+                if name in host.held:
+                    with host._changed:
+                        host.pending[(self.account, token)] = (name, delegate)
+                        host._changed.notify_all()
+                else:
+                    threading.Thread(target=delegate.run, args=(response, error), daemon=True).start()
+                return token
+
+            def cancelRequest(self, token, notify_server, *rest):
+                if isinstance(token, bool) or not isinstance(token, int) or not isinstance(notify_server, bool) or len(rest) > 1:
+                    raise TypeError("cancelRequest(int, boolean[, Runnable])")
+                with host._changed:
+                    host.cancelled.append((self.account, token, notify_server))
+                    host.pending.pop((self.account, token), None)
+                    host._changed.notify_all()
 
         client_utils = types.ModuleType("client_utils")
 
@@ -680,6 +743,11 @@ class FakeHost:
     def _serve(self, account, request):
         name = type(request).__name__
         me = self.accounts[account]
+        error = self._next_error(account, name)
+        if error is not None:
+            detail = request.username if isinstance(request, TL_contacts_resolveUsername) else getattr(request, "url", None)
+            self.requests.append((account, name, detail))
+            return None, error
         if isinstance(request, TL_contacts_resolveUsername):
             self.requests.append((account, name, request.username))
             found = self.cloud.find(request.username or "")
