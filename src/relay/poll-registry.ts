@@ -36,9 +36,20 @@ export type OnWake = (() => void) | { wake (): void }
 export interface Waiter {
   readonly key: string
   wake (): void
-  /** Whether it takes a place under its key's cap (a hold: once its first look says it waits). */
+  /**
+   * Whether it takes a place under its key's cap (a hold: once its first look says it
+   * waits, through `startWaiting`). It must not change otherwise while admitted.
+   */
   readonly waiting: boolean
 }
+
+/** The polls of a key held more than once, with how many of them wait (so the cap is checked in one step). */
+class Polls extends Set<Waiter> {
+  waiting = 0
+}
+
+const waitingOn = (polls: Waiter | Polls | undefined): number =>
+  polls === undefined ? 0 : polls instanceof Polls ? polls.waiting : polls.waiting ? 1 : 0
 
 /** A callback held through `hold`, with its own release handle. */
 class Entry implements Waiter, HeldPoll {
@@ -68,8 +79,8 @@ class Entry implements Waiter, HeldPoll {
 }
 
 export class PollRegistry {
-  /** A key held by one poll maps to it directly; only a key held more than once gets a Set. */
-  readonly #byKey = new Map<string, Waiter | Set<Waiter>>()
+  /** A key held by one poll maps to it directly; only a key held more than once gets a Polls. */
+  readonly #byKey = new Map<string, Waiter | Polls>()
   readonly #limits: PollLimits
   #total = 0
 
@@ -91,41 +102,45 @@ export class PollRegistry {
   /**
    * Holds `waiter` on its key until `dismiss(waiter)`: its `wake` runs whenever
    * something may have changed for it. Throws at the caps, as `hold` does (the
-   * per-key one only for a waiter already `waiting`; see `mayWait` for the others).
-   * A waiter is admitted once, and dismissed once.
+   * per-key one only for a waiter already `waiting`; the others meet it at
+   * `startWaiting`). A waiter is admitted once, and dismissed once.
    */
   admit (waiter: Waiter): void {
     const key = waiter.key
     const polls = this.#byKey.get(key)
-    if (waiter.waiting) this.mayWait(waiter)
+    if (waiter.waiting && waitingOn(polls) >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
     if (this.#total >= this.#limits.maxTotal) throw new WC_ERR_POLLS_FULL()
-    if (polls === undefined) this.#byKey.set(key, waiter)
-    else if (polls instanceof Set) polls.add(waiter)
-    else this.#byKey.set(key, new Set([polls, waiter]))
+    if (polls === undefined) {
+      this.#byKey.set(key, waiter)
+    } else if (polls instanceof Polls) {
+      polls.add(waiter)
+      if (waiter.waiting) polls.waiting++
+    } else {
+      const both = new Polls([polls, waiter])
+      both.waiting = waitingOn(polls) + waitingOn(waiter)
+      this.#byKey.set(key, both)
+    }
     this.#total++
   }
 
   /**
-   * Throws WC_ERR_TOO_MANY_POLLS (429) when `waiter`'s key has as many waiting
-   * polls as its cap allows: called before a waiter starts to wait (so it is not one of them).
+   * An admitted `waiter`, not waiting yet, is to wait: throws WC_ERR_TOO_MANY_POLLS
+   * (429) when its key has as many waiting polls as its cap allows, else counts it,
+   * and it must read as `waiting` from now on.
    */
-  mayWait (waiter: Waiter): void {
+  startWaiting (waiter: Waiter): void {
     const polls = this.#byKey.get(waiter.key)
-    let count = 0
-    if (polls instanceof Set) {
-      for (const poll of polls) if (poll.waiting) count++
-    } else if (polls?.waiting === true) {
-      count = 1
-    }
-    if (count >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
+    if (waitingOn(polls) >= this.#limits.maxPerKey) throw new WC_ERR_TOO_MANY_POLLS()
+    if (polls instanceof Polls) polls.waiting++
   }
 
-  /** Takes an admitted waiter out. */
+  /** Takes an admitted waiter out (still reading as waiting, if it waited). */
   dismiss (waiter: Waiter): void {
     const polls = this.#byKey.get(waiter.key)
     if (polls === waiter) {
       this.#byKey.delete(waiter.key)
-    } else if (polls instanceof Set && polls.delete(waiter)) {
+    } else if (polls instanceof Polls && polls.delete(waiter)) {
+      if (waiter.waiting) polls.waiting--
       if (polls.size === 0) this.#byKey.delete(waiter.key)
     } else {
       return
@@ -136,14 +151,14 @@ export class PollRegistry {
   wake (key: string): void {
     const polls = this.#byKey.get(key)
     if (polls === undefined) return
-    if (polls instanceof Set) for (const waiter of [...polls]) waiter.wake()
+    if (polls instanceof Polls) for (const waiter of [...polls]) waiter.wake()
     else polls.wake()
   }
 
   /** Wakes every held poll: the store came or went, wake-ups may have been lost, or the server closes. */
   wakeAll (): void {
     for (const polls of [...this.#byKey.values()]) {
-      if (polls instanceof Set) for (const waiter of [...polls]) waiter.wake()
+      if (polls instanceof Polls) for (const waiter of [...polls]) waiter.wake()
       else polls.wake()
     }
   }

@@ -366,7 +366,7 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     if ((this.#flags & WOKEN) !== 0) return this.#awake()
     if ((this.#flags & (ADMITTED | WAITING)) === ADMITTED) {
       try {
-        this.#polls.mayWait(this)
+        this.#polls.startWaiting(this)
       } catch (error) {
         return this.#failed(error)
       }
@@ -377,9 +377,9 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
   }
 
   #release (): void {
-    const admitted = (this.#flags & ADMITTED) !== 0
+    // Dismissed while it still reads as waiting: the registry counts its key's waiting polls.
+    if ((this.#flags & ADMITTED) !== 0) this.#polls.dismiss(this)
     this.#flags = (this.#flags & LEFT) | DONE
-    if (admitted) this.#polls.dismiss(this)
   }
 
   #end (value: T): void {

@@ -52,21 +52,37 @@ describe('the held-poll registry', () => {
   })
 
   it('counts under a key only the polls that wait; every poll under the total', () => {
-    const polls = new PollRegistry({ maxPerKey: 1, maxTotal: 4 })
+    const polls = new PollRegistry({ maxPerKey: 2, maxTotal: 6 })
     // As the relay's holds are: admitted before their first look, waiting once it says so.
     const looking = (): { key: string, waiting: boolean, wake: () => void } => ({ key: 'bob', waiting: false, wake: () => {} })
-    const [a, b, c] = [looking(), looking(), looking()]
-    for (const poll of [a, b, c]) polls.admit(poll)
-    polls.mayWait(a)
-    a.waiting = true
-    expect(() => polls.mayWait(b)).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS', statusCode: 429 }))
+    const wait = (poll: { waiting: boolean }): void => {
+      polls.startWaiting(poll as ReturnType<typeof looking>)
+      poll.waiting = true
+    }
+    const [a, b, c, d] = [looking(), looking(), looking(), looking()]
+    polls.admit(a)
+    wait(a) // alone on its key, then joined by others
+    for (const poll of [b, c, d]) polls.admit(poll)
+    wait(b)
+    expect(() => { wait(c) }).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS', statusCode: 429 }))
+    // A poll that only looked frees no place; one that waited does.
+    polls.dismiss(d)
+    expect(() => { wait(c) }).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS' }))
     polls.dismiss(a)
-    polls.mayWait(b)
-    b.waiting = true
+    wait(c)
     // A waiting poll admitted at once is held to the cap at once (polls.hold's are).
     expect(() => polls.hold('bob', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_TOO_MANY_POLLS' }))
-    polls.admit(looking())
-    polls.admit(looking())
-    expect(() => polls.admit(looking())).toThrow(expect.objectContaining({ code: 'WC_ERR_POLLS_FULL', statusCode: 503 }))
+    for (let i = 0; i < 4; i++) polls.admit(looking())
+    expect(() => { polls.admit(looking()) }).toThrow(expect.objectContaining({ code: 'WC_ERR_POLLS_FULL', statusCode: 503 }))
+    polls.dismiss(b)
+    polls.dismiss(c)
+    expect(polls.size).toBe(4)
+    // Its places free again, the key takes two waiting polls, no more.
+    polls.hold('bob', () => {}).release()
+    const e = polls.hold('bob', () => {})
+    polls.hold('bob', () => {})
+    expect(() => polls.hold('carol', () => {})).toThrow(expect.objectContaining({ code: 'WC_ERR_POLLS_FULL' }))
+    e.release()
+    expect(() => polls.hold('bob', () => {}).release()).not.toThrow()
   })
 })
