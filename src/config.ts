@@ -139,8 +139,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
 function storeConfig (parsed: Env): StoreConfig {
   // A bad STORE_KEY stops the start even in memory mode, where it is unused: it says the settings are off.
   const key = parsed.STORE_KEY === undefined ? undefined : decodeStoreKey(parsed.STORE_KEY)
-  requireRedisUrl(parsed.REDIS_URL)
   if (parsed.STORE === 'memory') return { kind: 'memory' }
+  requireRedisUrl(parsed.REDIS_URL)
   if (key === undefined) {
     throw new WC_ERR_CONFIG(`STORE=redis needs STORE_KEY, a secret shared by all instances and never stored in Redis (32 bytes, base64 or hex); ${STORE_KEY_HINT}`)
   }

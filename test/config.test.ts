@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
 
+const KEY_HEX = 'ab'.repeat(32)
+
 describe('settings', () => {
   it('has a default for everything, and a random signing key said to be one', () => {
     const config = loadConfig({})
@@ -28,6 +30,8 @@ describe('settings', () => {
     expect(fromHex.store).toEqual({ kind: 'redis', url: 'redis://10.0.0.5:6380', prefix: 'a:', key })
     // Memory mode carries nothing of Redis.
     expect(loadConfig({ STORE_KEY: key.toString('base64'), REDIS_URL: 'redis://x' }).store).toEqual({ kind: 'memory' })
+    // Unused in memory mode, so not read: a URL left over from elsewhere does not stop the start.
+    expect(loadConfig({ REDIS_URL: '10.0.0.5:6379' }).store).toEqual({ kind: 'memory' })
   })
 
   it('turns seconds into milliseconds', () => {
@@ -53,8 +57,8 @@ describe('settings', () => {
     [{ STORE: 'disk' }, /STORE must be one of memory, redis \(got "disk"\)/],
     [{ V1_ENABLED: '0' }, /V1_ENABLED must be true or false \(got "0"\)/],
     [{ TELEGRAM_TEST_ENV: 'yes' }, /TELEGRAM_TEST_ENV must be true or false/],
-    [{ REDIS_URL: 'foo' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
-    [{ REDIS_URL: 'http://user:secret@host' }, /^(?!.*secret).*REDIS_URL must be a redis:\/\//],
+    [{ STORE: 'redis', STORE_KEY: KEY_HEX, REDIS_URL: 'foo' }, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ STORE: 'redis', STORE_KEY: KEY_HEX, REDIS_URL: 'http://user:secret@host' }, /^(?!.*secret).*REDIS_URL must be a redis:\/\//],
     [{ STORE: 'redis' }, /STORE=redis needs STORE_KEY/],
     [{ STORE: 'redis', STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes in base64 or hex \(got 5 bytes\)/],
     [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/]
