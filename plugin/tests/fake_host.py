@@ -37,8 +37,16 @@ repository abova8382993/extera-decomp, paths under sources/):
   the request, and its delegate is then never called (onRequestClear
   removes the callbacks, so onRequestComplete finds none). The two-argument
   overload is the three-argument one with flags 0. RequestFlag* constants
-  are the class's public static ints. An error answer is a TL_error with
-  Telegram's code and text, e.g. 420 "FLOOD_WAIT_3". The plugin SDK's
+  are the class's public static ints (12.8 has RequestFlagDoNotWaitFloodWait
+  = 1024; sendRequest hands flags on to native_sendRequest unchanged). An
+  error answer is a TL_error with Telegram's code and text, e.g. 420
+  "FLOOD_WAIT_3". A 420 reaches the delegate only when the request has
+  FailOnServerErrors (2) or DoNotWaitFloodWait (1024): else the native layer
+  waits it out and sends the request again, calling nothing meanwhile
+  (TMessagesProj/jni/tgnet/ConnectionsManager.cpp, processServerResponse,
+  in exteraGram's tree as the public index holds it, e.g.
+  cnwxu3ea/exteragram-dev; 1024 is RequestFlagIgnoreFloodWait in tgnet's
+  Defines.h; DrKLO/Telegram's older copies gate on 2 alone). The plugin SDK's
   client_utils (decompiled copy found in
   the public code index) sends with the *selected* account's
   ConnectionsManager and wraps the callback in RequestCallback, a
@@ -49,7 +57,8 @@ repository abova8382993/extera-decomp, paths under sources/):
   it sends requestWebView with the two-argument sendRequest (flags 0) and
   requestMainWebView with flags 66 (FailOnServerErrors | InvokeAfter);
   org/telegram/messenger/UserNameResolver.java sends resolveUsername with
-  flags 0 and cancels with cancelRequest(token, true);
+  flags 0 and cancels with cancelRequest(token, true) (the plugin adds
+  DoNotWaitFloodWait to each, and drops InvokeAfter);
   the init data in its fragment is signed as core.telegram.org/bots/webapps
   says (HMAC-SHA256 keyed with HMAC("WebAppData", bot token)).
 - forum topics: with no reply chosen, the message's replyToMsg is the topic's
@@ -390,6 +399,51 @@ class FakeHost:
                     return error
         return None
 
+    def _dispatch(self, account, token, request, delegate, flags):
+        """Telegram's answer to one request, as tgnet hands it on: to the
+        delegate, on another thread; or held (a name in `held`, or a flood
+        wait tgnet keeps to itself) until it is answered or cancelled."""
+        name = type(request).__name__
+        response, error = self._serve(account, request)
+        wait = self._kept_flood_wait(error, flags)
+        if name in self.held or wait is not None:
+            with self._changed:
+                self.pending[(account, token)] = (name, delegate)
+                self._changed.notify_all()
+            if wait is not None and name not in self.held:
+                timer = threading.Timer(wait, self._send_again, args=(account, token, request, delegate, flags))
+                timer.daemon = True
+                timer.start()
+        else:
+            threading.Thread(target=delegate.run, args=(response, error), daemon=True).start()
+
+    def _send_again(self, account, token, request, delegate, flags):
+        """tgnet sends a request again once its flood wait is over, unless it was cancelled meanwhile."""
+        with self._changed:
+            if self.pending.pop((account, token), None) is None:
+                return
+            self._changed.notify_all()
+        self._dispatch(account, token, request, delegate, flags)
+
+    @staticmethod
+    def _kept_flood_wait(error, flags):
+        """The seconds tgnet waits before sending again when it keeps a 420
+        from the delegate, else None. Its processServerResponse handles an
+        RpcError 420 itself unless the request has FailOnServerErrors (2) or
+        DoNotWaitFloodWait (1024, tgnet's RequestFlagIgnoreFloodWait):
+        FLOOD_WAIT_X waits X s (2 when X is not above 0), any other 420 2 s,
+        except SLOWMODE_WAIT_X and STORY_SEND_FLOOD, which reach the delegate."""
+        if error is None or error.code != 420 or flags & (2 | 1024):
+            return None
+        text = error.text or ""
+        if text.startswith("SLOWMODE_WAIT_") or "STORY_SEND_FLOOD" in text:
+            return None
+        if text.startswith("FLOOD_WAIT_"):
+            digits = text[len("FLOOD_WAIT_"):]
+            seconds = int(digits) if digits.isdigit() else 0
+            return seconds if seconds > 0 else 2
+        return 2
+
     def _check(self, name):
         if name in self.failing:
             raise JavaException("java.lang.RuntimeException in %s" % name)
@@ -642,13 +696,7 @@ class FakeHost:
                 name = type(request).__name__
                 token = next(host._tokens[self.account])
                 host.request_flags.append((self.account, name, flags))
-                response, error = host._serve(self.account, request)
-                if name in host.held:
-                    with host._changed:
-                        host.pending[(self.account, token)] = (name, delegate)
-                        host._changed.notify_all()
-                else:
-                    threading.Thread(target=delegate.run, args=(response, error), daemon=True).start()
+                host._dispatch(self.account, token, request, delegate, flags)
                 return token
 
             def cancelRequest(self, token, notify_server, *rest):

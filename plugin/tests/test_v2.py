@@ -269,7 +269,9 @@ class SignInTest(V2Case):
             module.answer_loop_v2 = answer_loop_v2
         self.start(bob_host, module_settings=FAST_BACKOFF, prepare=with_a_bug_once)
         eventually(lambda: len(calls) == 2)
-        self.assertIn("[whatclient] answering failed: RuntimeError('a bug')", bob_host.logs)
+        # The type alone: this may repeat every backoff, and the text may carry data.
+        self.assertIn("[whatclient] answering failed: RuntimeError", bob_host.logs)
+        self.assertFalse([line for line in bob_host.logs if "a bug" in line])
         alice_host = self.phone()
         alice, _ = self.start(alice_host)
         self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("success", "%d uses Nicegram (verified)" % bob_id))

@@ -2,10 +2,13 @@
 ConnectionsManager) and waits it is told to keep, and a server URL that is
 not TLS:
 - a request to Telegram it stops waiting for is cancelled in the app;
-- each request goes with the flags the app itself sends it with;
+- each request goes with DoNotWaitFloodWait, so that a flood wait reaches
+  the plugin (the app's network layer keeps it to itself otherwise), and
+  requestMainWebView without the app's InvokeAfter;
 - FLOOD_WAIT_X from Telegram keeps that account off Telegram for X s, and
   the server's Retry-After (429, 503) holds the loops at least that long;
-- no Telegram sign-in over plain http:// to another machine.
+- Telegram sign-in over plain http:// to another machine goes on, with a
+  warning.
 None of these needs the real server: the few HTTP answers come from small
 loopback stand-ins, and the stand-in phone plays Telegram."""
 import http.server
@@ -134,22 +137,99 @@ class CancelTest(unittest.TestCase):
         self.assertEqual(host.cancelled, [])
 
 
+DO_NOT_WAIT_FLOOD_WAIT, FAIL_ON_SERVER_ERRORS, INVOKE_AFTER = 1024, 2, 64
+
+
 class FlagsTest(unittest.TestCase):
-    def test_each_request_goes_with_the_flags_the_app_uses(self):
-        # exteraGram 12.8: UserNameResolver sends resolveUsername without flags;
-        # BotWebViewSheet.requestWebView sends requestWebView without flags and
-        # requestMainWebView with FailOnServerErrors | InvokeAfter.
+    def test_each_request_goes_with_do_not_wait_flood_wait(self):
+        # exteraGram 12.8 sends resolveUsername and requestWebView without flags
+        # and requestMainWebView with FailOnServerErrors | InvokeAfter; ours
+        # add DoNotWaitFloodWait, and requestMainWebView drops InvokeAfter.
         host = phone()
         module = loaded(host)
         telegram = module.Telegram()
         self.assertIsNotNone(telegram.web_app_url(0, BOT_USERNAME, WEBAPP_URL))
         self.assertIsNotNone(telegram.web_app_url(0, BOT_USERNAME, None))
         self.assertEqual(host.request_flags, [
-            (0, "TL_contacts_resolveUsername", 0), (0, "TL_messages_requestWebView", 0),
-            (0, "TL_messages_requestMainWebView", 2 | 64)])
+            (0, "TL_contacts_resolveUsername", DO_NOT_WAIT_FLOOD_WAIT),
+            (0, "TL_messages_requestWebView", DO_NOT_WAIT_FLOOD_WAIT),
+            (0, "TL_messages_requestMainWebView", FAIL_ON_SERVER_ERRORS | DO_NOT_WAIT_FLOOD_WAIT)])
+        self.assertFalse(any(flags & INVOKE_AFTER for _a, _n, flags in host.request_flags))
+
+
+class StandInFloodWaitTest(unittest.TestCase):
+    """The stand-in's ConnectionsManager, as tgnet treats a 420: handed to
+    the delegate only for a request with FailOnServerErrors or
+    DoNotWaitFloodWait; else waited out in the app and sent again, the
+    delegate called with the answer to that."""
+
+    def send(self, host, flags, text="FLOOD_WAIT_1"):
+        modules = host.modules()
+        request = modules["org.telegram.tgnet"].TLRPC.TL_contacts_resolveUsername()
+        request.username = BOT_USERNAME
+        answers = []
+        done = threading.Event()
+
+        def answered(response, error):
+            answers.append((response, error))
+            done.set()
+        host.answer_error("TL_contacts_resolveUsername", 420, text)
+        manager = modules["org.telegram.tgnet"].ConnectionsManager.getInstance(0)
+        return manager, manager.sendRequest(request, modules["client_utils"].RequestCallback(answered), flags), answers, done
+
+    def test_with_either_flag_the_error_is_the_answer(self):
+        for flags in (FAIL_ON_SERVER_ERRORS, DO_NOT_WAIT_FLOOD_WAIT, FAIL_ON_SERVER_ERRORS | INVOKE_AFTER):
+            host = phone()
+            _manager, _token, answers, done = self.send(host, flags)
+            self.assertTrue(done.wait(2), flags)
+            [(response, error)] = answers
+            self.assertIsNone(response)
+            self.assertEqual((error.code, error.text), (420, "FLOOD_WAIT_1"))
+            self.assertEqual(host.pending, {})
+
+    def test_without_them_the_app_waits_and_sends_again(self):
+        for flags in (0, INVOKE_AFTER):
+            host = phone()
+            _manager, token, answers, done = self.send(host, flags)
+            self.assertFalse(done.wait(0.6), flags)  # no word while the app waits
+            self.assertEqual(list(host.pending), [(0, token)])
+            self.assertTrue(done.wait(3), flags)  # sent again after the 1 s: the real answer
+            [(response, error)] = answers
+            self.assertIsNone(error)
+            self.assertIsNotNone(response)
+            self.assertEqual([name for _a, name, _d in host.requests], ["TL_contacts_resolveUsername"] * 2)
+
+    def test_cancelled_while_the_app_waits_it_is_never_answered(self):
+        host = phone()
+        manager, token, answers, done = self.send(host, 0)
+        manager.cancelRequest(token, True)
+        self.assertFalse(done.wait(1.6))
+        self.assertEqual((answers, host.pending, len(host.requests)), ([], {}, 1))
+
+    def test_a_slow_mode_wait_is_always_the_answer(self):
+        host = phone()
+        _manager, _token, answers, done = self.send(host, 0, "SLOWMODE_WAIT_5")
+        self.assertTrue(done.wait(2))
+        self.assertEqual(answers[0][1].text, "SLOWMODE_WAIT_5")
 
 
 class FloodWaitTest(PluginCase):
+    def test_a_flood_wait_reaches_us_from_each_request(self):
+        # Sent as the app sends them (resolveUsername and requestWebView with
+        # no flags), the app would keep the 420 to itself: each would end in
+        # our timeout and a cancel, with no wait to keep.
+        for name, webapp_url in (("TL_contacts_resolveUsername", WEBAPP_URL), ("TL_messages_requestWebView", WEBAPP_URL),
+                                 ("TL_messages_requestMainWebView", None)):
+            host = phone()
+            module = loaded(host, TELEGRAM_TIMEOUT_SECONDS=1.0)
+            host.answer_error(name, 420, "FLOOD_WAIT_30")
+            started = time.monotonic()
+            with self.assertRaises(module.TelegramError, msg=name) as caught:
+                module.Telegram().web_app_url(0, BOT_USERNAME, webapp_url)
+            self.assertEqual((str(caught.exception), caught.exception.retry_after), ("FLOOD_WAIT_30", 30), name)
+            self.assertLess(time.monotonic() - started, 0.9, name)  # the answer, not the timeout
+            self.assertEqual(host.cancelled, [], name)
+
     def test_the_texts_telegram_sends(self):
         wait = load_plugin_module(FakeHost(1)).flood_wait_seconds
         self.assertEqual(wait("FLOOD_WAIT_3"), 3)
@@ -161,7 +241,7 @@ class FloodWaitTest(PluginCase):
 
     def test_an_account_waits_out_its_flood_wait_before_asking_telegram_again(self):
         host = phone(new_user())
-        module = loaded(host)
+        module = loaded(host, TELEGRAM_TIMEOUT_SECONDS=1.0)
         clock = [1_000_000.0]
         module.time = types.SimpleNamespace(time=time.time, monotonic=lambda: clock[0], sleep=time.sleep)
         telegram = module.Telegram()
@@ -182,7 +262,7 @@ class FloodWaitTest(PluginCase):
 
     def test_a_flood_wait_during_sign_in_holds_the_answering_loop(self):
         host = phone()
-        module = loaded(host)
+        module = loaded(host, TELEGRAM_TIMEOUT_SECONDS=1.0)
         # The server is down: without the wait, the loop would sign in again within 0.2 s.
         server = module.Server("http://127.0.0.1:%d" % free_port(), "", module.Telegram())
         server._info, server._info_until = dict(V2_INFO), float("inf")
@@ -198,7 +278,8 @@ class FloodWaitTest(PluginCase):
     def test_a_flood_wait_on_a_username_is_explained(self):
         host = phone()
         host.answer_error("TL_contacts_resolveUsername", 420, "FLOOD_WAIT_30")
-        plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k")
+        plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k",
+                               module_settings={"TELEGRAM_TIMEOUT_SECONDS": 1.0})
         self.assertEqual(self.send(plugin, host, ".wc @somebody"), "cancelled")
         self.assertEqual(host.wait_for_bulletins(1), [("error", "WhatClient: too many questions for now; try again later")])
         self.assertIn("[whatclient] ask: busy: Telegram: FLOOD_WAIT_30", host.logs)
@@ -219,6 +300,30 @@ class RetryAfterTest(unittest.TestCase):
         self.assertEqual(retry_after(past), 0)
         for broken in (None, "", "soon", "-5", "1.5", "١٢"):
             self.assertIsNone(retry_after(broken), broken)
+
+    def test_an_http_date_is_measured_by_the_servers_clock(self):
+        retry_after = self.module._retry_after
+        http_date = lambda t: time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(t))
+        # The server's clock is an hour behind the phone's: "90 s from now" by
+        # its own Date, which the phone's clock would call an hour ago.
+        server_now = time.time() - 3600
+        self.assertEqual(retry_after(http_date(server_now + 90), http_date(server_now)), 90)
+        # ... or an hour ahead: the phone's clock would make 90 s an hour.
+        server_now = time.time() + 3600
+        self.assertEqual(retry_after(http_date(server_now + 90), http_date(server_now)), 90)
+        self.assertEqual(retry_after(http_date(server_now - 5), http_date(server_now)), 0)
+        # No Date, or not a date: the phone's clock.
+        soon = http_date(time.time() + 90)
+        for date in (None, "", "yesterday"):
+            self.assertAlmostEqual(retry_after(soon, date), 90, delta=3)
+        self.assertEqual(retry_after("120", http_date(server_now)), 120)  # seconds need no clock
+
+    def test_a_503_with_an_http_date_is_read_by_the_servers_clock(self):
+        server_now = time.time() - 3600  # an hour behind: by the phone's clock the date is long past
+        headers = {"Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(server_now + 2)),
+                   "Date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(server_now))}
+        err = self.module._failure(503, {}, {k.lower(): v for k, v in headers.items()})  # headers as Endpoint.call gives them
+        self.assertEqual((err.kind, err.retry_after), ("server", 2))
 
     def test_a_loop_waits_at_least_as_long_as_it_was_told_and_no_longer_than_the_bound(self):
         WcError, pause_after = self.module.WcError, self.module.pause_after
@@ -262,7 +367,11 @@ class RetryAfterTest(unittest.TestCase):
 
 
 class PlainHttpTest(PluginCase):
-    """http:// to another machine: v1 goes on, Telegram sign-in does not."""
+    """http:// to another machine: Telegram sign-in goes on, as over https://,
+    and "Check connection" and the log say it crosses the network in clear."""
+
+    IN_CLEAR_LOG = ("[whatclient] signing in over plain http:// to another machine: "
+                    "the sign-in and its token cross the network in clear; use https://")
 
     def test_which_urls_are_in_clear(self):
         Endpoint = load_plugin_module(FakeHost(1)).Endpoint
@@ -279,46 +388,73 @@ class PlainHttpTest(PluginCase):
         server._info, server._info_until = dict(V2_INFO, **info), float("inf")
         return module, server
 
-    def test_v2_is_refused_and_v1_goes_on_with_a_key(self):
-        module, server = self.server("http://wc.example.org", "")
-        with module.Session() as session:
-            with self.assertRaises(module.WcError) as caught:
-                server.uses_v2(session)
-            self.assertEqual((caught.exception.kind, caught.exception.detail), ("config", "needs_https"))
-            with self.assertRaises(module.WcError) as caught:  # whoever asks for a token
-                server.token(session, 0, 5)
-            self.assertEqual(caught.exception.detail, "needs_https")
-            module, server = self.server("http://wc.example.org", "key")
-            self.assertFalse(server.uses_v2(session))  # the user's key: v1, as with an older server
-            module, server = self.server("http://wc.example.org", "key", v1_enabled=False)
-            with self.assertRaises(module.WcError) as caught:
-                server.uses_v2(session)
-            self.assertEqual(caught.exception.detail, "needs_https")
-            for url in ("https://wc.example.org", "http://127.0.0.1:9"):
-                module, server = self.server(url, "key")
-                self.assertTrue(server.uses_v2(session), url)
+    def test_v2_goes_on_over_plain_http(self):
+        # Refusing it broke LAN, Tailscale and emulator setups: with a key, v1
+        # (answered only under EVERYONE, and a v2 server keeps v1 from users
+        # who signed in); without one, nothing at all.
+        with load_plugin_module(FakeHost(1)).Session() as session:
+            for url in ("http://wc.example.org", "http://192.168.1.20:3000", "https://wc.example.org", "http://127.0.0.1:9"):
+                for key, info in (("", {}), ("key", {}), ("key", {"v1_enabled": False})):
+                    _module, server = self.server(url, key, **info)
+                    self.assertTrue(server.uses_v2(session), (url, key, info))
 
-    def test_the_user_is_told_to_use_https(self):
+    def v2_stub(self, host):
+        """A v2 server on loopback that takes any init data for the phone's first account."""
+        def answer(method, path):
+            if path == "/v2/info":
+                return 200, {}, V2_INFO
+            if path == "/v2/session":
+                return 200, {}, {"token": "t" * 40, "user_id": host.accounts[0], "expires_at": int(time.time()) + 86400}
+            if path == "/v2/tasks":
+                return 200, {}, {"tasks": []}
+            return 404, {}, {}
+        stub = StubServer(answer)
+        self.addCleanup(stub.stop)
+        return stub
+
+    @staticmethod
+    def as_another_machine(module):
+        module._is_loopback = lambda host: False  # the stub listens on 127.0.0.1; count it as the LAN
+
+    def test_check_connection_warns_and_the_log_says_it_once(self):
         host = phone()
-
-        def a_v2_server(module):
-            module.V2.info = lambda self, session: dict(V2_INFO)  # the URL names no server we can reach
-        plugin, _ = self.start(host, server_url="http://wc.example.org", api_key="", prepare=a_v2_server)
-        needs_https = ("error", "WhatClient: signing in through Telegram needs a server URL with https:// "
-                                "(http:// only for a server on this device); check the plugin settings")
-        self.assertEqual(self.send(plugin, host, ".wc 5"), "cancelled")
-        self.assertEqual(host.wait_for_bulletins(2)[1], needs_https)
+        stub = self.v2_stub(host)
+        plugin, _ = self.start(host, server_url=stub.url, api_key="", prepare=self.as_another_machine)
         [check] = [s for s in plugin.create_settings() if s.kind == "Text"]
         check.on_click(None)
-        self.assertEqual(host.wait_for_bulletins(3)[2], needs_https)
-        eventually(lambda: "[whatclient] not answering: needs_https" in host.logs)
-        self.assertEqual(host.requests, [])  # nothing asked of Telegram: no init data made
+        self.assertEqual(host.wait_for_bulletins(1), [(
+            "info", "WhatClient: connected, signed in through Telegram, but over plain http://: the sign-in and "
+                    "its token cross the network in clear, readable on the way; use https:// if you can")])
+        eventually(lambda: ("GET", "/v2/tasks") in stub.calls)
+        self.assertIn(("POST", "/v2/session"), stub.calls)
+        self.assertEqual(host.logs.count(self.IN_CLEAR_LOG), 1)
+        # One line in all, however often it signs in again; no URL, no id.
+        server = plugin._wc_server()
+        with self.assertRaises(AssertionError):
+            eventually(lambda: host.logs.count(self.IN_CLEAR_LOG) > 1, timeout=0.5)
+        with plugin._wc_session.child() as session:
+            for _ in range(2):
+                server.forget(0, host.accounts[0])
+                server.token(session, 0, host.accounts[0])
+        self.assertEqual(host.logs.count(self.IN_CLEAR_LOG), 1)
+        self.assertEqual([line for line in host.logs if "http" in line], [self.IN_CLEAR_LOG])
+        self.assertFalse([line for line in host.logs if str(host.accounts[0]) in line or "127.0.0.1" in line])
+
+    def test_over_https_or_on_this_device_no_warning(self):
+        host = phone()
+        stub = self.v2_stub(host)
+        plugin, _ = self.start(host, server_url=stub.url, api_key="")  # 127.0.0.1: this device
+        [check] = [s for s in plugin.create_settings() if s.kind == "Text"]
+        check.on_click(None)
+        self.assertEqual(host.wait_for_bulletins(1), [("success", "WhatClient: connected, signed in through Telegram")])
+        self.assertNotIn(self.IN_CLEAR_LOG, host.logs)
 
     def test_russian(self):
         module = load_plugin_module(FakeHost(1, language="ru"))
-        self.assertEqual(module._error_text("ru", module.WcError(module.CONFIG, "needs_https")),
-                         "WhatClient: для входа через Telegram адрес сервера должен начинаться с https:// "
-                         "(http:// — только для сервера на этом устройстве); проверьте настройки плагина")
+        self.assertEqual(module.text("ru", "connected_v2_in_clear"),
+                         "WhatClient: соединение есть, вход через Telegram выполнен, но по простому http://: вход и "
+                         "его токен идут по сети открыто, их можно прочитать по пути; по возможности используйте https://")
+        self.assertNotIn("needs_https", "".join(module.TEXTS["en"]) + "".join(module.TEXTS["ru"]))
 
 
 if __name__ == "__main__":
