@@ -4,6 +4,7 @@
  * default 404 line puts the URL in the message itself. Ours carry the route
  * pattern, method, status and time, and never a URL, header, body or address.
  */
+import fs from 'node:fs'
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
 import { elapsedMs } from './fast-path/handed-on.js'
@@ -89,8 +90,35 @@ export function bufferedStdout (): { stream: SonicBoom, close: () => void } {
     stream,
     close: () => {
       clearInterval(timer)
-      stream.flushSync()
+      droppingUnwritable(() => { stream.flushSync() })
     }
+  }
+}
+
+/**
+ * Runs `flush` with fs.writeSync dropping what cannot be written instead of failing.
+ * sonic-boom's flushSync (4.2) retries every error but EAGAIN and EBUSY for ever, 100 ms
+ * apart, on the main thread: with a stdout whose reader has gone (EPIPE: `serve | head`),
+ * the last flush at a close held the process for good, deaf to signals and to
+ * SHUTDOWN_TIMEOUT_SECONDS. Lines that no one can read are lost either way. (pino makes
+ * flushSync a no-op once an async write has met EPIPE, but a pipe can break after the last one.)
+ */
+function droppingUnwritable (flush: () => void): void {
+  const writeSync = fs.writeSync
+  fs.writeSync = function (fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]): number {
+    try {
+      return (writeSync as (...args: unknown[]) => number)(fd, data, ...rest)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // Passing: sonic-boom waits and tries again, as it would without us.
+      if (code === 'EAGAIN' || code === 'EBUSY') throw error
+      return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength
+    }
+  } as typeof fs.writeSync
+  try {
+    flush()
+  } finally {
+    fs.writeSync = writeSync
   }
 }
 

@@ -117,6 +117,21 @@ describe('the server process', () => {
     expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)
   })
 
+  it('exits on SIGTERM though its stdout is a pipe no one reads any more (`serve | head`)', async () => {
+    // No API_SECRET_KEY: the banner on stderr says it listens.
+    const child = runCli(['serve'], { PORT: '0' })
+    await child.waitFor(/API_SECRET_KEY=/)
+    child.process.stdout.destroy()
+    child.process.kill('SIGTERM')
+    // Its last lines meet EPIPE: they are dropped, and it exits within SHUTDOWN_TIMEOUT_SECONDS (10 s).
+    const timedOut = setTimeout(() => { child.process.kill('SIGKILL') }, 20_000)
+    try {
+      expect(await child.exited).toBe(0)
+    } finally {
+      clearTimeout(timedOut)
+    }
+  })
+
   it('on SIGTERM answers held polls at once and exits 0', async () => {
     const { child, url } = await serveProcess({ API_SECRET_KEY: 'k2' })
     const held = signedClient(url, 'k2').get('/getTasks/42?wait=30')
