@@ -85,12 +85,15 @@ class PrivateLogController extends LogController {
  */
 export function bufferedStdout (): { stream: SonicBoom, close: () => void } {
   const stream = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+  // Ours at a close, and pino's own at the process's exit.
+  const flushSync = stream.flushSync.bind(stream)
+  stream.flushSync = () => { droppingUnwritable(flushSync) }
   const timer = setInterval(() => stream.flush(), 1000).unref()
   return {
     stream,
     close: () => {
       clearInterval(timer)
-      droppingUnwritable(() => { stream.flushSync() })
+      stream.flushSync()
     }
   }
 }
