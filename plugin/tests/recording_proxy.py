@@ -8,6 +8,8 @@ import http.server
 import threading
 import urllib.parse
 
+from loopback import serve_on_loopback, stop_serving
+
 _FORWARDED = ("content-type", "accept", "authorization", "if-none-match", "x-signature")
 
 
@@ -74,10 +76,7 @@ class RecordingProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.server, self.url = serve_on_loopback(Handler)
 
     def calls(self, route=None, in_flight=False):
         """The exchanges so far (those of one route, as "GET /v2/tasks"):
@@ -87,5 +86,4 @@ class RecordingProxy:
         return [e for e in seen if route is None or e.route == route or e.route.startswith(route + "/")]
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)

@@ -9,6 +9,7 @@ import time
 import unittest
 
 from fake_host import PLUGIN_PATH, FakeHost, MessageObject, Params, load_plugin_module
+from loopback import serve_on_loopback, stop_serving
 from server import ServerProcess
 
 KEY = "plugin-test-key"
@@ -462,13 +463,11 @@ class LoopTest(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), V1Server)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        server, url = serve_on_loopback(V1Server)
         try:
-            errors = self.run_loop_for("http://127.0.0.1:%d" % server.server_address[1], 1.0)
+            errors = self.run_loop_for(url, 1.0)
         finally:
-            server.shutdown()
-            server.server_close()
+            stop_serving(server)
         self.assertEqual(errors, [])
         self.assertGreaterEqual(len(calls), 2)
         self.assertLessEqual(len(calls), 7)  # one per 0.2 s interval; a busy loop makes thousands
@@ -492,12 +491,9 @@ class AnswerSizeTest(unittest.TestCase):
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Server)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.addCleanup(self.server.server_close)
-        self.addCleanup(self.server.shutdown)
-        self.v2 = self.module.Server("http://127.0.0.1:%d" % self.server.server_address[1], "").v2
+        server, url = serve_on_loopback(Server)
+        self.addCleanup(stop_serving, server)
+        self.v2 = self.module.Server(url, "").v2
 
     def tasks(self, path):
         self.answers["/v2/tasks"] = self.answers[path]

@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 
 from fake_host import FakeHost, TelegramCloud, load_plugin_module
+from loopback import serve_on_loopback, stop_serving
 from server import ServerProcess
 from test_plugin import PluginCase, eventually, new_user
 
@@ -116,14 +117,10 @@ class V1OnlyProxy:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.server, self.url = serve_on_loopback(Handler)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)
 
 
 FAST_BACKOFF = {"BACKOFF_BASE_SECONDS": 0.05, "BACKOFF_MAX_SECONDS": 0.2}

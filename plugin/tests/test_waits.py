@@ -19,6 +19,7 @@ import types
 import unittest
 
 from fake_host import FakeHost, TelegramCloud, load_plugin_module
+from loopback import serve_on_loopback, stop_serving
 from test_plugin import PluginCase, eventually, free_port, new_user
 
 BOT_TOKEN = "7000000002:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
@@ -72,14 +73,10 @@ class StubServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.server, self.url = serve_on_loopback(Handler)
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop_serving(self.server)
 
 
 def run_for(target, session, seconds):
