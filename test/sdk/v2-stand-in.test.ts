@@ -133,6 +133,9 @@ describe('WhatClientV2 against a stand-in', () => {
     let retries = 0
     const client = new WhatClientV2({ baseUrl: 'http://127.0.0.1:9', onRetry: () => { retries++ } })
     await expect(client.tasks()).rejects.toThrow(/not signed in: call signIn\(initData\) first, or give the client an initData callback/)
+    // A 401, as the server would answer the call: code that signs in again on a 401 handles it too.
+    await expect(client.tasks()).rejects.toBeInstanceOf(WhatClientError)
+    await expect(client.tasks()).rejects.toMatchObject({ status: 401 })
     await expect(client.signIn()).rejects.toThrow(/signIn needs init data/)
     // Said at once, not retried as a failed call.
     expect(retries).toBe(0)
@@ -144,7 +147,7 @@ describe('WhatClientV2 against a stand-in', () => {
       if (method !== 'POST' || path !== '/v2/session') return { status: 404, body: { detail: 'Not Found' } }
       seen.push((JSON.parse(body) as { init_data: string }).init_data)
       // Every other attempt is refused as the server does while Redis is away.
-      return seen.length % 2 === 1 ? { status: 503, body: { detail: 'The task store is unavailable; try again later.' } } : { body: SESSION }
+      return seen.length % 2 === 1 ? { status: 503, body: { detail: 'The task store is unavailable; try again later.' }, headers: { 'retry-after': '0' } } : { body: SESSION }
     }), async (server) => {
       let made = 0
       const client = new WhatClientV2({ baseUrl: server.url, retry: fast, initData: () => `init-${++made}` })

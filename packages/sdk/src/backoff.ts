@@ -59,25 +59,54 @@ export interface PollUntilOptions {
   longPollSeconds: number
   /** The least time between two polls: a server that ignores `wait` answers at once. */
   pollIntervalMs: number
+  /**
+   * With `timeoutMs`: whether a poll's error may go away by waiting (a transport
+   * failure, a 5xx). Such an error, once the call's own retries are spent, does not
+   * end the wait: it polls again after `pollIntervalMs`, until the deadline. So a
+   * wait rides out a server restart that lasts less than its timeout.
+   */
+  retryable?: (err: unknown) => boolean
+  /** Called before such a pause, as the client's `onRetry`. */
+  onRetry?: ((err: unknown, delayMs: number) => void) | undefined
 }
 
 /**
- * Long-polls `poll(waitSeconds)` until it answers something other than
+ * Long-polls `poll(waitSeconds, signal)` until it answers something other than
  * `pending`, or `timeoutMs` passes. Throws the abort reason if `signal` aborts.
+ *
+ * `timeoutMs` bounds the whole wait, not just the time between polls: each
+ * poll gets a signal that also aborts at the deadline, so a call that hangs, a
+ * body still arriving and the retries' backoff all end there, and the wait
+ * then ends with `{ status: 'timeout' }` at about the time asked for.
  */
 export async function pollUntilSettled<T extends { status: string }> (
-  poll: (waitSeconds: number) => Promise<T>,
-  { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs }: PollUntilOptions
+  poll: (waitSeconds: number, signal: AbortSignal | undefined) => Promise<T>,
+  { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs, retryable, onRetry }: PollUntilOptions
 ): Promise<Exclude<T, { status: 'pending' }> | { status: 'timeout' }> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
+  // Node's timeout signals do not keep a process alive.
+  const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, timeoutMs))
+  const callSignal = expiry === undefined ? signal : signal === undefined ? expiry : AbortSignal.any([signal, expiry])
+  const expired = (): boolean => expiry?.aborted === true
   for (;;) {
     signal?.throwIfAborted()
     const remaining = deadline - Date.now()
-    if (remaining <= 0) return { status: 'timeout' }
+    if (remaining <= 0 || expired()) return { status: 'timeout' }
     const started = Date.now()
-    const state = await poll(Math.min(longPollSeconds, Math.floor(remaining / 1000)))
+    let state: T
+    try {
+      state = await poll(Math.min(longPollSeconds, Math.floor(remaining / 1000)), callSignal)
+    } catch (err) {
+      // The deadline cut the poll short (its fetch, its body, a backoff): that is this wait's timeout, not a failure.
+      if (signal?.aborted !== true && expired()) return { status: 'timeout' }
+      if (timeoutMs === undefined || retryable?.(err) !== true) throw err
+      const pause = Math.max(0, Math.min(pollIntervalMs, deadline - Date.now()))
+      onRetry?.(err, pause)
+      await sleep(pause, callSignal)
+      continue
+    }
     if (state.status !== 'pending') return state as Exclude<T, { status: 'pending' }>
     onPending?.()
-    await sleep(Math.min(pollIntervalMs, deadline - Date.now()) - (Date.now() - started), signal)
+    await sleep(Math.min(pollIntervalMs, deadline - Date.now()) - (Date.now() - started), callSignal)
   }
 }

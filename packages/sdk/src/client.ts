@@ -15,7 +15,7 @@
 import { sign } from './signature.js'
 import { backoffDelay, pollUntilSettled, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
-import { HttpCore, isRetryableStatus } from './http.js'
+import { HttpCore, isRetryableRefusal, isTransportFailure, LongPollCap, malformed, mayPass, type HttpReply } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
 
 export interface WhatClientOptions {
@@ -23,7 +23,11 @@ export interface WhatClientOptions {
   baseUrl: string
   /** The shared API_SECRET_KEY. */
   apiKey: string
-  /** How long the server may hold a poll, in seconds (default 25; 0 turns long-poll off). */
+  /**
+   * How long the server may hold a poll, in seconds (default 25; 0 turns long-poll off).
+   * A server refuses a hold above its MAX_WAIT_SECONDS (30 by default) with 422: the
+   * client then halves it until the server takes it, and keeps that.
+   */
   longPollSeconds?: number
   /** The least time between two polls that found nothing (default 2000 ms). */
   pollIntervalMs?: number
@@ -68,13 +72,13 @@ const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted ==
 export class WhatClient {
   readonly #http: HttpCore
   readonly #key: Buffer
-  readonly #longPollSeconds: number
+  readonly #longPoll: LongPollCap
   readonly #pollIntervalMs: number
 
   constructor (options: WhatClientOptions) {
     this.#http = httpCoreFor(options)
     this.#key = Buffer.from(options.apiKey, 'utf8')
-    this.#longPollSeconds = options.longPollSeconds ?? 25
+    this.#longPoll = new LongPollCap(options.longPollSeconds ?? 25)
     this.#pollIntervalMs = options.pollIntervalMs ?? 2000
   }
 
@@ -85,14 +89,19 @@ export class WhatClient {
 
   /** Asks which client `target` runs; returns the request id. */
   async requestClient (me: number, target: number, signal?: AbortSignal): Promise<string> {
-    const body = await this.#call('POST', '/requestClient', { requester_id: me, target_id: target }, 0, signal)
-    return (body as { request_id: string }).request_id
+    const reply = await this.#call('POST', '/requestClient', { requester_id: me, target_id: target }, 0, signal)
+    const requestId = (reply.body as { request_id?: unknown } | undefined)?.request_id
+    if (typeof requestId !== 'string' || requestId === '') throw malformed(reply, 'POST /requestClient', 'a request_id')
+    return requestId
   }
 
   /** One poll of a user's pending tasks (held up to `waitSeconds` by a long-poll server). */
   async getTasks (userId: number, waitSeconds = 0, signal?: AbortSignal): Promise<string[]> {
-    const body = await this.#call('GET', `/getTasks/${userId}`, undefined, waitSeconds, signal)
-    return (body as { tasks: string[] }).tasks
+    const reply = await this.#call('GET', `/getTasks/${userId}`, undefined, waitSeconds, signal)
+    const listed = (reply.body as { tasks?: unknown } | undefined)?.tasks
+    if (!Array.isArray(listed)) throw malformed(reply, 'GET /getTasks', 'a task list')
+    // An entry that is no request id cannot be answered: skipped, as v2 skips such tasks.
+    return listed.filter((id): id is string => typeof id === 'string' && id !== '')
   }
 
   /** Answers one task; false when the server no longer knows it (answered, expired). */
@@ -108,9 +117,10 @@ export class WhatClient {
 
   /** One poll of a request's result (held up to `waitSeconds` by a long-poll server). */
   async getRequestResult (requestId: string, waitSeconds = 0, signal?: AbortSignal): Promise<ResultState> {
-    const body = (await this.#call('GET', `/getRequestResult/${encodeURIComponent(requestId)}`, undefined, waitSeconds, signal)) as
-      { status?: unknown, client_name?: unknown, package_name?: unknown } | undefined
-    // Typed as the protocol says, whatever a broken or hostile server sends.
+    const reply = await this.#call('GET', `/getRequestResult/${encodeURIComponent(requestId)}`, undefined, waitSeconds, signal)
+    const body = reply.body as { status?: unknown, client_name?: unknown, package_name?: unknown } | undefined
+    // Typed as the protocol says, whatever a broken or hostile server sends. A reply
+    // without a status (an HTML page from a proxy) is not "expired": that would end a wait.
     if (body?.status === 'completed') {
       return {
         status: 'completed',
@@ -118,16 +128,19 @@ export class WhatClient {
         packageName: typeof body.package_name === 'string' ? body.package_name : undefined
       }
     }
-    return body?.status === 'pending' ? { status: 'pending' } : { status: 'expired' }
+    if (body?.status === 'pending') return { status: 'pending' }
+    if (body?.status === 'expired') return { status: 'expired' }
+    throw malformed(reply, 'GET /getRequestResult', 'a status')
   }
 
   /**
    * Polls until the answer comes, the request expires, or `timeoutMs` passes
-   * (then `{ status: 'timeout' }`). Throws the abort reason if `signal` aborts.
+   * (then `{ status: 'timeout' }`, at about `timeoutMs` even while a call
+   * hangs or is retried). Throws the abort reason if `signal` aborts.
    */
   async waitForResult (requestId: string, options: WaitOptions = {}): Promise<WaitOutcome> {
-    return pollUntilSettled((wait) => this.getRequestResult(requestId, wait, options.signal),
-      { ...options, longPollSeconds: this.#longPollSeconds, pollIntervalMs: this.#pollIntervalMs })
+    return pollUntilSettled((wait, signal) => this.getRequestResult(requestId, wait, signal),
+      { ...options, longPollSeconds: this.#longPoll.seconds, pollIntervalMs: this.#pollIntervalMs, retryable: mayPass, onRetry: this.#http.onRetry })
   }
 
   /**
@@ -141,16 +154,23 @@ export class WhatClient {
     while (!aborted(signal)) {
       const started = Date.now()
       try {
-        const tasks = await this.getTasks(me, this.#longPollSeconds, signal)
+        const tasks = await this.getTasks(me, this.#longPoll.seconds, signal)
+        let answered = 0
         for (const requestId of tasks) {
           if (aborted(signal)) return
-          if (await this.submitTaskResult(requestId, packageName, signal)) options.onAnswered?.(requestId)
+          if (await this.submitTaskResult(requestId, packageName, signal)) {
+            answered++
+            options.onAnswered?.(requestId)
+          }
         }
         failures = 0
-        if (tasks.length === 0) await this.#pace(started, this.#pollIntervalMs, signal)
+        // Nothing answered (nothing there, or all gone meanwhile: a stale id that answers 404
+        // each time): a server that answered at once is not asked again at once.
+        if (answered === 0) await this.#pace(started, this.#pollIntervalMs, signal)
       } catch (err) {
         if (aborted(signal)) return
-        if (err instanceof WhatClientError && !isRetryableStatus(err.status)) throw err
+        // Only what waiting may cure is waited out: anything else (a malformed reply, a bug) would loop for ever.
+        if (!isRetryableRefusal(err) && !isTransportFailure(err)) throw err
         const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
         this.#http.onRetry?.(err, delay)
         await sleep(delay, signal)
@@ -164,11 +184,11 @@ export class WhatClient {
   }
 
   /** One signed call, through the shared core (retries, time limit, errors). */
-  async #call (method: 'GET' | 'POST', path: string, payload: object | undefined, waitSeconds: number, signal?: AbortSignal): Promise<unknown> {
+  async #call (method: 'GET' | 'POST', path: string, payload: object | undefined, waitSeconds: number, signal?: AbortSignal): Promise<HttpReply> {
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const signature = this.sign(body ?? decodeURIComponent(path))
-    const reply = await this.#http.send({ method, path, body, headers: { 'x-signature': signature }, waitSeconds, signal })
-    return reply.body
+    return await this.#longPoll.poll(waitSeconds, async (wait) =>
+      await this.#http.send({ method, path, body, headers: { 'x-signature': signature }, waitSeconds: wait, signal }))
   }
 }
 

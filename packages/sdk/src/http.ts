@@ -42,7 +42,56 @@ export interface HttpReply {
   body: unknown
 }
 
-export const isRetryableStatus = (status: number): boolean => status === 429 || status >= 500
+/**
+ * Whether a refusal may go away by itself. A 503 does only when it says when
+ * (Retry-After, as the server's store-down and shutting-down 503s do); one
+ * without ("Sign-in is not configured") will not change by waiting.
+ */
+export const isRetryableStatus = (status: number, retryAfterSeconds?: number): boolean =>
+  status === 429 || (status >= 500 && (status !== 503 || retryAfterSeconds !== undefined))
+
+/** isRetryableStatus for a thrown error: only a WhatClientError can be a retryable refusal. */
+export const isRetryableRefusal = (err: unknown): boolean =>
+  err instanceof WhatClientError && isRetryableStatus(err.status, err.retryAfterSeconds)
+
+/** Whether waiting may cure `err`: a transport failure, or a refusal that says to come back (429, 5xx). */
+export const mayPass = (err: unknown): boolean => isTransportFailure(err) || isRetryableRefusal(err)
+
+/** Whether `err` is a 422 refusing `?wait=`: longer than the server's MAX_WAIT_SECONDS. */
+export const isWaitRefusal = (err: unknown): boolean =>
+  err instanceof WhatClientError && err.status === 422 && /\bwait\b/.test(JSON.stringify(err.detail) ?? '')
+
+/**
+ * The longest long-poll hold a client asks for. It starts at the client's
+ * `longPollSeconds`; a server whose MAX_WAIT_SECONDS (30 by default) is lower
+ * refuses such a wait with 422, and every poll would fail: the hold is then
+ * halved (down to 0, which any server takes), the poll sent again, and the
+ * lower hold kept for later polls.
+ */
+export class LongPollCap {
+  seconds: number
+
+  constructor (seconds: number) {
+    this.seconds = seconds
+  }
+
+  async poll<T> (waitSeconds: number, call: (waitSeconds: number) => Promise<T>): Promise<T> {
+    for (;;) {
+      const wait = Math.min(waitSeconds, this.seconds)
+      try {
+        return await call(wait)
+      } catch (err) {
+        if (wait <= 0 || !isWaitRefusal(err)) throw err
+        this.seconds = Math.min(this.seconds, Math.floor(wait / 2))
+      }
+    }
+  }
+}
+
+/** A success that lacks what the protocol promises: the server (or a proxy before it) is not speaking the protocol as agreed. */
+export function malformed (reply: HttpReply, call: string, what: string): WhatClientError {
+  return new WhatClientError(reply.status, `${call} answered without ${what}`)
+}
 
 const transportFailures = new WeakSet<object>()
 /**
@@ -93,11 +142,13 @@ export class HttpCore {
           headers: allHeaders,
           signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
         })
-        const parsed = await res.json().catch(() => undefined) as { detail?: unknown } | undefined
+        // Read in full inside the try: a body cut off (reset, the time limit, an abort) is a
+        // failed call, never an empty answer (a wait would read that as "expired").
+        const parsed = parseJson(await res.text()) as { detail?: unknown } | undefined
         if (res.ok || res.status === 304) return { status: res.status, headers: res.headers, body: parsed }
         const retryAfter = retryAfterSeconds(res.headers.get('retry-after'))
         const error = new WhatClientError(res.status, parsed?.detail ?? res.statusText, retryAfter)
-        if (!isRetryableStatus(res.status)) throw error
+        if (!isRetryableStatus(res.status, retryAfter)) throw error
         retryAfterMs = (retryAfter ?? 0) * 1000
         if (res.status === 429 && retryAfterMs > this.retry.maxMs) throw error
         retryable = error
@@ -112,6 +163,15 @@ export class HttpCore {
       this.onRetry?.(retryable, delay)
       await sleep(delay, signal)
     }
+  }
+}
+
+/** The JSON in `text`, or undefined when there is none (no body, 304, an HTML page): callers check the shape. */
+function parseJson (text: string): unknown {
+  try {
+    return text === '' ? undefined : JSON.parse(text)
+  } catch {
+    return undefined
   }
 }
 

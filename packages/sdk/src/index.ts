@@ -13,6 +13,7 @@ export {
 } from './verified-client.js'
 export { type Catalogue } from './catalogue.js'
 export { WhatClientError } from './errors.js'
+export { isTransportFailure } from './http.js'
 export { isPackageName, UNKNOWN_CLIENT } from './protocol.js'
 export {
   makeKeyPair, openAnswer, sealAnswer, SealingError,

@@ -28,7 +28,7 @@ import { backoffDelay, pollUntilSettled, sleep, untilAborted } from './backoff.j
 import { CatalogueCache, type Catalogue } from './catalogue.js'
 import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
 import { WhatClientError } from './errors.js'
-import { isRetryableStatus, isTransportFailure, type HttpCall, type HttpCore, type HttpReply } from './http.js'
+import { isRetryableRefusal, isTransportFailure, LongPollCap, malformed, mayPass, type HttpCall, type HttpCore, type HttpReply } from './http.js'
 import { isPackageName } from './protocol.js'
 import { openAnswer, sealAnswer, SealingError, type SealedAnswer } from './sealing.js'
 
@@ -115,24 +115,35 @@ export interface PollOptions {
 
 const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
 
+/** What `GET /v2/requests/{id}` may answer; anything else is no answer at all (a proxy's page), not an expiry. */
+const ANSWER_STATUSES = new Set<unknown>(['pending', 'completed', 'declined', 'expired'])
+
+/** The one sign-in under way: the calls that need one wait for it together. */
+interface SharedSignIn {
+  done: Promise<void>
+  /** Aborts it (its backoff, its call) once the last call waiting for it has given up. */
+  stop: AbortController
+  waiters: number
+}
+
 export class WhatClientV2 {
   readonly #http: HttpCore
   readonly #initData: (() => string | Promise<string>) | undefined
-  readonly #longPollSeconds: number
+  readonly #longPoll: LongPollCap
   readonly #pollIntervalMs: number
   readonly #asked = new AskedRequests()
   readonly #catalogue: CatalogueCache
   #token: string | undefined
   #session: Session | undefined
   /** The one sign-in under way (calls that need one share it). */
-  #signingIn: Promise<void> | undefined
+  #signingIn: SharedSignIn | undefined
   /** Sign-ins after a 401 since a token last worked: each waits longer, so a server that refuses every token is not hammered. */
   #renewals = 0
 
   constructor (options: WhatClientV2Options) {
     this.#http = httpCoreFor(options)
     this.#initData = options.initData
-    this.#longPollSeconds = options.longPollSeconds ?? 25
+    this.#longPoll = new LongPollCap(options.longPollSeconds ?? 25)
     this.#pollIntervalMs = options.pollIntervalMs ?? 2000
     this.#catalogue = new CatalogueCache(this.#http)
   }
@@ -178,7 +189,7 @@ export class WhatClientV2 {
       reply = await this.#authed({ method: 'POST', path: '/v2/requests', body: JSON.stringify(payload), signal })
     } catch (err) {
       // Refused for good: nothing was made with this key. Otherwise (network, 5xx, quota) it waits for a retry.
-      if (keyPair !== undefined && err instanceof WhatClientError && !isRetryableStatus(err.status)) this.#asked.refused(targetId, anonymous, keyPair)
+      if (keyPair !== undefined && err instanceof WhatClientError && !isRetryableRefusal(err)) this.#asked.refused(targetId, anonymous, keyPair)
       throw err
     }
     const { request_id: requestId, expires_at: expiresAt } = (reply.body ?? {}) as { request_id?: unknown, expires_at?: unknown }
@@ -203,11 +214,23 @@ export class WhatClientV2 {
    * delivered once: the request is gone from the server afterwards.
    */
   async checkAnswer (requestId: string, { waitSeconds = 0, signal }: PollOptions = {}): Promise<AnswerState> {
-    const reply = await this.#authed({ method: 'GET', path: `/v2/requests/${encodeURIComponent(requestId)}`, waitSeconds, signal })
+    return await this.#check(requestId, waitSeconds, signal, signal)
+  }
+
+  /**
+   * checkAnswer, whose call ends when `callSignal` aborts (a wait's deadline, or the
+   * caller's abort): once an answer is in hand, only the caller's own `signal` may
+   * still lose it (naming its app), as it is delivered only once.
+   */
+  async #check (requestId: string, waitSeconds: number, callSignal: AbortSignal | undefined, signal: AbortSignal | undefined): Promise<AnswerState> {
+    const path = `/v2/requests/${encodeURIComponent(requestId)}`
+    const reply = await this.#longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path, waitSeconds: wait, signal: callSignal }))
     const body = (reply.body ?? {}) as Record<string, unknown>
     if (body.status === 'pending') return { status: 'pending' }
+    // Thrown before the request is forgotten: a sealed ask's key must outlive a reply that said nothing.
+    if (!ANSWER_STATUSES.has(body.status)) throw malformed(reply, 'GET /v2/requests', 'a status')
     try {
-      if (body.status === 'completed') return await this.#completed(requestId, body, reply, signal)
+      if (body.status === 'completed') return await this.#completed(requestId, body, reply, callSignal, signal)
       return body.status === 'declined' ? { status: 'declined' } : { status: 'expired' }
     } finally {
       this.#asked.done(requestId)
@@ -216,17 +239,18 @@ export class WhatClientV2 {
 
   /**
    * Polls until the answer comes, the target declines, the request expires,
-   * or `timeoutMs` passes (then `{ status: 'timeout' }`, and the request may
-   * still be waited for). Throws the abort reason if `signal` aborts.
+   * or `timeoutMs` passes (then `{ status: 'timeout' }`, at about `timeoutMs`
+   * even while a call hangs or is retried, and the request may still be waited
+   * for). Throws the abort reason if `signal` aborts.
    */
   async waitForAnswer (requestId: string, options: WaitOptions = {}): Promise<AnswerOutcome> {
-    return pollUntilSettled((waitSeconds) => this.checkAnswer(requestId, { waitSeconds, signal: options.signal }),
-      { ...options, longPollSeconds: this.#longPollSeconds, pollIntervalMs: this.#pollIntervalMs })
+    return pollUntilSettled((waitSeconds, callSignal) => this.#check(requestId, waitSeconds, callSignal, options.signal),
+      { ...options, longPollSeconds: this.#longPoll.seconds, pollIntervalMs: this.#pollIntervalMs, retryable: mayPass, onRetry: this.#http.onRetry })
   }
 
   /** One poll of the questions about the signed-in user, oldest first (held up to `waitSeconds`). */
   async tasks ({ waitSeconds = 0, signal }: PollOptions = {}): Promise<Task[]> {
-    const reply = await this.#authed({ method: 'GET', path: '/v2/tasks', waitSeconds, signal })
+    const reply = await this.#longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path: '/v2/tasks', waitSeconds: wait, signal }))
     const listed = (reply.body as { tasks?: unknown } | undefined)?.tasks
     if (!Array.isArray(listed)) throw malformed(reply, 'GET /v2/tasks', 'a task list')
     return listed.flatMap((entry): Task[] => {
@@ -284,7 +308,7 @@ export class WhatClientV2 {
     while (!aborted(signal)) {
       const started = Date.now()
       try {
-        const tasks = await this.tasks({ waitSeconds: this.#longPollSeconds, signal })
+        const tasks = await this.tasks({ waitSeconds: this.#longPoll.seconds, signal })
         let handled = 0
         for (const task of tasks) {
           if (aborted(signal)) return
@@ -299,7 +323,7 @@ export class WhatClientV2 {
         if (handled === 0) await sleep(this.#pollIntervalMs - (Date.now() - started), signal)
       } catch (err) {
         if (aborted(signal)) return
-        if (!(err instanceof WhatClientError && isRetryableStatus(err.status)) && !isTransportFailure(err)) throw err
+        if (!isRetryableRefusal(err) && !isTransportFailure(err)) throw err
         const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
         this.#http.onRetry?.(err, delay)
         await sleep(delay, signal)
@@ -333,24 +357,28 @@ export class WhatClientV2 {
     }
   }
 
-  async #completed (requestId: string, body: Record<string, unknown>, reply: HttpReply, signal: AbortSignal | undefined): Promise<CompletedAnswer> {
+  async #completed (requestId: string, body: Record<string, unknown>, reply: HttpReply, callSignal: AbortSignal | undefined, signal: AbortSignal | undefined): Promise<CompletedAnswer> {
     const verified = body.verified === true
     const keyPair = this.#asked.get(requestId)?.keyPair
     if (keyPair !== undefined) {
       // Asked sealed: only a sealed answer is accepted (openAnswer refuses a missing one), never a name in the clear.
       const packageName = await openAnswer(keyPair.privateKey, body.sealed as SealedAnswer, requestId)
-      return { status: 'completed', packageName, clientName: await this.#nameOf(packageName, signal), verified, sealed: true }
+      return { status: 'completed', packageName, clientName: await this.#nameOf(packageName, callSignal, signal), verified, sealed: true }
     }
     if (body.sealed !== undefined) throw new SealingError('WC_ERR_SEAL_OPEN', 'A sealed answer came for a request this client holds no key for.')
     if (typeof body.package_name !== 'string') throw malformed(reply, 'GET /v2/requests', 'a package_name')
-    const clientName = typeof body.client_name === 'string' ? body.client_name : await this.#nameOf(body.package_name, signal)
+    const clientName = typeof body.client_name === 'string' ? body.client_name : await this.#nameOf(body.package_name, callSignal, signal)
     return { status: 'completed', packageName: body.package_name, clientName, verified, sealed: false }
   }
 
-  /** The display name of a package; never fails once an answer is in hand (it is delivered only once). */
-  async #nameOf (packageName: string, signal: AbortSignal | undefined): Promise<string> {
+  /**
+   * The display name of a package; never fails once an answer is in hand (it is delivered
+   * only once), unless the caller's `signal` aborts. `callSignal` (a wait's deadline) only
+   * cuts the catalogue short: the name is then the stale catalogue's, or the package's.
+   */
+  async #nameOf (packageName: string, callSignal: AbortSignal | undefined, signal: AbortSignal | undefined): Promise<string> {
     try {
-      return (await this.#catalogue.get(signal)).nameOf(packageName)
+      return (await this.#catalogue.get(callSignal)).nameOf(packageName)
     } catch (err) {
       if (aborted(signal)) throw err
       const stale = this.#catalogue.stale
@@ -380,12 +408,13 @@ export class WhatClientV2 {
   }
 
   async #currentToken (signal: AbortSignal | undefined): Promise<string> {
-    if (this.#signingIn !== undefined) await untilAborted(this.#signingIn, signal)
+    await this.#joinSignIn(signal)
     const expired = this.#session !== undefined && this.#session.expiresAt * 1000 <= Date.now()
     if (this.#token !== undefined && !(expired && this.#initData !== undefined)) return this.#token
-    if (this.#initData === undefined) throw new Error('not signed in: call signIn(initData) first, or give the client an initData callback')
+    // As the server would refuse the call: a 401, before asking it.
+    if (this.#initData === undefined) throw new WhatClientError(401, 'not signed in: call signIn(initData) first, or give the client an initData callback')
     this.#startSignIn(0)
-    await untilAborted(this.#signingIn as Promise<void>, signal)
+    await this.#joinSignIn(signal)
     return this.#token as string
   }
 
@@ -399,16 +428,43 @@ export class WhatClientV2 {
       this.#http.onRetry?.(refusal, delayMs)
       this.#startSignIn(delayMs)
     }
-    await untilAborted(this.#signingIn as Promise<void>, signal)
+    await this.#joinSignIn(signal)
     return this.#token as string
   }
 
   /** Signs in with the callback's init data after `delayMs`, as the same user if there was one; shared by every call that waits for it. */
   #startSignIn (delayMs: number): void {
-    this.#signingIn ??= (async () => {
-      await sleep(delayMs)
-      await this.#signInWith(undefined, undefined, this.#session?.userId)
-    })().finally(() => { this.#signingIn = undefined })
+    if (this.#signingIn !== undefined) return
+    const stop = new AbortController()
+    const shared: SharedSignIn = { stop, waiters: 0, done: Promise.resolve() }
+    shared.done = (async () => {
+      await sleep(delayMs, stop.signal)
+      stop.signal.throwIfAborted()
+      await this.#signInWith(undefined, stop.signal, this.#session?.userId)
+    })().finally(() => { if (this.#signingIn === shared) this.#signingIn = undefined })
+    // Its waiters hear how it failed; one cancelled with none left must not go unhandled.
+    shared.done.catch(() => {})
+    this.#signingIn = shared
+  }
+
+  /**
+   * Waits for the shared sign-in, if one is under way, until `signal` aborts. The
+   * last waiter to give up cancels it: nobody wants it then, and left running (its
+   * backoff, its retried calls) it would keep the process alive for no one.
+   */
+  async #joinSignIn (signal: AbortSignal | undefined): Promise<void> {
+    const shared = this.#signingIn
+    if (shared === undefined) return
+    shared.waiters++
+    try {
+      await untilAborted(shared.done, signal)
+    } finally {
+      if (--shared.waiters === 0 && aborted(signal)) {
+        // A call made from now on starts a sign-in of its own rather than join a cancelled one.
+        if (this.#signingIn === shared) this.#signingIn = undefined
+        shared.stop.abort(signal?.reason)
+      }
+    }
   }
 
   async #freshInitData (): Promise<string> {
@@ -438,9 +494,4 @@ export class WhatClientV2 {
     this.#token = token
     this.#session = { userId, expiresAt }
   }
-}
-
-/** A success that lacks what the protocol promises: the server is not speaking v2 as agreed. */
-function malformed (reply: HttpReply, call: string, what: string): WhatClientError {
-  return new WhatClientError(reply.status, `${call} answered without ${what}`)
 }

@@ -1,0 +1,225 @@
+/**
+ * The SDK when the network or the server misbehaves, over real sockets: a
+ * reply whose body stalls, a server that takes the connection and never
+ * answers, replies that lack what the protocol promises, a 503 that waiting
+ * will not cure, a long-poll longer than the server allows, a sign-in that
+ * nobody waits for any more. Stand-ins (node:http) play what the real server
+ * never does; the real one plays the rest.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { isTransportFailure, sealAnswer, WhatClient, WhatClientError, WhatClientV2 } from 'whatclient-sdk'
+import { build, listenOnLoopback, type TestServer, userIds } from '../helper.js'
+
+const fast = { baseMs: 10, maxMs: 50 }
+const user = userIds()
+const SESSION = { token: 'opaque-token', user_id: 111, expires_at: Math.floor(Date.now() / 1000) + 3600 }
+
+interface Stub { url: string, calls: string[], close: () => Promise<void> }
+
+/** A stand-in answering each call with `handle` (which may also never answer); `calls` lists "METHOD path". */
+async function stub (handle: (req: IncomingMessage, res: ServerResponse, body: string) => void | Promise<void>): Promise<Stub> {
+  const calls: string[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => { body += String(chunk) })
+    req.on('end', () => {
+      calls.push(`${req.method} ${(req.url ?? '').split('?')[0]}`)
+      void handle(req, res, body)
+    })
+  })
+  return { ...await listenOnLoopback(server), calls }
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body))
+}
+
+/** Headers and the start of a body, then nothing: a proxy that stalls, a server that dies mid-reply. */
+const stall = (res: ServerResponse): void => {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': '40' })
+  res.write('{"status":"pen')
+}
+
+const abortAfter = (ms: number): AbortSignal => {
+  const controller = new AbortController()
+  setTimeout(() => controller.abort(new Error('stopped by the caller')), ms)
+  return controller.signal
+}
+
+const delay = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+describe('a reply whose body never finishes', () => {
+  it('v1: an abort mid-body throws the abort reason, never "expired" or a TypeError', async () => {
+    const server = await stub((_req, res) => { stall(res) })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k' })
+    await expect(client.waitForResult('r1', { signal: abortAfter(300) })).rejects.toThrow('stopped by the caller')
+    await expect(client.requestClient(1, 2, abortAfter(300))).rejects.toThrow('stopped by the caller')
+  })
+
+  it('v1: a body cut off by the time limit is a transport failure, retried like one', async () => {
+    const server = await stub((_req, res) => { stall(res) })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k', requestTimeoutMs: 200, maxRetries: 1, retry: fast })
+    const err = await client.getRequestResult('r1').catch((e: unknown) => e)
+    expect(isTransportFailure(err)).toBe(true)
+    expect(server.calls).toHaveLength(2)
+  })
+
+  it('v2: an abort mid-body keeps a sealed ask\'s key, so that the answer still opens', async () => {
+    let publicKey = ''
+    let polls = 0
+    const server = await stub(async (req, res, body) => {
+      const path = (req.url ?? '').split('?')[0]
+      if (path === '/v2/session') return json(res, 200, SESSION)
+      if (path === '/v2/catalogue') return json(res, 200, { clients: { 'org.example.app': 'Example' }, unknown: 'Unknown Client' })
+      if (path === '/v2/requests') {
+        publicKey = (JSON.parse(body) as { public_key: string }).public_key
+        return json(res, 200, { request_id: 'r1', expires_at: Math.floor(Date.now() / 1000) + 120 })
+      }
+      if (polls++ === 0) return stall(res)
+      json(res, 200, { status: 'completed', sealed: await sealAnswer(publicKey, 'r1', 'org.example.app'), verified: true })
+    })
+    const client = new WhatClientV2({ baseUrl: server.url, initData: () => 'init data', retry: fast })
+    const requestId = await client.ask(222)
+    await expect(client.waitForAnswer(requestId, { signal: abortAfter(300) })).rejects.toThrow('stopped by the caller')
+    expect(await client.waitForAnswer(requestId, { timeoutMs: 5000 }))
+      .toEqual({ status: 'completed', packageName: 'org.example.app', clientName: 'Example', verified: true, sealed: true })
+  })
+})
+
+describe('timeoutMs bounds the whole wait', () => {
+  // The server takes the connection and never answers: each call would wait its own 10 s, then be retried.
+  const hanging = async (): Promise<Stub> => await stub((req, res) => {
+    if (req.url === '/v2/session') json(res, 200, SESSION)
+  })
+
+  it('v1: waitForResult ends with timeout at about timeoutMs', async () => {
+    const server = await hanging()
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k' })
+    const started = Date.now()
+    expect(await client.waitForResult('r1', { timeoutMs: 1000 })).toEqual({ status: 'timeout' })
+    expect(Date.now() - started).toBeLessThan(2500)
+  }, 15_000)
+
+  it('v2: waitForAnswer too', async () => {
+    const server = await hanging()
+    const client = new WhatClientV2({ baseUrl: server.url, initData: () => 'init data' })
+    const started = Date.now()
+    expect(await client.waitForAnswer('r1', { timeoutMs: 1000 })).toEqual({ status: 'timeout' })
+    expect(Date.now() - started).toBeLessThan(2500)
+  }, 15_000)
+
+  it('retries a down server within timeoutMs, then says timeout rather than throw', async () => {
+    const gone = await stub(() => {})
+    await gone.close()
+    const client = new WhatClient({ baseUrl: gone.url, apiKey: 'k', retry: { baseMs: 100, maxMs: 200 } })
+    const started = Date.now()
+    expect(await client.waitForResult('r1', { timeoutMs: 1500 })).toEqual({ status: 'timeout' })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400)
+  })
+})
+
+describe('v1 answerTasks paces itself', () => {
+  it('when the tasks it gets cannot be answered (a stale id that answers 404)', async () => {
+    const server = await stub((req, res) => {
+      if ((req.url ?? '').startsWith('/getTasks/')) return json(res, 200, { tasks: ['stale-id'] })
+      json(res, 404, { detail: 'Request not found or already processed.' })
+    })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k', pollIntervalMs: 200 })
+    await client.answerTasks(1, 'a.b', { signal: abortAfter(1000) })
+    // One poll per 200 ms at most: a busy loop makes hundreds.
+    expect(server.calls.filter((c) => c.startsWith('GET /getTasks/')).length).toBeLessThanOrEqual(7)
+  })
+})
+
+describe('v1 checks the shape of what it is answered', () => {
+  it('throws "answered without ..." for a 200 that lacks what the protocol promises', async () => {
+    const server = await stub((req, res) => {
+      if ((req.url ?? '').startsWith('/getRequestResult/')) {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>a proxy</html>')
+        return
+      }
+      json(res, 200, {})
+    })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k', retry: fast })
+    await expect(client.requestClient(1, 2)).rejects.toThrow(/POST \/requestClient answered without a request_id/)
+    await expect(client.getTasks(1)).rejects.toThrow(/GET \/getTasks answered without a task list/)
+    // Thrown, rather than retried for ever.
+    await expect(client.answerTasks(1, 'a.b')).rejects.toBeInstanceOf(WhatClientError)
+    // An HTML page is no "expired".
+    await expect(client.getRequestResult('r1')).rejects.toThrow(/GET \/getRequestResult answered without a status/)
+    await expect(client.waitForResult('r1')).rejects.toThrow(/answered without a status/)
+  })
+})
+
+describe('a sign-in nobody waits for', () => {
+  it('is cancelled when its last caller aborts: no retries go on in the background', async () => {
+    const server = await stub((_req, res) => { json(res, 503, { detail: 'Redis is unavailable.' }, { 'retry-after': '1' }) })
+    const client = new WhatClientV2({ baseUrl: server.url, initData: () => 'init data', retry: { baseMs: 300, maxMs: 300 } })
+    await expect(client.ask(222, { signal: abortAfter(100) })).rejects.toThrow('stopped by the caller')
+    await delay(1200)
+    expect(server.calls).toEqual(['POST /v2/session'])
+  })
+
+  it('goes on while another caller still waits for it', async () => {
+    let sessions = 0
+    const server = await stub((req, res) => {
+      if (req.url === '/v2/session' && sessions++ === 0) return json(res, 503, { detail: 'Redis is unavailable.' }, { 'retry-after': '1' })
+      if (req.url === '/v2/session') return json(res, 200, SESSION)
+      json(res, 200, { tasks: [] })
+    })
+    const client = new WhatClientV2({ baseUrl: server.url, initData: () => 'init data', retry: { baseMs: 300, maxMs: 300 } })
+    const patient = client.tasks()
+    await expect(client.tasks({ signal: abortAfter(100) })).rejects.toThrow('stopped by the caller')
+    expect(await patient).toEqual([])
+    expect(client.session?.userId).toBe(111)
+  })
+})
+
+describe('a 503 is retried only when it says when (Retry-After)', () => {
+  it('throws one without Retry-After at once ("Sign-in is not configured")', async () => {
+    const server = await stub((_req, res) => { json(res, 503, { detail: 'Sign-in is not configured on this server.' }) })
+    const retries: unknown[] = []
+    const client = new WhatClientV2({ baseUrl: server.url, retry: fast, onRetry: (e) => retries.push(e) })
+    await expect(client.signIn('init data')).rejects.toMatchObject({ status: 503 })
+    expect(server.calls).toHaveLength(1)
+    expect(retries).toEqual([])
+  })
+
+  it('retries one with Retry-After', async () => {
+    let calls = 0
+    const server = await stub((_req, res) => {
+      if (calls++ === 0) return json(res, 503, { detail: 'Redis is unavailable.' }, { 'retry-after': '0' })
+      json(res, 200, { request_id: 'r1' })
+    })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k', retry: fast })
+    expect(await client.requestClient(1, 2)).toBe('r1')
+  })
+})
+
+describe('longPollSeconds above the server\'s MAX_WAIT_SECONDS', () => {
+  let server: TestServer
+  beforeAll(async () => { server = await build({ MAX_WAIT_SECONDS: '5' }) })
+
+  it('v1: lowers the hold until the server takes it, instead of failing every poll with 422', async () => {
+    const client = new WhatClient({ baseUrl: server.url, apiKey: server.key, longPollSeconds: 60 })
+    const [alice, bob] = [user(), user()]
+    const stop = new AbortController()
+    const serving = client.answerTasks(bob, 'com.radolyn.ayugram', { signal: stop.signal })
+    const requestId = await client.requestClient(alice, bob)
+    expect(await client.waitForResult(requestId)).toMatchObject({ status: 'completed', clientName: 'AyuGram' })
+    stop.abort()
+    await serving
+  })
+})
+
+describe('transport failures', () => {
+  it('are told apart from refusals with isTransportFailure', async () => {
+    const gone = await stub(() => {})
+    await gone.close()
+    const client = new WhatClient({ baseUrl: gone.url, apiKey: 'k', maxRetries: 0 })
+    const err = await client.requestClient(1, 2).catch((e: unknown) => e)
+    expect(isTransportFailure(err)).toBe(true)
+    expect(isTransportFailure(new WhatClientError(503, 'busy'))).toBe(false)
+  })
+})
