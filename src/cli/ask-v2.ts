@@ -11,7 +11,7 @@
  * shown escaped: a sealed package name passed no server check at all.
  */
 import type { AnswerOutcome } from 'whatclient-sdk'
-import type { AskFlags } from './ask.js'
+import { timeoutSignal, type AskFlags } from './ask.js'
 import { clientV2From, describeFailure, stopOnSignals, type Credentials } from './connection.js'
 import { printable } from './output.js'
 import { clock, startProgress, timeOfDay } from './progress.js'
@@ -45,10 +45,21 @@ export async function askV2 (credentials: Credentials & { kind: 'v2' }, targetId
     })
     const controller = new AbortController()
     stopOnSignals(controller)
-    const session = await client.signIn(credentials.initData, controller.signal)
-    progress.note(`Signed in as ${session.userId}`)
-    stage = 'asking'
-    const requestId = await client.ask(targetId, { sealed, anonymous, signal: controller.signal })
+    const deadline = timeoutSignal(controller, flags.timeout)
+    let requestId: string
+    try {
+      const session = await client.signIn(credentials.initData, deadline.signal)
+      progress.note(`Signed in as ${session.userId}`)
+      stage = 'asking'
+      requestId = await client.ask(targetId, { sealed, anonymous, signal: deadline.signal })
+    } catch (err) {
+      if (!deadline.timedOut()) throw err
+      progress.stop()
+      process.exitCode = 2
+      print(`No answer from ${targetId} within ${flags.timeout} s (--timeout): the server did not ${stage === 'signing in' ? 'sign you in' : 'confirm the question'} in time.`,
+        { status: 'timeout', target: targetId })
+      return
+    }
     expiresAt = (client.expiresAt(requestId) ?? Date.now() / 1000) * 1000
     stage = 'waiting'
     progress.note(`Asked ${targetId} (${how}); the request expires in ${clock(expiresAt - Date.now())}, at ${timeOfDay(expiresAt)}`)

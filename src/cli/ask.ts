@@ -87,7 +87,18 @@ export function askCommand (): Command {
           // The request was made after this, or earlier by another ask for the same pair:
           // either way it cannot expire before sentAt + ttl unless it was shared.
           const sentAt = performance.now()
-          const requestId = await client.requestClient(me, targetId, controller.signal)
+          const deadline = timeoutSignal(controller, flags.timeout)
+          let requestId: string
+          try {
+            requestId = await client.requestClient(me, targetId, deadline.signal)
+          } catch (err) {
+            if (!deadline.timedOut()) throw err
+            progress.stop()
+            process.exitCode = 2
+            print(`No answer from ${targetId} within ${flags.timeout} s (--timeout): the server did not confirm the question in time.`,
+              { status: 'timeout', target: targetId })
+            return
+          }
           expiresBy = Date.now() + ttlMs
           progress.note(`Asked ${targetId}; the request expires in ${clock(ttlMs)}, by ${timeOfDay(expiresBy)} at the latest`)
           const outcome = await client.waitForResult(requestId, {
@@ -124,6 +135,18 @@ export function askCommand (): Command {
         reportError(err, json)
       }
     })
+}
+
+/**
+ * The signal for the calls before the wait (signing in, asking): it aborts on
+ * SIGINT/SIGTERM, and once --timeout has passed, which bounds the whole
+ * command (a server that takes the connection and never answers, retries
+ * included), not only the wait for the answer.
+ */
+export function timeoutSignal (controller: AbortController, timeoutSeconds: number | undefined): { signal: AbortSignal, timedOut: () => boolean } {
+  if (timeoutSeconds === undefined) return { signal: controller.signal, timedOut: () => false }
+  const timer = AbortSignal.timeout(timeoutSeconds * 1000)
+  return { signal: AbortSignal.any([controller.signal, timer]), timedOut: () => timer.aborted && !controller.signal.aborted }
 }
 
 export function positiveSeconds (value: number | undefined, what: string): void {
