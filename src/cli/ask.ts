@@ -144,8 +144,10 @@ export function askCommand (): Command {
  * included), not only the wait for the answer.
  */
 export function timeoutSignal (controller: AbortController, timeoutSeconds: number | undefined): { signal: AbortSignal, timedOut: () => boolean } {
-  if (timeoutSeconds === undefined) return { signal: controller.signal, timedOut: () => false }
-  const timer = AbortSignal.timeout(timeoutSeconds * 1000)
+  const ms = timeoutSeconds === undefined ? Infinity : Math.ceil(timeoutSeconds * 1000)
+  // A timer takes a whole number of ms up to 2^31 - 1 (about 24.8 days): past that, no deadline to keep.
+  if (!(ms <= 2 ** 31 - 1)) return { signal: controller.signal, timedOut: () => false }
+  const timer = AbortSignal.timeout(ms)
   return { signal: AbortSignal.any([controller.signal, timer]), timedOut: () => timer.aborted && !controller.signal.aborted }
 }
 

@@ -70,6 +70,11 @@ export interface PollUntilOptions {
   onRetry?: ((err: unknown, delayMs: number) => void) | undefined
 }
 
+/** How long past a wait's deadline its last call may take to bring its reply in. */
+const DEADLINE_GRACE_MS = 1000
+/** The longest a Node timer takes. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /**
  * Long-polls `poll(waitSeconds, signal)` until it answers something other than
  * `pending`, or `timeoutMs` passes. Throws the abort reason if `signal` aborts.
@@ -84,8 +89,12 @@ export async function pollUntilSettled<T extends { status: string }> (
   { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs, retryable, onRetry }: PollUntilOptions
 ): Promise<Exclude<T, { status: 'pending' }> | { status: 'timeout' }> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
-  // Node's timeout signals do not keep a process alive.
-  const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, timeoutMs))
+  // Node's timeout signals do not keep a process alive. The signal fires a little after
+  // the deadline: the server's hold ends by it (whole seconds, rounded down), and its
+  // reply then still has time to arrive; cut, an answer it delivered once would be lost.
+  // (A timer takes a whole number of ms up to 2^31 - 1; a longer wait ends by the clock.)
+  const expiryMs = timeoutMs === undefined ? Infinity : Math.ceil(Math.max(0, timeoutMs) + Math.min(DEADLINE_GRACE_MS, timeoutMs / 4))
+  const expiry = expiryMs <= MAX_TIMER_MS ? AbortSignal.timeout(expiryMs) : undefined
   const callSignal = expiry === undefined ? signal : signal === undefined ? expiry : AbortSignal.any([signal, expiry])
   const expired = (): boolean => expiry?.aborted === true
   for (;;) {

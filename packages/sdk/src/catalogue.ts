@@ -5,6 +5,7 @@
  * server gave, then asked again with `If-None-Match`, which costs a 304 and no
  * body while it has not changed.
  */
+import { untilAborted } from './backoff.js'
 import type { HttpCore } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
 
@@ -37,7 +38,8 @@ export class CatalogueCache {
   async get (signal?: AbortSignal): Promise<Catalogue> {
     if (this.#catalogue !== undefined && Date.now() < this.#freshUntil) return this.#catalogue
     this.#inFlight ??= this.#fetch(signal).finally(() => { this.#inFlight = undefined })
-    return await this.#inFlight
+    // A fetch another caller began: this caller's signal (a wait's deadline) still ends its own wait.
+    return await untilAborted(this.#inFlight, signal)
   }
 
   async #fetch (signal: AbortSignal | undefined): Promise<Catalogue> {

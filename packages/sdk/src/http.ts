@@ -50,9 +50,13 @@ export interface HttpReply {
 export const isRetryableStatus = (status: number, retryAfterSeconds?: number): boolean =>
   status === 429 || (status >= 500 && (status !== 503 || retryAfterSeconds !== undefined))
 
-/** isRetryableStatus for a thrown error: only a WhatClientError can be a retryable refusal. */
+/**
+ * Whether a thrown refusal may pass for a caller that keeps going (a serving loop, a wait
+ * with a deadline): a 429 or any 5xx. A 503 without Retry-After is not retried at once
+ * (isRetryableStatus), but from a proxy in front (no backend ready) it passes like the rest.
+ */
 export const isRetryableRefusal = (err: unknown): boolean =>
-  err instanceof WhatClientError && isRetryableStatus(err.status, err.retryAfterSeconds)
+  err instanceof WhatClientError && (err.status === 429 || err.status >= 500)
 
 /** Whether waiting may cure `err`: a transport failure, or a refusal that says to come back (429, 5xx). */
 export const mayPass = (err: unknown): boolean => isTransportFailure(err) || isRetryableRefusal(err)
