@@ -80,9 +80,10 @@ export const MAX_TIMER_MS = 2 ** 31 - 1
  * `pending`, or `timeoutMs` passes. Throws the abort reason if `signal` aborts.
  *
  * `timeoutMs` bounds the whole wait, not just the time between polls: each
- * poll gets a signal that also aborts at the deadline, so a call that hangs, a
- * body still arriving and the retries' backoff all end there, and the wait
- * then ends with `{ status: 'timeout' }` at about the time asked for.
+ * poll gets a signal that also aborts at the deadline (up to a second after it,
+ * below), so a call that hangs, a body still arriving and the retries' backoff
+ * all end there, and the wait then ends with `{ status: 'timeout' }` at about
+ * the time asked for.
  */
 export async function pollUntilSettled<T extends { status: string }> (
   poll: (waitSeconds: number, signal: AbortSignal | undefined) => Promise<T>,
