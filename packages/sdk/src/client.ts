@@ -15,7 +15,7 @@
 import { sign } from './signature.js'
 import { backoffDelay, pollUntilSettled, sleep, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
-import { HttpCore, isRetryableRefusal, isTransportFailure, LongPollCap, malformed, mayPass, type HttpReply } from './http.js'
+import { HttpCore, LongPollCap, malformed, mayPass, type HttpReply } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
 
 export interface WhatClientOptions {
@@ -170,7 +170,7 @@ export class WhatClient {
       } catch (err) {
         if (aborted(signal)) return
         // Only what waiting may cure is waited out: anything else (a malformed reply, a bug) would loop for ever.
-        if (!isRetryableRefusal(err) && !isTransportFailure(err)) throw err
+        if (!mayPass(err)) throw err
         const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
         this.#http.onRetry?.(err, delay)
         await sleep(delay, signal)

@@ -28,7 +28,7 @@ import { backoffDelay, pollUntilSettled, sleep, untilAborted } from './backoff.j
 import { CatalogueCache, type Catalogue } from './catalogue.js'
 import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
 import { WhatClientError } from './errors.js'
-import { isRetryableRefusal, isTransportFailure, LongPollCap, malformed, mayPass, type HttpCall, type HttpCore, type HttpReply } from './http.js'
+import { isRetryableRefusal, LongPollCap, malformed, mayPass, type HttpCall, type HttpCore, type HttpReply } from './http.js'
 import { isPackageName } from './protocol.js'
 import { openAnswer, sealAnswer, SealingError, type SealedAnswer } from './sealing.js'
 
@@ -323,7 +323,7 @@ export class WhatClientV2 {
         if (handled === 0) await sleep(this.#pollIntervalMs - (Date.now() - started), signal)
       } catch (err) {
         if (aborted(signal)) return
-        if (!isRetryableRefusal(err) && !isTransportFailure(err)) throw err
+        if (!mayPass(err)) throw err
         const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
         this.#http.onRetry?.(err, delay)
         await sleep(delay, signal)
