@@ -11,15 +11,14 @@
  * shown escaped: a sealed package name passed no server check at all.
  */
 import type { AnswerOutcome } from 'whatclient-sdk'
-import { timeoutSignal, type AskFlags } from './ask.js'
+import type { AskFlags } from './ask.js'
+import { tellTimedOut, timeoutSignal, type Print } from './deadline.js'
 import { clientV2From, describeFailure, stopOnSignals, type Credentials } from './connection.js'
 import { printable } from './output.js'
 import { clock, startProgress, timeOfDay } from './progress.js'
 
 /** A request that ends more than this before its expiry did not simply expire. */
 const EARLY_MARGIN_MS = 1000
-
-type Print = (text: string, value: object) => void
 
 export async function askV2 (credentials: Credentials & { kind: 'v2' }, targetId: number, flags: AskFlags, print: Print): Promise<void> {
   const json = flags.json === true
@@ -55,9 +54,7 @@ export async function askV2 (credentials: Credentials & { kind: 'v2' }, targetId
     } catch (err) {
       if (!deadline.timedOut()) throw err
       progress.stop()
-      process.exitCode = 2
-      print(`No answer from ${targetId} within ${flags.timeout} s (--timeout): the server did not ${stage === 'signing in' ? 'sign you in' : 'confirm the question'} in time.`,
-        { status: 'timeout', target: targetId })
+      tellTimedOut(print, targetId, flags.timeout, { before: stage === 'signing in' ? 'sign you in' : 'confirm the question' })
       return
     }
     expiresAt = (client.expiresAt(requestId) ?? Date.now() / 1000) * 1000
@@ -89,16 +86,15 @@ function tell (outcome: AnswerOutcome, ask: { targetId: number, anonymous: boole
     })
     return
   }
+  if (outcome.status === 'timeout') {
+    tellTimedOut(print, targetId, ask.timeout, { openUntil: ask.expiresAt, sameRequestAgain: false })
+    return
+  }
   process.exitCode = 2
   if (outcome.status === 'declined') {
     print(`${targetId} declined to say which app they use.` +
       (ask.anonymous ? ' Some people answer only those they know: asking with --named shows them who asks.' : ''),
     { status: 'declined', target: targetId })
-    return
-  }
-  if (outcome.status === 'timeout') {
-    print(`No answer from ${targetId} within ${ask.timeout} s (--timeout). The request stays open until ${timeOfDay(ask.expiresAt)}.`,
-      { status: 'timeout', target: targetId })
     return
   }
   const early = Date.now() < ask.expiresAt - EARLY_MARGIN_MS

@@ -18,6 +18,7 @@ import {
   clientFrom, credentialsFrom, describeFailure, parseUserId, reportError, stopOnSignals, UsageError, withConnection, withInitData,
   type ConnectionFlags
 } from './connection.js'
+import { tellTimedOut, timeoutSignal } from './deadline.js'
 import { jsonLine, printable } from './output.js'
 import { clock, startProgress, timeOfDay } from './progress.js'
 
@@ -94,9 +95,7 @@ export function askCommand (): Command {
           } catch (err) {
             if (!deadline.timedOut()) throw err
             progress.stop()
-            process.exitCode = 2
-            print(`No answer from ${targetId} within ${flags.timeout} s (--timeout): the server did not confirm the question in time.`,
-              { status: 'timeout', target: targetId })
+            tellTimedOut(print, targetId, flags.timeout, { before: 'confirm the question' })
             return
           }
           expiresBy = Date.now() + ttlMs
@@ -112,12 +111,11 @@ export function askCommand (): Command {
               { status: 'completed', target: targetId, client_name: outcome.clientName, package_name: outcome.packageName ?? null })
             return
           }
-          process.exitCode = 2
           if (outcome.status === 'timeout') {
-            print(`No answer from ${targetId} within ${flags.timeout} s (--timeout). The request stays open until ${timeOfDay(expiresBy)} at the latest: ` +
-              'asking again before then waits for the same request.', { status: 'timeout', target: targetId })
+            tellTimedOut(print, targetId, flags.timeout, { openUntil: expiresBy, sameRequestAgain: true })
             return
           }
+          process.exitCode = 2
           const lived = performance.now() - sentAt
           if (lived < ttlMs - EARLY_MARGIN_MS) {
             print(`No answer for this ask: the request ended after ${clock(lived)}, before its ${clock(ttlMs)} were up.\n` +
@@ -135,20 +133,6 @@ export function askCommand (): Command {
         reportError(err, json)
       }
     })
-}
-
-/**
- * The signal for the calls before the wait (signing in, asking): it aborts on
- * SIGINT/SIGTERM, and once --timeout has passed, which bounds the whole
- * command (a server that takes the connection and never answers, retries
- * included), not only the wait for the answer.
- */
-export function timeoutSignal (controller: AbortController, timeoutSeconds: number | undefined): { signal: AbortSignal, timedOut: () => boolean } {
-  const ms = timeoutSeconds === undefined ? Infinity : Math.ceil(timeoutSeconds * 1000)
-  // A timer takes a whole number of ms up to 2^31 - 1 (about 24.8 days): past that, no deadline to keep.
-  if (!(ms <= 2 ** 31 - 1)) return { signal: controller.signal, timedOut: () => false }
-  const timer = AbortSignal.timeout(ms)
-  return { signal: AbortSignal.any([controller.signal, timer]), timedOut: () => timer.aborted && !controller.signal.aborted }
 }
 
 export function positiveSeconds (value: number | undefined, what: string): void {
