@@ -179,10 +179,10 @@ export class TaskPolls {
         return false
       }
       if (waitMs > 0) {
-        hold(response, start, caller, options.relay.holdInbox(caller.userId, waitMs, held.v2, response))
+        hold(response, start, caller, options.relay.holdInbox(caller, waitMs, held.v2, response))
         return true
       }
-      options.relay.inbox(caller.userId, 0).then((tasks) => {
+      options.relay.inbox(caller, 0).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
         else handOn(request, response, framework, { error: undefined, found: { poll: 'v2', tasks }, start, caller, signed: false })
       }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller, signed: false }) })

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { WC_ERR_SHUTTING_DOWN } from '../errors.js'
+import type { Session } from '../identity/tokens.js'
 import type {
   Answer, AnswerOutcome, AskOptions, Reader, ResultState, StoreListener, Task, TaskStore, VerifiedResult
 } from '../store/task-store.js'
@@ -137,19 +138,22 @@ export class Relay {
     return this.#store.ask(requesterId, targetId, options)
   }
 
-  /** v2: the questions about `userId`; with `waitMs` > 0, held until there is one. */
-  inbox (userId: number, waitMs: number, client?: AbortSignal): Promise<Task[]> {
-    if (waitMs <= 0) return this.#store.inbox(userId)
-    return promised(client, (settle: Settle<Task[]>) => this.holdInbox(userId, waitMs, SETTLE, settle))
+  /**
+   * v2: the questions about the caller; with `waitMs` > 0, held until there is one.
+   * Each look keeps the caller's signed-in mark up for their session (TaskStore.inbox).
+   */
+  inbox (caller: Session, waitMs: number, client?: AbortSignal): Promise<Task[]> {
+    if (waitMs <= 0) return this.#store.inbox(caller.userId, undefined, caller.expiresAt * 1000)
+    return promised(client, (settle: Settle<Task[]>) => this.holdInbox(caller, waitMs, SETTLE, settle))
   }
 
   /** inbox held (`waitMs` > 0), answering through `outcome`. */
-  holdInbox<C> (userId: number, waitMs: number, outcome: Outcome<Task[], C>, context: C): Held {
-    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookInInbox, userId, outcome, context)
+  holdInbox<C> (caller: Session, waitMs: number, outcome: Outcome<Task[], C>, context: C): Held {
+    return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId: caller.userId }), waitMs, NO_TASKS, this.#lookInInbox, caller, outcome, context)
   }
 
-  async #lookInInbox (userId: number, hold: Looker): Promise<Check<Task[]>> {
-    const tasks = await this.#store.inbox(userId, hold.key)
+  async #lookInInbox (caller: Session, hold: Looker): Promise<Check<Task[]>> {
+    const tasks = await this.#store.inbox(caller.userId, hold.key, caller.expiresAt * 1000)
     return { done: tasks.length > 0, value: tasks }
   }
 

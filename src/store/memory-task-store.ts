@@ -138,8 +138,9 @@ export class MemoryTaskStore implements TaskStore {
     return ids
   }
 
-  async inbox (userId: number, targetKey = this.#keys.target(userId)): Promise<Task[]> {
+  async inbox (userId: number, targetKey = this.#keys.target(userId), signedInUntilMs?: number): Promise<Task[]> {
     const now = performance.now()
+    if (signedInUntilMs !== undefined) this.#keepMark(targetKey, now + (signedInUntilMs - Date.now()), now)
     const tasks: Task[] = []
     if (!this.#byTarget.has(targetKey)) return tasks
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
@@ -199,15 +200,19 @@ export class MemoryTaskStore implements TaskStore {
 
   async markSignedIn (userId: number, untilMs: number): Promise<void> {
     const now = performance.now()
-    const until = now + (untilMs - Date.now())
-    const key = this.#keys.target(userId)
+    if (!this.#keepMark(this.#keys.target(userId), now + (untilMs - Date.now()), now)) throw new WC_ERR_SIGN_INS_FULL()
+  }
+
+  /** Keeps `key`'s mark at least until `until` (monotonic ms); false when a new mark finds no room. */
+  #keepMark (key: string, until: number, now: number): boolean {
     const current = this.#signedIn.get(key)
-    if (current !== undefined && current >= until) return
+    if (current !== undefined && current >= until) return true
     this.#dropExpiredMarks(now)
-    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) throw new WC_ERR_SIGN_INS_FULL()
+    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
     // Re-inserted at the end: with one session TTL for all, the map stays in expiry order.
     this.#signedIn.delete(key)
     this.#signedIn.set(key, until)
+    return true
   }
 
   wakeKey (topic: Topic): string {

@@ -277,8 +277,10 @@ export class RedisTaskStore implements TaskStore, SetOnce {
     return ids
   }
 
-  async inbox (userId: number, key?: string): Promise<Task[]> {
-    const records = await this.#tasks(userId, 'v2', key) ?? []
+  async inbox (userId: number, key?: string, signedInUntilMs?: number): Promise<Task[]> {
+    // Relative, as markSignedIn's: the session ends when this instance's clock says.
+    const signedInMs = signedInUntilMs === undefined ? '' : Math.max(1, Math.ceil(signedInUntilMs - Date.now()))
+    const records = await this.#tasks(userId, 'v2', key, signedInMs) ?? []
     const tasks: Task[] = []
     for (const record of records) {
       const requestId = this.#openId(record.requestHash, record.sealedId, record.layout)
@@ -364,8 +366,8 @@ export class RedisTaskStore implements TaskStore, SetOnce {
     this.#subscriber.destroy()
   }
 
-  #tasks (userId: number, view: 'v1' | 'v2', targetHash = this.#keys.target(userId)) {
-    return this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', targetHash), signedInKey: this.#key('s:', targetHash), prefix: this.#prefix, view }))
+  #tasks (userId: number, view: 'v1' | 'v2', targetHash = this.#keys.target(userId), signedInMs: number | '' = '') {
+    return this.#call(() => this.#client.wcTasks({ targetKey: this.#key('t:', targetHash), signedInKey: this.#key('s:', targetHash), prefix: this.#prefix, view, signedInMs }))
   }
 
   /** An answer through v1 (`callerHash` '') or v2 (the caller's target hash). */

@@ -139,8 +139,15 @@ export interface TaskStore {
    */
   ask (requesterId: number, targetId: number, options: AskOptions): Promise<{ requestId: string, created: boolean, expiresInMs: number }>
 
-  /** v2: the pending questions about `userId`, oldest first, v1 and v2 ones alike. */
-  inbox (userId: number, key?: string): Promise<Task[]>
+  /**
+   * v2: the pending questions about `userId`, oldest first, v1 and v2 ones
+   * alike. With `signedInUntilMs` (the caller's session end, unix ms), it also
+   * keeps their signed-in mark up at least that long, as markSignedIn does
+   * (in memory, never past the bound): a mark Redis lost with its data (a
+   * restart, a failover) is back by the user's next poll, not at their next
+   * sign-in, which their token can put off for a day.
+   */
+  inbox (userId: number, key?: string, signedInUntilMs?: number): Promise<Task[]>
 
   /**
    * v2: `callerId` answers a pending question about them. The same answer

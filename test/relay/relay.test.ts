@@ -71,7 +71,7 @@ describe('the relay holding polls', () => {
     }, { maxPerKey: 4, maxTotal: 100 }))
     expect(await relay.tasksFor(7, 100)).toEqual([])
     expect(looks, 'v1: the look when the hold began, none at its deadline').toBe(1)
-    expect(await relay.inbox(7, 100)).toEqual([])
+    expect(await relay.inbox({ userId: 7, expiresAt: Date.now() / 1000 + 60 }, 100)).toEqual([])
     expect(looks, 'v2: the same').toBe(2)
     // A task that lands while it sleeps still wakes it, and it looks again to find it.
     const held = relay.tasksFor(8, 10_000)

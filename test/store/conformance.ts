@@ -495,6 +495,26 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
       expect(await store.submitAnswer(after.requestId, 'c.d')).toBe(true)
     })
 
+    it("keeps a signed-in user's mark up from their own v2 look, until their session ends", async () => {
+      const { store } = await make()
+      const [dave, bob, carol] = [userId(), userId(), userId()]
+      const toBob = await store.createRequest(dave, bob)
+      // Bob was never marked here (as after Redis lost its data): his v2 look with his session's end marks him.
+      expect(await store.pendingTasks(bob)).toEqual([toBob.requestId])
+      expect((await store.inbox(bob, undefined, Date.now() + 2500)).map((t) => t.requestId)).toEqual([toBob.requestId])
+      expect(await store.pendingTasks(bob)).toBeNull()
+      expect(await store.submitAnswer(toBob.requestId, 'a.b')).toBe(false)
+      // A look with an earlier end, or with none, does not cut it short; one without an end marks nobody.
+      await store.inbox(bob, store.wakeKey({ kind: 'tasks', userId: bob }), Date.now() + 10)
+      await store.inbox(bob)
+      await sleep(50)
+      expect(await store.pendingTasks(bob)).toBeNull()
+      await store.inbox(carol)
+      expect(await store.pendingTasks(carol)).toEqual([])
+      // Once the session would have ended, v1 sees Bob's question again.
+      await eventually(async () => (await store.pendingTasks(bob))?.length === 1, { timeoutMs: 8000 })
+    })
+
     it('charges the quota only for requests it opens, and says when the next ask fits', async () => {
       const { store } = await make({ askQuota: { limit: 2, periodMs: 3_600_000 }, maxPendingPerTarget: 1 })
       const [alice, carol, busy, bob] = [userId(), userId(), userId(), userId()]

@@ -51,13 +51,13 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
     }
   }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    const userId = callerOf(request).userId
+    const caller = callerOf(request)
     if (waitMs <= 0) {
       // The tasks the fast path found before it handed the poll on (held or not): answered as found.
       const found = handedOnTasks(request.raw, 'v2')
-      return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(userId, 0).then(tasksPayload)
+      return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(caller, 0).then(tasksPayload)
     }
-    holdReply(reply, relay.holdInbox(userId, waitMs, heldTasks, reply))
+    holdReply(reply, relay.holdInbox(caller, waitMs, heldTasks, reply))
   })
 }
 

@@ -157,9 +157,9 @@ export const SCRIPTS = {
       throw unexpected('ask', kind)
     }),
 
-  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2' }, TaskRecord[] | null>('tasks',
+  wcTasks: script<{ targetKey: string, signedInKey: string, prefix: string, view: 'v1' | 'v2', signedInMs: number | '' }, TaskRecord[] | null>('tasks',
     ['targetKey', 'signedInKey'],
-    ['prefix', 'view'],
+    ['prefix', 'view', 'signedInMs'],
     (raw) => {
       if (raw === null) return null
       const flat = list(raw)

@@ -120,6 +120,23 @@ describe('in Redis mode, where each look at the store is a round trip', () => {
     expect(own.body).toEqual({ status: 'pending' })
     expect(others).toEqual(Array(4).fill({ status: 'expired' }))
   })
+
+  it("a user's shield, lost with Redis's data while their token lives, is back after their next poll", async () => {
+    const bobId = user()
+    const bob = await V2User.signIn(inRedis.url, bobId)
+    const dave = user()
+    await redis.stop()
+    await redis.start()
+    // Redis came back empty: its mark is gone, and the v1 key would see Bob's questions again.
+    await eventually(async () => (await inRedis.get('/readyz')).status === 200, { timeoutMs: 10_000, message: 'the server to reach Redis again' })
+    const asked = await (await inRedis.post('/requestClient', { requester_id: dave, target_id: bobId })).json() as { request_id: string }
+    expect(await (await inRedis.get(`/getTasks/${bobId}`)).json()).toEqual({ tasks: [asked.request_id] })
+    // Bob's token still works; his poll marks him again.
+    const own = await bob.get('/v2/tasks')
+    expect(own.status, JSON.stringify(own.body)).toBe(200)
+    expect(await (await inRedis.get(`/getTasks/${bobId}`)).json()).toEqual({ tasks: [] })
+    expect((await inRedis.post('/submitTaskResult', { request_id: asked.request_id, client_name: 'evil.fake' })).status).toBe(404)
+  })
 })
 
 describe('v2 requests, seen with the v1 key', () => {

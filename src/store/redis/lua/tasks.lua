@@ -7,6 +7,9 @@
   KEYS[2] signedInKey   {p}s:<target>  string  present while the target has a live v2 session
   ARGV[1] prefix
   ARGV[2] view          'v1' | 'v2'
+  ARGV[3] signedInMs    v2: how long the caller's session has left, or '': the mark is kept up
+                        at least that long, so that a mark lost with Redis's data (a restart,
+                        a failover, a flush) is back by the user's next poll
 
   Returns {requestHash, sealedId, layout, msToExpiry, verified ('1' | '0'), sealedRequester or '',
            sealedPublicKey or '', ...}, oldest first; nil for the v1 view of a signed-in target
@@ -15,6 +18,7 @@ local targetKey = KEYS[1]
 local signedInKey = KEYS[2]
 local prefix = ARGV[1]
 local view = ARGV[2]
+local signedInMs = tonumber(ARGV[3])
 
 --- @include "time"
 
@@ -22,6 +26,17 @@ local view = ARGV[2]
 if view == 'v1' and redis.call('EXISTS', signedInKey) == 1 then return false end
 
 local now = nowMs()
+if view == 'v2' and signedInMs then
+  local untilMs = now + signedInMs
+  local markEnds = redis.call('PEXPIRETIME', signedInKey)
+  -- Moved, it is set a second past the session's end: the instances' clocks and the
+  -- rounding of each call's figure then do not make every poll rewrite it.
+  if markEnds == -2 then
+    redis.call('SET', signedInKey, '1', 'PXAT', untilMs + 1000)
+  elseif markEnds >= 0 and markEnds < untilMs then
+    redis.call('PEXPIREAT', signedInKey, untilMs + 1000)
+  end
+end
 redis.call('ZREMRANGEBYSCORE', targetKey, '-inf', now)
 
 local tasks = {}
