@@ -309,3 +309,38 @@ describe('closing', () => {
     await inFlight
   })
 })
+
+describe('a Redis at its memory limit (maxmemory, noeviction)', () => {
+  it('refuses new requests and asks with 503 instead of writing past the limit, and takes them again once there is room', async () => {
+    const s = closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, maxPendingTotal: 100_000, listener: NO_LISTENER, url: redis.url, storeKey: TEST_STORE_KEY, prefix: 'full:' }))
+    const admin = closeWhenDone(createClient({ url: redis.url }))
+    await admin.connect()
+    const used = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1])
+    // The first calls load the scripts and grow Redis's own tables, by a few hundred KB.
+    for (let i = 0; i < 20; i++) await Promise.all([s.createRequest(user(), user()), s.ask(user(), user(), { named: true })])
+    const limit = await used() + 100_000
+    await admin.configSet('maxmemory', String(limit))
+    try {
+      const outcomes: string[] = []
+      const outcome = async (call: Promise<unknown>): Promise<void> => {
+        try {
+          await call
+          outcomes.push('ok')
+        } catch (err) {
+          outcomes.push((err as { code?: string }).code ?? String(err))
+        }
+      }
+      // Each create and ask writes a few hundred bytes: 100 KB fills within the first few hundred.
+      for (let i = 0; i < 1500; i++) await outcome(s.createRequest(user(), user()))
+      for (let i = 0; i < 300; i++) await outcome(s.ask(user(), user(), { named: true }))
+      const refused = outcomes.filter((o) => o === 'WC_ERR_STORE_UNAVAILABLE').length
+      expect(new Set(outcomes)).toEqual(new Set(['ok', 'WC_ERR_STORE_UNAVAILABLE']))
+      expect(refused).toBeGreaterThan(1000)
+      // Past the limit by no more than one script's writes (and Redis's own buffers), not by megabytes.
+      expect(await used() - limit).toBeLessThan(50_000)
+    } finally {
+      await admin.configSet('maxmemory', '0')
+    }
+    await retried(() => s.createRequest(user(), user()))
+  })
+})

@@ -1,3 +1,4 @@
+#!lua
 --[[
   v2: opens a verified request, or finds the one still pending from the same
   requester to the same target with the same public key (a retried ask finds
@@ -22,6 +23,8 @@
   ARGV[12] sealedPublicKey the public key of a sealed request, sealed; '' for a plain one
   ARGV[13] quotaIntervalMs one ask's share of the quota period
   ARGV[14] quotaBurstMs    how far ahead of now the quota may run
+
+  The first line makes Redis refuse the whole script over maxmemory, as create.lua's does.
 
   Returns {'created'}
         | {'existing', requestHash, sealedId, layout, msToExpiry}   the pair's pending request

@@ -1,3 +1,4 @@
+#!lua
 --[[
   v1: opens an unverified request, or finds the one still pending between the
   same requester and target (a retried create finds what the first one made).
@@ -16,6 +17,11 @@
   ARGV[8] targetHash
   ARGV[9] pairHash
   ARGV[10] layout        the record layout this instance writes for v1 requests
+
+  The first line (a shebang with no flags) makes Redis refuse the whole script when it is
+  over maxmemory. Without it Redis checks only until a script's first write, and the first
+  write here frees memory (ZREMRANGEBYSCORE of what expired): the rest then wrote past the
+  limit. The store turns the refusal into 503.
 
   Returns {'created'}
         | {'existing', requestHash, sealedId, layout, msToExpiry}   the pair's pending request
