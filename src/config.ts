@@ -86,8 +86,10 @@ function requireWellWritten (schema: { properties: Record<string, unknown> }, en
   for (const [name, property] of Object.entries(schema.properties)) {
     const value = env[name]
     if (value === undefined) continue
-    const { type, enum: allowed } = property as { type?: unknown, enum?: unknown[] }
+    const { type, enum: allowed, minLength } = property as { type?: unknown, enum?: unknown[], minLength?: number }
     const got = `(got ${JSON.stringify(value.slice(0, 40))})`
+    // A line such as `API_SECRET_KEY=` in an env file: most likely a value still to fill in.
+    if (type === 'string' && value === '' && minLength !== undefined && minLength > 0) throw new WC_ERR_CONFIG(`${name} is empty: give it a value, or leave it unset for its default`)
     if (type === 'integer' && !PLAIN_WHOLE.test(value)) throw new WC_ERR_CONFIG(`${name} must be a whole number written plainly, such as 30 ${got}`)
     if (type === 'number' && !PLAIN_DECIMAL.test(value)) throw new WC_ERR_CONFIG(`${name} must be a plain decimal number such as 30 or 0.5 ${got}`)
     if (type === 'boolean' && value !== 'true' && value !== 'false') throw new WC_ERR_CONFIG(`${name} must be true or false ${got}`)
@@ -114,6 +116,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new WC_ERR_CONFIG(String(err instanceof Error ? err.message : err).replaceAll('env/', ''))
   }
+  const store = storeConfig(parsed)
+  const identity = loadIdentitySettings(env)
+  if (store.kind === 'redis' && parsed.API_SECRET_KEY === undefined && identity.v1Enabled) {
+    // A random key per instance: behind a balancer, a v1 call signed for one would be refused by the others.
+    throw new WC_ERR_CONFIG('STORE=redis needs API_SECRET_KEY, the same on every instance (the plugins\' key), or V1_ENABLED=false')
+  }
   return {
     apiSecretKey: parsed.API_SECRET_KEY ?? randomBytes(24).toString('base64url'),
     apiSecretKeyGenerated: parsed.API_SECRET_KEY === undefined,
@@ -130,9 +138,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxHeldPollsTotal: parsed.MAX_HELD_POLLS_TOTAL,
     shutdownTimeoutMs: Math.round(parsed.SHUTDOWN_TIMEOUT_SECONDS * 1000),
     retryGraceMs: Math.round(parsed.RETRY_GRACE_SECONDS * 1000),
-    store: storeConfig(parsed),
+    store,
     ...metricsSettings(parsed),
-    ...loadIdentitySettings(env)
+    ...identity
   }
 }
 

@@ -24,9 +24,9 @@ describe('settings', () => {
 
   it('reads the Redis store as one setting, with its key in base64 or hex', () => {
     const key = randomBytes(32)
-    const fromBase64 = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('base64') })
+    const fromBase64 = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('base64'), API_SECRET_KEY: 'k' })
     expect(fromBase64.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'wc:', key })
-    const fromHex = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('hex'), REDIS_URL: 'redis://10.0.0.5:6380', REDIS_KEY_PREFIX: 'a:' })
+    const fromHex = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('hex'), REDIS_URL: 'redis://10.0.0.5:6380', REDIS_KEY_PREFIX: 'a:', V1_ENABLED: 'false' })
     expect(fromHex.store).toEqual({ kind: 'redis', url: 'redis://10.0.0.5:6380', prefix: 'a:', key })
     // Memory mode carries nothing of Redis.
     expect(loadConfig({ STORE_KEY: key.toString('base64'), REDIS_URL: 'redis://x' }).store).toEqual({ kind: 'memory' })
@@ -61,7 +61,12 @@ describe('settings', () => {
     [{ STORE: 'redis', STORE_KEY: KEY_HEX, REDIS_URL: 'http://user:secret@host' }, /^(?!.*secret).*REDIS_URL must be a redis:\/\//],
     [{ STORE: 'redis' }, /STORE=redis needs STORE_KEY/],
     [{ STORE: 'redis', STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes in base64 or hex \(got 5 bytes\)/],
-    [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/]
+    // Each instance would make its own: a v1 call signed for one is refused by the others.
+    [{ STORE: 'redis', STORE_KEY: KEY_HEX }, /STORE=redis needs API_SECRET_KEY, the same on every instance \(the plugins' key\), or V1_ENABLED=false/],
+    [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/],
+    // Left empty in an env file (the systemd example leaves the key so, for the operator to fill in).
+    [{ API_SECRET_KEY: '' }, /^Invalid configuration: API_SECRET_KEY is empty: give it a value, or leave it unset for its default$/],
+    [{ REDIS_KEY_PREFIX: '' }, /REDIS_KEY_PREFIX is empty/]
   ])('refuses %o, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'WC_ERR_CONFIG', message: expect.stringMatching(message) }))
   })

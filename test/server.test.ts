@@ -4,10 +4,12 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createServer } from 'node:net'
+import { createClient } from 'redis'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { sign } from '../src/crypto/signature.js'
 import { build, eventually, heldPollsBecome, logLines, rawConnection, ReplyGate, requestText, signedClient, signedPath, sleep, type RawConnection, type TestServer } from './helper.js'
 import { freePort, ROOT, runCli, serveProcess, wrap } from './process-helper.js'
+import { startPrivateRedis } from './store/redis-helper.js'
 
 describe('the server process', () => {
   it('`PORT=... API_SECRET_KEY=... npm start` serves on that port, from the build, without compiling', async () => {
@@ -108,13 +110,28 @@ describe('the server process', () => {
 
   it('with Redis down at start, says only that it cannot reach Redis, and where (never a password)', async () => {
     const port = await freePort()
-    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), REDIS_URL: `redis://:pw-secret@127.0.0.1:${port}` })
+    const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), API_SECRET_KEY: 'k', REDIS_URL: `redis://:pw-secret@127.0.0.1:${port}` })
     expect(await child.exited).toBe(1)
     const said = child.stderr() + child.stdout()
     expect(said).toContain(`cannot start: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL) within`)
     expect(said).not.toContain('pw-secret')
     // It never served: nothing about calls answering 503, no key to use.
     expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)
+  })
+
+  it('with the wrong Redis password, or none, says what Redis answered (never the password)', async () => {
+    const redis = await startPrivateRedis()
+    const admin = createClient({ url: redis.url })
+    await admin.connect()
+    await admin.configSet('requirepass', 'right-pw')
+    admin.destroy()
+    const serve = (url: string): ReturnType<typeof runCli> => runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), API_SECRET_KEY: 'k', REDIS_URL: url })
+    const [wrong, none] = [serve(`redis://:wrong-pw@127.0.0.1:${redis.port}`), serve(`redis://127.0.0.1:${redis.port}`)]
+    expect(await wrong.exited).toBe(1)
+    expect(await none.exited).toBe(1)
+    expect(wrong.stderr()).toMatch(new RegExp(`cannot reach Redis at 127\\.0\\.0\\.1:${redis.port} \\(REDIS_URL\\) within \\d+ ms: WRONGPASS`))
+    expect(none.stderr()).toMatch(/within \d+ ms: NOAUTH/)
+    expect(wrong.stderr() + wrong.stdout()).not.toContain('wrong-pw')
   })
 
   it('exits on SIGTERM though its stdout is a pipe no one reads any more (`serve | head`)', async () => {

@@ -164,8 +164,13 @@ export class RedisTaskStore implements TaskStore, SetOnce {
     const client = makeClient(options.url, options.callTimeoutMs ?? DEFAULT_DEADLINE_MS)
     const subscriber = client.duplicate()
     const store = new RedisTaskStore(options, client, subscriber)
+    // What went wrong last while connecting (a refused connection, a wrong password, TLS), for the start-up error.
+    let lastFailure: string | undefined
     for (const c of [client, subscriber]) {
-      c.on('error', (err: Error) => store.#reachability.update(errorReason(err)))
+      c.on('error', (err: Error) => {
+        lastFailure = errorReason(err)
+        store.#reachability.update(lastFailure)
+      })
       c.on('end', () => store.#reachability.update(store.#closingFor ?? 'connection closed'))
       // A connect node-redis had under way when the store closed (close found no socket yet).
       c.on('ready', () => { if (store.#closed) c.destroy(); else store.#reachability.update() })
@@ -185,7 +190,12 @@ export class RedisTaskStore implements TaskStore, SetOnce {
             options.listener.wake(message)
           })
         })(),
-        new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${hostOf(options.url)} (REDIS_URL) within ${limit} ms`)), limit) })
+        new Promise((_resolve, reject) => {
+          timer = setTimeout(() => {
+            const why = lastFailure === undefined ? '' : `: ${withoutPassword(lastFailure, options.url)}`
+            reject(new Error(`cannot reach Redis at ${hostOf(options.url)} (REDIS_URL) within ${limit} ms${why}`))
+          }, limit)
+        })
       ])
     } catch (err) {
       store.#closed = true
@@ -506,6 +516,15 @@ export class RedisTaskStore implements TaskStore, SetOnce {
     if (this.#closed) return Promise.reject(new WC_ERR_STORE_UNAVAILABLE())
     return this.#reachability.call(run)
   }
+}
+
+/** `text` with REDIS_URL's password, should it appear, blotted out. */
+function withoutPassword (text: string, url: string): string {
+  let password = ''
+  try {
+    password = decodeURIComponent(new URL(url).password)
+  } catch {}
+  return password === '' ? text : text.replaceAll(password, '***')
 }
 
 function errorReason (err: Error): string {
