@@ -31,6 +31,15 @@ export interface SessionOptions {
   metrics: Pick<ServiceMetrics, 'signIn'>
 }
 
+/**
+ * 503 without Retry-After, answered here rather than thrown: the error handler answers a
+ * 5xx it does not list as 500, and one it lists with Retry-After, and waiting will not
+ * configure sign-in.
+ */
+function unconfigured (reply: FastifyReply): FastifyReply {
+  return reply.code(503).send({ detail: new WC_ERR_SIGN_IN_UNCONFIGURED().message })
+}
+
 const session: FastifyPluginAsyncTypebox<SessionOptions> = async (app, { identity, relay, metrics }) => {
   app.post('/v2/session', {
     schema: {
@@ -43,12 +52,11 @@ const session: FastifyPluginAsyncTypebox<SessionOptions> = async (app, { identit
     // Before the body is validated: a server that cannot sign anyone in says so to every caller.
     onRequest: (_request, reply, done) => {
       if (identity.verifier !== undefined) return done()
-      // Sent here rather than thrown: the error handler would add Retry-After, and waiting will not configure it.
-      void (reply as FastifyReply).code(503).send({ detail: new WC_ERR_SIGN_IN_UNCONFIGURED().message })
+      unconfigured(reply as FastifyReply)
     }
   }, async (request, reply) => {
     const verifier = identity.verifier
-    if (verifier === undefined) throw new WC_ERR_SIGN_IN_UNCONFIGURED()
+    if (verifier === undefined) return unconfigured(reply)
     let verified: VerifiedInitData
     try {
       verified = verifier.verify(request.body.init_data)

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { InitDataVerifier, nowSeconds, signInitData } from '../../../src/identity/init-data.js'
-import { BOT_TOKEN, build, postSession, signInWith, userIds, type TestServer } from '../../helper.js'
+import { BOT_TOKEN, build, detailOf, postSession, rawConnection, requestText, signInWith, sleep, userIds, type TestServer } from '../../helper.js'
+import { parseResponse } from '../../kit/raw-http.js'
 
 const BOT_ID = 7000000001
 const user = userIds()
@@ -109,6 +110,21 @@ describe('POST /v2/session, not configured', () => {
       expect(res.body).toEqual({ detail: 'Sign-in is not configured on this server.' })
       expect(res.headers.get('retry-after')).toBeNull()
     }
+  })
+
+  it('answers the same 503, not a 500, when sign-in goes away while the body arrives', async () => {
+    const server = await build({ TELEGRAM_BOT_TOKEN: BOT_TOKEN })
+    const body = JSON.stringify({ init_data: signInitData({ botToken: BOT_TOKEN, user: user() }) })
+    const connection = rawConnection(server.url)
+    // The head passes the check made before the body; then the verifier is gone (as only a test can make it).
+    connection.write(requestText('POST', '/v2/session', { 'content-type': 'application/json', 'content-length': String(body.length) }))
+    await sleep(100)
+    server.app.identity.verifier = undefined
+    connection.write(body)
+    const response = parseResponse(await connection.closed)
+    expect(response.status).toBe(503)
+    expect(detailOf(response)).toBe('Sign-in is not configured on this server.')
+    expect(response.headers['retry-after']).toBeUndefined()
   })
 })
 
