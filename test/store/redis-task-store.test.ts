@@ -11,6 +11,8 @@ afterAll(async () => {
   for (const prefix of prefixes) await deleteKeys(prefix)
 })
 
+const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
+
 const redis: StoreFactory = async (limits, listener) => {
   const prefix = testPrefix()
   prefixes.push(prefix)
@@ -21,8 +23,31 @@ const redis: StoreFactory = async (limits, listener) => {
 storeConformance('redis', redis)
 storeConformanceV2('redis', redis)
 
+describe('RedisTaskStore at rest', () => {
+  it('holds plain answers at one length, whatever the package name', async () => {
+    const prefix = testPrefix()
+    prefixes.push(prefix)
+    const store = await RedisTaskStore.connect({ ...LIMITS, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
+    try {
+      const names = ['com.radolyn.ayugram', 'org.telegram.messenger', 'com.exteragram.messenger', 'a.b']
+      const asked = await Promise.all(names.map(async (_name, i) => store.createRequest(1000 + i, 2000 + i)))
+      for (const [i, name] of names.entries()) expect(await store.submitAnswer((asked[i] as { requestId: string }).requestId, name)).toBe(true)
+      const held = (await dumpKeys(prefix)).flatMap(({ value }) => {
+        const answer = (JSON.parse(value.startsWith('{') ? value : '{}') as { a?: string }).a
+        return answer === undefined ? [] : [answer.length]
+      })
+      expect(held).toHaveLength(names.length)
+      expect(new Set(held).size).toBe(1)
+      // ...and read back as given, the padding off.
+      for (const [i, name] of names.entries()) expect(await store.takeResult((asked[i] as { requestId: string }).requestId)).toEqual({ status: 'completed', packageName: name })
+    } finally {
+      await store.close()
+    }
+  })
+})
+
 describe('RedisTaskStore.setOnce (lent to the v2 single-use memory)', () => {
-  const limits: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
+  const limits = LIMITS
   const connect = async (prefix: string): Promise<RedisTaskStore> => {
     prefixes.push(prefix)
     return await RedisTaskStore.connect({ ...limits, listener: { wake: () => {}, wakeAll: () => {} }, url: SHARED_REDIS, storeKey: TEST_STORE_KEY, prefix })
