@@ -168,7 +168,7 @@ function metricsSettings (parsed: Env): Pick<Config, 'metricsHost' | 'metricsPor
   return { metricsHost: parsed.METRICS_HOST, metricsPort: parsed.METRICS_PORT }
 }
 
-// --- v2: verified identity (PROTOCOL.md, "Version 2") ---------------------------------
+// --- v2: verified identity (docs/protocol.md, "Version 2") ----------------------------
 // Kept apart from the settings above: their own schema, their own block of Config.
 
 const IdentityEnvSchema = Type.Object({

@@ -33,15 +33,15 @@ export function requestLine (request: FastifyRequest, reply: FastifyReply, route
   return { method: request.method, route, statusCode: reply.statusCode, ms: roundMs(elapsedMs(request.raw, reply.elapsedTime)) }
 }
 
-/**
- * Per-request lines at debug level; at the default level requests are counted
- * into RequestStats and summarised periodically (see request-stats.ts).
- */
 /** Whether `level` writes a line per request (debug, trace): else requests are only counted. */
 export function logsEveryRequest (level: string): boolean {
   return (pino.levels.values[level] ?? 30) <= pino.levels.values.debug!
 }
 
+/**
+ * Per-request lines at debug level; at the default level requests are counted
+ * into RequestStats and summarised periodically (see request-stats.ts).
+ */
 class PrivateLogController extends LogController {
   readonly #stats: RequestStats
   /** Whether per-request lines are written (LOG_LEVEL=debug or trace): else none is even built. */

@@ -135,6 +135,6 @@ export function askCommand (): Command {
     })
 }
 
-export function positiveSeconds (value: number | undefined, what: string): void {
+function positiveSeconds (value: number | undefined, what: string): void {
   if (value !== undefined && !(value > 0 && Number.isFinite(value))) throw new UsageError(`${what} must be a positive number of seconds`)
 }

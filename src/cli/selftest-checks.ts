@@ -33,11 +33,6 @@ export class Skipped extends Error {}
  */
 export type SelftestCredentials = { kind: 'v1', key: string } | { kind: 'v2', asker: string, target: string }
 
-export interface SelftestOptions {
-  /** Time limit of one call, on top of a long-poll hold. */
-  callTimeoutMs: number
-}
-
 /** How long the long-poll check asks the server to hold (within the default MAX_WAIT_SECONDS). */
 export const HOLD_SECONDS = 5
 /** How long the held poll is left alone before the answer is sent: it must still be held then. */

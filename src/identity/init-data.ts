@@ -1,6 +1,6 @@
 /**
  * Telegram Mini App init data: the proof that a call comes from a given
- * Telegram user (PROTOCOL.md, "Version 2: verified identity"). The plugin gets
+ * Telegram user (docs/protocol.md, "Version 2: verified identity"). The plugin gets
  * it from Telegram (messages.requestWebView); Telegram signs it two ways:
  * - `hash`, an HMAC keyed with the bot token (the bot owner's check; it covers
  *   every other field, `signature` included);

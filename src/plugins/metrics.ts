@@ -4,7 +4,8 @@
  * status, with its latency, reads the store's gauges at each scrape, and serves
  * the exposition on a listener of its own (src/metrics/listener.ts), started and
  * closed with the app. Nothing is served on the public port. With no metrics
- * port set, nothing is recorded or served.
+ * port set, requests are not timed and nothing is served (the counters other
+ * modules bump, sign-ins and store failures, stay in memory, unread).
  */
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'

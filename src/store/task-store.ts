@@ -7,7 +7,7 @@
  * v1 and v2 share one set of requests. A request made through v1 is
  * unverified (its requester id is only claimed); one made through v2 (`ask`)
  * knows its requester, who alone may read its answer. The v1 calls keep their
- * meaning with three limits (PROTOCOL.md, "v1 beside v2"): a user marked
+ * meaning with three limits (docs/protocol.md, "v1 beside v2"): a user marked
  * signed in (`markSignedIn`) is shielded from them, a sealed request is never
  * shown to them, and a v2 request's result is never read through them.
  */

@@ -1,6 +1,6 @@
 /**
  * The one suite every quota adapter must pass (memory, and the Lua fragment
- * the Redis create step will carry).
+ * the Redis ask step carries).
  */
 import { describe, expect, it } from 'vitest'
 import type { Quota, QuotaRate } from '../../src/identity/quota.js'

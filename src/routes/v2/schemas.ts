@@ -1,6 +1,6 @@
 /**
  * What the v2 calls share: the error shape, the Bearer scheme's name in the
- * API description, ids, and the sealed-answer fields (PROTOCOL.md, "Sealed
+ * API description, ids, and the sealed-answer fields (docs/protocol.md, "Sealed
  * answers"): base64url without padding, in its one canonical spelling, of
  * exactly the sizes HPKE with X25519 and ChaCha20-Poly1305 gives.
  */
