@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import { logFailedAccepts } from '../failed-accepts.js'
 import { elapsedMs } from '../fast-path/handed-on.js'
+import { routeOf } from '../logging.js'
 import { MetricsListener } from '../metrics/listener.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Relay } from '../relay/relay.js'
@@ -52,7 +53,7 @@ async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port
 
   // A callback hook, not an async one: it runs on every poll, and a promise per call shows.
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    record(request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, elapsedMs(request.raw, reply.elapsedTime) / 1000)
+    record(request.method, routeOf(request), reply.statusCode, elapsedMs(request.raw, reply.elapsedTime) / 1000)
     done()
   })
 
