@@ -13,10 +13,10 @@
  * ```
  */
 import { sign } from './signature.js'
-import { backoffDelay, pollUntilSettled, sleep, type BackoffOptions } from './backoff.js'
-import { WhatClientError } from './errors.js'
-import { HttpCore, LongPollCap, malformed, mayPass, type HttpReply } from './http.js'
+import { type BackoffOptions } from './backoff.js'
+import { HttpCore, malformed, type HttpReply } from './http.js'
 import { UNKNOWN_CLIENT } from './protocol.js'
+import { Polling, submitted } from './serving.js'
 
 export interface WhatClientOptions {
   /** Server URL, e.g. `http://127.0.0.1:8000`. */
@@ -67,19 +67,15 @@ export interface AnswerOptions {
   onAnswered?: (requestId: string) => void
 }
 
-const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
-
 export class WhatClient {
   readonly #http: HttpCore
   readonly #key: Buffer
-  readonly #longPoll: LongPollCap
-  readonly #pollIntervalMs: number
+  readonly #polling: Polling
 
   constructor (options: WhatClientOptions) {
     this.#http = httpCoreFor(options)
     this.#key = Buffer.from(options.apiKey, 'utf8')
-    this.#longPoll = new LongPollCap(options.longPollSeconds ?? 25)
-    this.#pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.#polling = new Polling(this.#http, options)
   }
 
   /** The v1 signature of a POST body or a GET path. */
@@ -106,13 +102,7 @@ export class WhatClient {
 
   /** Answers one task; false when the server no longer knows it (answered, expired). */
   async submitTaskResult (requestId: string, packageName: string, signal?: AbortSignal): Promise<boolean> {
-    try {
-      await this.#call('POST', '/submitTaskResult', { request_id: requestId, client_name: packageName }, 0, signal)
-      return true
-    } catch (err) {
-      if (err instanceof WhatClientError && err.status === 404) return false
-      throw err
-    }
+    return await submitted(this.#call('POST', '/submitTaskResult', { request_id: requestId, client_name: packageName }, 0, signal))
   }
 
   /** One poll of a request's result (held up to `waitSeconds` by a long-poll server). */
@@ -139,8 +129,7 @@ export class WhatClient {
    * hangs or is retried). Throws the abort reason if `signal` aborts.
    */
   async waitForResult (requestId: string, options: WaitOptions = {}): Promise<WaitOutcome> {
-    return pollUntilSettled((wait, signal) => this.getRequestResult(requestId, wait, signal),
-      { ...options, longPollSeconds: this.#longPoll.seconds, pollIntervalMs: this.#pollIntervalMs, retryable: mayPass, onRetry: this.#http.onRetry })
+    return await this.#polling.waitFor((wait, signal) => this.getRequestResult(requestId, wait, signal), options)
   }
 
   /**
@@ -150,44 +139,18 @@ export class WhatClient {
    */
   async answerTasks (me: number, packageName: string, options: AnswerOptions = {}): Promise<void> {
     const { signal } = options
-    let failures = 0
-    while (!aborted(signal)) {
-      const started = Date.now()
-      try {
-        const tasks = await this.getTasks(me, this.#longPoll.seconds, signal)
-        let answered = 0
-        for (const requestId of tasks) {
-          if (aborted(signal)) return
-          if (await this.submitTaskResult(requestId, packageName, signal)) {
-            answered++
-            options.onAnswered?.(requestId)
-          }
-        }
-        failures = 0
-        // Nothing answered (nothing there, or all gone meanwhile: a stale id that answers 404
-        // each time): a server that answered at once is not asked again at once.
-        if (answered === 0) await this.#pace(started, this.#pollIntervalMs, signal)
-      } catch (err) {
-        if (aborted(signal)) return
-        // Only what waiting may cure is waited out: anything else (a malformed reply, a bug) would loop for ever.
-        if (!mayPass(err)) throw err
-        const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
-        this.#http.onRetry?.(err, delay)
-        await sleep(delay, signal)
-      }
-    }
-  }
-
-  /** Keeps polls at least `intervalMs` apart: a server that ignored `wait` answered too soon. */
-  async #pace (startedAt: number, intervalMs: number, signal?: AbortSignal): Promise<void> {
-    await sleep(intervalMs - (Date.now() - startedAt), signal)
+    await this.#polling.serve(async (wait) => await this.getTasks(me, wait, signal), async (requestId) => {
+      if (!await this.submitTaskResult(requestId, packageName, signal)) return false
+      options.onAnswered?.(requestId)
+      return true
+    }, signal)
   }
 
   /** One signed call, through the shared core (retries, time limit, errors). */
   async #call (method: 'GET' | 'POST', path: string, payload: object | undefined, waitSeconds: number, signal?: AbortSignal): Promise<HttpReply> {
     const body = payload === undefined ? undefined : JSON.stringify(payload)
     const signature = this.sign(body ?? decodeURIComponent(path))
-    return await this.#longPoll.poll(waitSeconds, async (wait) =>
+    return await this.#polling.longPoll.poll(waitSeconds, async (wait) =>
       await this.#http.send({ method, path, body, headers: { 'x-signature': signature }, waitSeconds: wait, signal }))
   }
 }

@@ -4,7 +4,7 @@
  * acts as that user through a bearer token: no call names the caller, and
  * only the token's user can read their answers or see questions about them.
  *
- * A class of its own beside the v1 `WhatClient` (they share the HTTP core):
+ * A class of its own beside the v1 `WhatClient` (they share the HTTP core and the polling):
  * in v1 every call names its users and anyone with the key may act for
  * anyone; in v2 the session is the user. The same method names would mean
  * different things on one class (`answerTasks(me, name)` against
@@ -24,13 +24,14 @@
  * ```
  */
 import { AskedRequests } from './asked.js'
-import { backoffDelay, pollUntilSettled, sleep, untilAborted } from './backoff.js'
+import { backoffDelay, sleep, untilAborted } from './backoff.js'
 import { CatalogueCache, type Catalogue } from './catalogue.js'
 import { httpCoreFor, type WaitOptions, type WhatClientOptions } from './client.js'
 import { WhatClientError } from './errors.js'
-import { isRetryableRefusal, LongPollCap, malformed, mayPass, type HttpCall, type HttpCore, type HttpReply } from './http.js'
+import { isRetryableRefusal, malformed, type HttpCall, type HttpCore, type HttpReply } from './http.js'
 import { isPackageName } from './protocol.js'
 import { openAnswer, sealAnswer, SealingError, type SealedAnswer } from './sealing.js'
+import { aborted, Polling, submitted } from './serving.js'
 
 export interface WhatClientV2Options extends Omit<WhatClientOptions, 'apiKey'> {
   /**
@@ -113,8 +114,6 @@ export interface PollOptions {
   signal?: AbortSignal
 }
 
-const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true
-
 /** What `GET /v2/requests/{id}` may answer; anything else is no answer at all (a proxy's page), not an expiry. */
 const ANSWER_STATUSES = new Set<unknown>(['pending', 'completed', 'declined', 'expired'])
 
@@ -129,8 +128,7 @@ interface SharedSignIn {
 export class WhatClientV2 {
   readonly #http: HttpCore
   readonly #initData: (() => string | Promise<string>) | undefined
-  readonly #longPoll: LongPollCap
-  readonly #pollIntervalMs: number
+  readonly #polling: Polling
   readonly #asked = new AskedRequests()
   readonly #catalogue: CatalogueCache
   #token: string | undefined
@@ -143,8 +141,7 @@ export class WhatClientV2 {
   constructor (options: WhatClientV2Options) {
     this.#http = httpCoreFor(options)
     this.#initData = options.initData
-    this.#longPoll = new LongPollCap(options.longPollSeconds ?? 25)
-    this.#pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.#polling = new Polling(this.#http, options)
     this.#catalogue = new CatalogueCache(this.#http)
   }
 
@@ -224,7 +221,7 @@ export class WhatClientV2 {
    */
   async #check (requestId: string, waitSeconds: number, callSignal: AbortSignal | undefined, signal: AbortSignal | undefined): Promise<AnswerState> {
     const path = `/v2/requests/${encodeURIComponent(requestId)}`
-    const reply = await this.#longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path, waitSeconds: wait, signal: callSignal }))
+    const reply = await this.#polling.longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path, waitSeconds: wait, signal: callSignal }))
     const body = (reply.body ?? {}) as Record<string, unknown>
     if (body.status === 'pending') return { status: 'pending' }
     // Thrown before the request is forgotten: a sealed ask's key must outlive a reply that said nothing.
@@ -244,13 +241,12 @@ export class WhatClientV2 {
    * for). Throws the abort reason if `signal` aborts.
    */
   async waitForAnswer (requestId: string, options: WaitOptions = {}): Promise<AnswerOutcome> {
-    return pollUntilSettled((waitSeconds, callSignal) => this.#check(requestId, waitSeconds, callSignal, options.signal),
-      { ...options, longPollSeconds: this.#longPoll.seconds, pollIntervalMs: this.#pollIntervalMs, retryable: mayPass, onRetry: this.#http.onRetry })
+    return await this.#polling.waitFor((waitSeconds, callSignal) => this.#check(requestId, waitSeconds, callSignal, options.signal), options)
   }
 
   /** One poll of the questions about the signed-in user, oldest first (held up to `waitSeconds`). */
   async tasks ({ waitSeconds = 0, signal }: PollOptions = {}): Promise<Task[]> {
-    const reply = await this.#longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path: '/v2/tasks', waitSeconds: wait, signal }))
+    const reply = await this.#polling.longPoll.poll(waitSeconds, async (wait) => await this.#authed({ method: 'GET', path: '/v2/tasks', waitSeconds: wait, signal }))
     const listed = (reply.body as { tasks?: unknown } | undefined)?.tasks
     if (!Array.isArray(listed)) throw malformed(reply, 'GET /v2/tasks', 'a task list')
     return listed.flatMap((entry): Task[] => {
@@ -304,31 +300,12 @@ export class WhatClientV2 {
 
   async #serve (packageName: string | undefined, options: AnswerTasksOptions): Promise<void> {
     const { signal, policy } = options
-    let failures = 0
-    while (!aborted(signal)) {
-      const started = Date.now()
-      try {
-        const tasks = await this.tasks({ waitSeconds: this.#longPoll.seconds, signal })
-        let handled = 0
-        for (const task of tasks) {
-          if (aborted(signal)) return
-          const action = await this.#handle(task, packageName, policy, signal)
-          if (action !== undefined) {
-            handled++
-            options.onAnswered?.(task, action)
-          }
-        }
-        failures = 0
-        // Nothing done (nothing there, or all gone meanwhile): a server that answered at once is not asked again at once.
-        if (handled === 0) await sleep(this.#pollIntervalMs - (Date.now() - started), signal)
-      } catch (err) {
-        if (aborted(signal)) return
-        if (!mayPass(err)) throw err
-        const delay = backoffDelay(this.#http.maxRetries + failures++, this.#http.retry)
-        this.#http.onRetry?.(err, delay)
-        await sleep(delay, signal)
-      }
-    }
+    await this.#polling.serve(async (waitSeconds) => await this.tasks({ waitSeconds, signal }), async (task) => {
+      const action = await this.#handle(task, packageName, policy, signal)
+      if (action === undefined) return false
+      options.onAnswered?.(task, action)
+      return true
+    }, signal)
   }
 
   /** The server's package -> display name catalogue (cached, revalidated with its ETag). */
@@ -348,13 +325,7 @@ export class WhatClientV2 {
   }
 
   async #submit (payload: object, signal: AbortSignal | undefined): Promise<boolean> {
-    try {
-      await this.#authed({ method: 'POST', path: '/v2/answers', body: JSON.stringify(payload), signal })
-      return true
-    } catch (err) {
-      if (err instanceof WhatClientError && err.status === 404) return false
-      throw err
-    }
+    return await submitted(this.#authed({ method: 'POST', path: '/v2/answers', body: JSON.stringify(payload), signal }))
   }
 
   async #completed (requestId: string, body: Record<string, unknown>, reply: HttpReply, callSignal: AbortSignal | undefined, signal: AbortSignal | undefined): Promise<CompletedAnswer> {
