@@ -70,12 +70,13 @@ describe('ask shows that it is alive and when the request expires', () => {
 
   it('tells "timed out" (--timeout) and "expired" apart, in words and in JSON', async () => {
     const env = { WHATCLIENT_URL: server.url, WHATCLIENT_KEY: server.key }
-    const timedOut = runCli(['ask', user(), '--as', user(), '--timeout', '0.5', '--ttl', '3'], env)
+    // Well under the 3 s requests live here, and long enough for a loaded machine to confirm the question first.
+    const timedOut = runCli(['ask', user(), '--as', user(), '--timeout', '1.5', '--ttl', '3'], env)
     const expired = runCli(['ask', user(), '--as', user(), '--ttl', '3'], env)
-    const timedOutJson = runCli(['ask', user(), '--as', user(), '--timeout', '0.5', '--json'], env)
+    const timedOutJson = runCli(['ask', user(), '--as', user(), '--timeout', '1.5', '--json'], env)
     const expiredJson = runCli(['ask', user(), '--as', user(), '--json', '--ttl', '3'], env)
     expect(await Promise.all([timedOut.exited, expired.exited, timedOutJson.exited, expiredJson.exited])).toEqual([2, 2, 2, 2])
-    expect(timedOut.stdout()).toMatch(/^No answer from \d+ within 0\.5 s \(--timeout\)\. The request stays open until \d\d:\d\d:\d\d at the latest/)
+    expect(timedOut.stdout()).toMatch(/^No answer from \d+ within 1\.5 s \(--timeout\)\. The request stays open until \d\d:\d\d:\d\d at the latest/)
     expect(expired.stdout()).toMatch(/before the request expired/)
 
     expect(JSON.parse(timedOutJson.stdout())).toMatchObject({ status: 'timeout' })
