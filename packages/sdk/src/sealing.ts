@@ -1,5 +1,5 @@
 /**
- * Sealed answers (PROTOCOL.md, "Sealed answers"): the asker makes a one-use
+ * Sealed answers (docs/protocol.md, "Sealed answers"): the asker makes a one-use
  * X25519 key pair and sends its public half with the request; the target
  * encrypts its package name to it; the relay only ever holds ciphertext.
  *

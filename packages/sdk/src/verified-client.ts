@@ -11,7 +11,7 @@
  * `answerTasks(name)`), and a v1 key and a v2 session mixed on one object
  * would invite acting as someone the session is not.
  *
- * Asks are sealed by default (PROTOCOL.md, "Sealed answers"): a one-use key
+ * Asks are sealed by default (docs/protocol.md, "Sealed answers"): a one-use key
  * pair per ask, its private half kept in this process's memory until the
  * answer is read or the request expires (asked.ts); the answer is opened here
  * and its app named with the server's catalogue (catalogue.ts).
