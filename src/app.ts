@@ -65,7 +65,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     requestTimeout,
     keepAliveTimeout: 72_000,
     forceCloseConnections: 'idle',
-    // The v1 routes refuse calls while closing with {detail} (Fastify's own 503 has another shape).
+    // The routes refuse calls while closing with {detail} (routes/refuse-while-closing.ts; Fastify's own 503 has another shape).
     return503OnClosing: false,
     routerOptions: { maxParamLength: 256 },
     http: httpOptions,
@@ -93,7 +93,9 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     { maxPerKey: config.maxHeldPollsPerUser, maxTotal: config.maxHeldPollsTotal })
   app.decorate('relay', relay)
 
-  // Held polls answer at once when the server closes, instead of at their deadline. Their
+  // The first preClose hook, so the moment the server is closing (relay.isClosing) for all
+  // that reads it: from here the routes refuse calls, /readyz says closing and the fast path
+  // takes no poll. Held polls answer at once, instead of at their deadline. Their
   // replies can leave after Node has closed the idle connections (a last store call takes a
   // Redis round trip): they say `Connection: close` (routes/v1/client-gone.ts, and
   // fast-path/task-polls.ts for the polls held there), so that those

@@ -68,7 +68,10 @@ const orNone = (tasks: string[] | null): string[] => tasks ?? []
 export class Relay {
   readonly #store: TaskStore
   readonly #polls: PollRegistry
-  /** Set once by releaseHolds: holds end (each woken through the registry) and no request opens. */
+  /**
+   * Set once by releaseHolds, when the server begins to close: holds end (each woken through
+   * the registry) and no request opens. The server's one "closing" flag (isClosing).
+   */
   #closed = false
 
   /** Opens the store with `open`, handing it the listener that wakes this relay's held polls. */
@@ -198,13 +201,21 @@ export class Relay {
     return this.#polls.size
   }
 
-  /** Answers every held poll at once (each with what it has) and refuses new holds and requests. */
+  /**
+   * Answers every held poll at once (each with what it has) and refuses new holds and
+   * requests: from now on the relay is closing (isClosing).
+   */
   releaseHolds (): void {
     this.#closed = true
     this.#polls.wakeAll()
   }
 
-  /** Whether holds were released (the server closes): a released poll's reply closes its connection. */
+  /**
+   * Whether the server closes (holds were released). The one place that says so, read by
+   * every part that acts on it: the routes refuse calls (routes/refuse-while-closing.ts),
+   * /readyz says closing, the fast path takes no poll, and a released poll's reply closes
+   * its connection. One flag, so that they all begin at the same moment.
+   */
   isClosing (): boolean {
     return this.#closed
   }

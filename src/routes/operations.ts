@@ -9,13 +9,10 @@ import type { Relay } from '../relay/relay.js'
 const Status = Type.Object({ status: Type.String() })
 
 const operations: FastifyPluginAsyncTypebox<{ relay: Relay }> = async (app, { relay }) => {
-  let closing = false
-  app.addHook('preClose', async () => { closing = true })
-
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable', response: { 200: Status, 503: Status } } }, async (_request, reply) => {
-    if (closing) return reply.code(503).send({ status: 'closing' })
+    if (relay.isClosing()) return reply.code(503).send({ status: 'closing' })
     if (!relay.isReady()) return reply.code(503).send({ status: 'store unavailable' })
     return { status: 'ready' }
   })

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest'
-import { build, sleep, userIds, type TestServer } from '../helper.js'
+import { build, callAgainWhileClosing, ReplyGate, requestText, sleep, userIds, type TestServer } from '../helper.js'
 
 let server: TestServer
 const user = userIds()
@@ -324,5 +324,16 @@ describe('operations', () => {
     const docs = await fetch(`${server.url}/docs`)
     expect(docs.status).toBe(200)
     expect(await docs.text()).toContain('<html')
+  })
+
+  it('/readyz says closing (503) once the server begins to close, as the routes begin to refuse calls', async () => {
+    // One reply is held in flight, so that closing takes a while.
+    const gate = new ReplyGate()
+    const closing = await build({}, { beforeListen: (app) => gate.install(app) })
+    const { first, second, received } = await callAgainWhileClosing(closing, gate, requestText('GET', '/readyz', { connection: 'keep-alive' }))
+    expect(first.status, received).toBe(200)
+    expect(JSON.parse(first.body)).toEqual({ status: 'ready' })
+    expect(second.status, received).toBe(503)
+    expect(JSON.parse(second.body)).toEqual({ status: 'closing' })
   })
 })

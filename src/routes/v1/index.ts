@@ -6,9 +6,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import type { HmacKey } from '../../crypto/hmac.js'
 import { WC_ERR_REQUEST_NOT_FOUND } from '../../errors.js'
-import { handedOnTasks, refusalFor } from '../../fast-path/handed-on.js'
+import { handedOnTasks } from '../../fast-path/handed-on.js'
 import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
+import { refuseWhileClosing } from '../refuse-while-closing.js'
 import { holdMs } from '../wait.js'
 import { holdReply, replyWith } from './client-gone.js'
 import {
@@ -33,12 +34,7 @@ function resultPayload (state: ResultState): { status: ResultState['status'] } |
 }
 
 const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWaitSeconds }) => {
-  // A call that arrives while the server closes (on a connection still open) is refused, and
-  // its client told to try again (another instance, or this one after its restart). A poll
-  // the fast path took before then and handed on is not (see refusalFor).
-  let closing = false
-  app.addHook('preClose', (done) => { closing = true; done() })
-  app.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
+  refuseWhileClosing(app, relay)
   requireSignature(app, key)
   const WaitQuery = Wait(maxWaitSeconds)
   // Held calls are answered by their hold (client-gone.ts): their handlers return nothing.

@@ -1,8 +1,8 @@
 /**
- * Version 2, verified identity (PROTOCOL.md, "Version 2"). Registered beside
+ * Version 2, verified identity (docs/protocol.md, "Version 2"). Registered beside
  * v1 and apart from it: the v1 signature hook lives inside the v1 plugin and
  * never sees these routes. The identity services are decorated on the app
- * (`app.identity`) for tests.
+ * (`app.identity`): the fast path checks task polls' tokens with them (app.ts).
  *
  * Open calls: info, catalogue, session, webapp. The calls that act as a user
  * (ask, tasks, answers, results) go inside the `requireSession` scope at the end.
@@ -10,10 +10,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../config.js'
-import { refusalFor } from '../../fast-path/handed-on.js'
 import { createIdentity, type Identity } from '../../identity/identity.js'
 import type { ServiceMetrics } from '../../metrics/metrics.js'
 import type { TaskStore } from '../../store/task-store.js'
+import { refuseWhileClosing } from '../refuse-while-closing.js'
 import answers from './answers.js'
 import ask from './ask.js'
 import { requireSession } from './authenticate.js'
@@ -46,11 +46,7 @@ async function v2 (app: FastifyInstance, { config, metrics, store }: V2Options):
   const maxWaitSeconds = config.maxWaitSeconds
 
   await app.register(async (scope) => {
-    // A call that arrives while the server closes (on a connection still open) is refused,
-    // and its client told to try again (another instance, or this one after its restart).
-    let closing = false
-    scope.addHook('preClose', (done) => { closing = true; done() })
-    scope.addHook('onRequest', (request, _reply, done) => { done(refusalFor(request.raw, closing)) })
+    refuseWhileClosing(scope, relay)
     // The body parser defers JSON errors (v1 checks signatures first); v2 reports them here.
     scope.addHook('preValidation', (request: FastifyRequest, _reply, done) => { done(request.bodyError) })
     await scope.register(info, { config, identity })
