@@ -140,7 +140,9 @@ export class MemoryTaskStore implements TaskStore {
 
   async inbox (userId: number, targetKey = this.#keys.target(userId), signedInUntilMs?: number): Promise<Task[]> {
     const now = performance.now()
-    if (signedInUntilMs !== undefined) this.#keepMark(targetKey, now + (signedInUntilMs - Date.now()), now)
+    // Within a second: each poll's figure jitters by a millisecond, and moving the mark for
+    // that would take it out of expiry order (see #keepMark).
+    if (signedInUntilMs !== undefined) this.#keepMark(targetKey, now + (signedInUntilMs - Date.now()), now, 1000)
     const tasks: Task[] = []
     if (!this.#byTarget.has(targetKey)) return tasks
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
@@ -203,13 +205,21 @@ export class MemoryTaskStore implements TaskStore {
     if (!this.#keepMark(this.#keys.target(userId), now + (untilMs - Date.now()), now)) throw new WC_ERR_SIGN_INS_FULL()
   }
 
-  /** Keeps `key`'s mark at least until `until` (monotonic ms); false when a new mark finds no room. */
-  #keepMark (key: string, until: number, now: number): boolean {
+  /**
+   * Keeps `key`'s mark at least until `until` (monotonic ms), or within `slackMs` of it;
+   * false when a new mark finds no room. A mark moved is re-inserted at the end: sign-ins
+   * share one session TTL, so the map stays in expiry order and expired marks are dropped
+   * from its front. Should a mark ever go in out of order, a full map is swept whole
+   * before it refuses anyone.
+   */
+  #keepMark (key: string, until: number, now: number, slackMs = 0): boolean {
     const current = this.#signedIn.get(key)
-    if (current !== undefined && current >= until) return true
+    if (current !== undefined && current >= until - slackMs) return true
     this.#dropExpiredMarks(now)
-    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
-    // Re-inserted at the end: with one session TTL for all, the map stays in expiry order.
+    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) {
+      for (const [marked, ends] of this.#signedIn) if (ends <= now) this.#signedIn.delete(marked)
+      if (this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
+    }
     this.#signedIn.delete(key)
     this.#signedIn.set(key, until)
     return true
