@@ -311,13 +311,15 @@ describe('closing', () => {
 })
 
 describe('a Redis at its memory limit (maxmemory, noeviction)', () => {
-  it('refuses new requests and asks with 503 instead of writing past the limit, and takes them again once there is room', async () => {
+  it('refuses new requests, asks and answers with 503 instead of writing past the limit, serves polls and deliveries, and takes them again once there is room', async () => {
     const s = closeWhenDone(await RedisTaskStore.connect({ ...LIMITS, maxPendingTotal: 100_000, listener: NO_LISTENER, url: redis.url, storeKey: TEST_STORE_KEY, prefix: 'full:' }))
     const admin = closeWhenDone(createClient({ url: redis.url }))
     await admin.connect()
     const used = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1])
     // The first calls load the scripts and grow Redis's own tables, by a few hundred KB.
     for (let i = 0; i < 20; i++) await Promise.all([s.createRequest(user(), user()), s.ask(user(), user(), { named: true })])
+    const [answered, unanswered, bob] = [await s.createRequest(user(), user()), await s.createRequest(user(), user()), user()]
+    expect(await s.submitAnswer(answered.requestId, 'com.radolyn.ayugram')).toBe(true)
     const limit = await used() + 100_000
     await admin.configSet('maxmemory', String(limit))
     try {
@@ -338,6 +340,11 @@ describe('a Redis at its memory limit (maxmemory, noeviction)', () => {
       expect(refused).toBeGreaterThan(1000)
       // Past the limit by no more than one script's writes (and Redis's own buffers), not by megabytes.
       expect(await used() - limit).toBeLessThan(50_000)
+      // Polls and deliveries go on: what was made can still be read. A new answer is a write like any other.
+      expect(await s.pendingTasks(bob)).toEqual([])
+      expect(await s.inbox(bob, undefined, Date.now() + 60_000)).toEqual([])
+      expect(await s.takeResult(answered.requestId)).toEqual({ status: 'completed', packageName: 'com.radolyn.ayugram' })
+      await expect(s.submitAnswer(unanswered.requestId, 'a.b')).rejects.toMatchObject({ code: 'WC_ERR_STORE_UNAVAILABLE' })
     } finally {
       await admin.configSet('maxmemory', '0')
     }

@@ -31,8 +31,9 @@ if view == 'v2' and signedInMs then
   local markEnds = redis.call('PEXPIRETIME', signedInKey)
   -- Moved, it is set a second past the session's end: the instances' clocks and the
   -- rounding of each call's figure then do not make every poll rewrite it.
+  -- pcall: a Redis at its maxmemory refuses the SET, and the poll must answer all the same.
   if markEnds == -2 then
-    redis.call('SET', signedInKey, '1', 'PXAT', untilMs + 1000)
+    redis.pcall('SET', signedInKey, '1', 'PXAT', untilMs + 1000)
   elseif markEnds >= 0 and markEnds < untilMs then
     redis.call('PEXPIREAT', signedInKey, untilMs + 1000)
   end
