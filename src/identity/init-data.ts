@@ -21,12 +21,6 @@ import {
 export const MAX_INIT_DATA_LENGTH = 4096
 /** How far in the future `auth_date` may be (clock skew between Telegram and us). */
 export const FUTURE_TOLERANCE_SECONDS = 60
-/**
- * How far the clocks of a deployment's instances may disagree (Redis mode): each judges
- * freshness by its own, so accepted init data is remembered this much past its freshness
- * here, lest an instance whose clock runs behind take it again.
- */
-export const INSTANCE_CLOCK_SKEW_SECONDS = 60
 
 /** Telegram's Ed25519 keys for `signature` (core.telegram.org/bots/webapps, "for third-party use"). */
 export const TELEGRAM_PUBLIC_KEYS = {
@@ -114,11 +108,8 @@ export interface VerifiedInitData {
    * re-encoded), so the single-use memory cannot be dodged by re-spelling it.
    */
   fingerprint: string
-  /**
-   * How long the single-use memory must keep it, in seconds from now: while it is fresh by
-   * this instance's clock (at least 1 s), and INSTANCE_CLOCK_SKEW_SECONDS more.
-   */
-  rememberForSeconds: number
+  /** Seconds this init data stays fresh from now by this instance's clock (at least 1): how long to remember it. */
+  freshForSeconds: number
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
@@ -165,8 +156,7 @@ export class InitDataVerifier {
     const now = this.#now()
     if (authDate < now - this.#maxAgeSeconds) throw new WC_ERR_INIT_DATA_STALE()
     if (authDate > now + FUTURE_TOLERANCE_SECONDS) throw new WC_ERR_INIT_DATA_FUTURE()
-    const freshForSeconds = Math.max(1, authDate + this.#maxAgeSeconds - now + 1)
-    return { userId, authDate, fingerprint: signed, rememberForSeconds: freshForSeconds + INSTANCE_CLOCK_SKEW_SECONDS }
+    return { userId, authDate, fingerprint: signed, freshForSeconds: Math.max(1, authDate + this.#maxAgeSeconds - now + 1) }
   }
 
   #authentic (fields: ReadonlyMap<string, string>, withoutHashAndSignature: string): boolean {

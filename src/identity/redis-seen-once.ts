@@ -1,8 +1,10 @@
 /**
  * The single-use memory in Redis, shared by every instance: one SET NX PX per
  * sign-in (one round trip), under the deployment's key prefix. The key is a
- * keyed hash of the init data; the value says nothing. Redis expires it when
- * the init data would have gone stale anyway.
+ * keyed hash of the init data; the value says nothing. Redis expires it a
+ * minute after the init data would have gone stale anyway: each instance
+ * judges staleness by its own clock, and one whose clock runs behind (by up to
+ * that minute) must still find it here.
  *
  * The command rides the task store's command connection (RedisTaskStore's
  * setOnce), so a sign-in has the store's deadline, answers 503 while the store
@@ -17,6 +19,9 @@
 import { Sealer } from '../crypto/sealer.js'
 import type { SeenOnce } from './seen-once.js'
 
+/** How far the clocks of a deployment's instances may disagree. */
+export const INSTANCE_CLOCK_SKEW_MS = 60_000
+
 /** What this memory needs of Redis: the task store's `setOnce`. */
 export interface SetOnce {
   /** Sets `key` for `ttlMs` unless it is set: true when this call set it. Throws WC_ERR_STORE_UNAVAILABLE (503). */
@@ -28,19 +33,23 @@ export interface RedisSeenOnceOptions {
   redis: SetOnce
   /** Keys the hashes: the same on every instance (derived from STORE_KEY). */
   secret: Buffer
+  /** How long past its freshness init data is kept (INSTANCE_CLOCK_SKEW_MS by default; a test that waits for it to go sets 0). */
+  clockSkewMs?: number
 }
 
 export class RedisSeenOnce implements SeenOnce {
   readonly #redis: SetOnce
   readonly #hasher: Sealer
+  readonly #clockSkewMs: number
 
   constructor (options: RedisSeenOnceOptions) {
     this.#redis = options.redis
     this.#hasher = new Sealer(options.secret)
+    this.#clockSkewMs = options.clockSkewMs ?? INSTANCE_CLOCK_SKEW_MS
   }
 
   async firstTime (fingerprint: string, ttlMs: number): Promise<boolean> {
-    return await this.#redis.setOnce(`seen:${this.#hasher.hash(fingerprint)}`, ttlMs)
+    return await this.#redis.setOnce(`seen:${this.#hasher.hash(fingerprint)}`, ttlMs + this.#clockSkewMs)
   }
 
   /** The connection is the task store's, closed with it. */

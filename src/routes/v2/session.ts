@@ -68,7 +68,7 @@ const session: FastifyPluginAsyncTypebox<SessionOptions> = async (app, { identit
     // Shielded before the init data is spent: if marking fails (503), the client may retry
     // with the same init data. Marking for a replay only keeps a real user's shield up.
     await relay.markSignedIn(issued.userId, issued.expiresAt * 1000)
-    if (!await identity.seenOnce.firstTime(verified.fingerprint, verified.rememberForSeconds * 1000)) {
+    if (!await identity.seenOnce.firstTime(verified.fingerprint, verified.freshForSeconds * 1000)) {
       metrics.signIn('refused')
       throw new WC_ERR_INIT_DATA_REPLAYED()
     }
