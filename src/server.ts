@@ -34,6 +34,8 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
     if (syscall !== 'listen' && syscall !== 'getaddrinfo') throw error
     throw new Error(`cannot listen at HOST=${config.host} PORT=${config.port}: ${(error as Error).message}`, { cause: error })
   }
+  // What this run serves, said once: what an operator checks first (no key, no id).
+  app.log.info({ node: process.version, store: config.store.kind, v1: config.v1Enabled, signIn: config.telegramBotId !== undefined }, 'serving')
   // Only now is there a server that signs with this key.
   // With v1 off nothing is signed with the key: a banner about it would mislead.
   if (config.apiSecretKeyGenerated && config.v1Enabled) {

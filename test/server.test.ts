@@ -75,6 +75,9 @@ describe('the server process', () => {
     const { child, url } = await serveProcess({ V1_ENABLED: 'false' })
     try {
       expect((await fetch(`${url}/v2/info`)).status).toBe(200)
+      // One line says what this run serves.
+      const serving = (await child.waitFor(/^(\{.*"msg":"serving".*\})$/m))[1] as string
+      expect(JSON.parse(serving)).toMatchObject({ level: 30, node: process.version, store: 'memory', v1: false, signIn: false })
       expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
     } finally {
       child.process.kill('SIGTERM')
