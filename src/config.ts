@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto'
 import envSchema from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { WC_ERR_CONFIG } from './errors.js'
+// How a number setting must be written: env-schema alone would read "1e400" as Infinity, "0x10" as 16, " 5" as 5.
+import { PLAIN_DECIMAL, PLAIN_WHOLE } from './plain-numbers.js'
 
 const EnvSchema = Type.Object({
   API_SECRET_KEY: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
@@ -73,9 +75,6 @@ export type StoreConfig =
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
 
-/** How a number setting must be written: env-schema alone would read "1e400" as Infinity, "0x10" as 16, " 5" as 5. */
-const PLAIN_DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/
-const PLAIN_WHOLE = /^(0|[1-9][0-9]*)$/
 
 /**
  * Refuses a value not written as its setting takes it, naming the variable and what it
@@ -97,6 +96,16 @@ function requireWellWritten (schema: { properties: Record<string, unknown> }, en
   }
 }
 
+/** `env` read by `schema`: each value checked as it is written, then as the schema takes it. */
+function parseEnv<T> (schema: { properties: Record<string, unknown> }, env: NodeJS.ProcessEnv): T {
+  requireWellWritten(schema, env)
+  try {
+    return envSchema<T>({ schema, data: { ...env }, dotenv: false })
+  } catch (err) {
+    throw new WC_ERR_CONFIG(String(err instanceof Error ? err.message : err).replaceAll('env/', ''))
+  }
+}
+
 /** REDIS_URL as node-redis reads it: a redis:// or rediss:// URL. */
 function requireRedisUrl (url: string): void {
   let protocol: string | undefined
@@ -109,13 +118,7 @@ function requireRedisUrl (url: string): void {
 
 /** Reads and validates settings; throws WC_ERR_CONFIG naming what is wrong. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
-  requireWellWritten(EnvSchema, env)
-  let parsed: Env
-  try {
-    parsed = envSchema<Env>({ schema: EnvSchema, data: { ...env }, dotenv: false })
-  } catch (err) {
-    throw new WC_ERR_CONFIG(String(err instanceof Error ? err.message : err).replaceAll('env/', ''))
-  }
+  const parsed = parseEnv<Env>(EnvSchema, env)
   const store = storeConfig(parsed)
   const identity = loadIdentitySettings(env)
   if (store.kind === 'redis' && parsed.API_SECRET_KEY === undefined && identity.v1Enabled) {
@@ -220,13 +223,7 @@ const BOT_USERNAME = /^@?([A-Za-z][A-Za-z0-9_]{3,31})$/
 
 /** The v2 settings; throws WC_ERR_CONFIG naming the variable, never echoing a secret. */
 export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): IdentitySettings {
-  requireWellWritten(IdentityEnvSchema, env)
-  let parsed: IdentityEnv
-  try {
-    parsed = envSchema<IdentityEnv>({ schema: IdentityEnvSchema, data: { ...env }, dotenv: false })
-  } catch (err) {
-    throw new WC_ERR_CONFIG((err as Error).message.replaceAll('env/', ''))
-  }
+  const parsed = parseEnv<IdentityEnv>(IdentityEnvSchema, env)
   const token = parsed.TELEGRAM_BOT_TOKEN === '' ? undefined : parsed.TELEGRAM_BOT_TOKEN
   const idText = parsed.TELEGRAM_BOT_ID === '' ? undefined : parsed.TELEGRAM_BOT_ID
   const username = parsed.TELEGRAM_BOT_USERNAME === '' ? undefined : parsed.TELEGRAM_BOT_USERNAME

@@ -8,15 +8,12 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { FastifySchemaCompiler } from 'fastify'
+import { PLAIN_DECIMAL, PLAIN_WHOLE } from '../plain-numbers.js'
 
 const strictAjv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false })
 const coercingAjv = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false })
 
-/** Digits only, no sign, no leading zero, no exponent, no spaces: what a client means by a number. */
-const DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/
-/** The same without a fraction: "2.0", "02", "+2", "2e0" and "0x2" are not user 2. */
-const INTEGER = /^(?:0|[1-9][0-9]*)$/
-const GRAMMAR = { number: { pattern: DECIMAL, message: 'must be a plain decimal number' }, integer: { pattern: INTEGER, message: 'must be a plain decimal integer' } }
+const GRAMMAR = { number: { pattern: PLAIN_DECIMAL, message: 'must be a plain decimal number' }, integer: { pattern: PLAIN_WHOLE, message: 'must be a plain decimal integer' } }
 
 type Check = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null }
 
