@@ -70,15 +70,11 @@ local wait = quota_wait(quotaKey, now, quotaBurstMs)
 if wait > 0 then return {'quota', wait} end
 quota_take(quotaKey, now, quotaIntervalMs)
 
-local expiresAt = now + ttlMs
-local order = redis.call('INCR', prefix .. 'order')
-local bucket = countRequest(prefix, expiresAt)
-local fields = {'v', layout, 'st', 'p', 'id', sealedId, 't', targetHash, 'd', pairHash, 'o', order, 'b', bucket, 'r', requesterHash}
-if sealedRequester ~= '' then fields[#fields + 1] = 'ri'; fields[#fields + 1] = sealedRequester end
-if sealedPublicKey ~= '' then fields[#fields + 1] = 'pk'; fields[#fields + 1] = sealedPublicKey end
-redis.call('HSET', recordKey, unpack(fields))
-redis.call('PEXPIREAT', recordKey, expiresAt)
-enqueue(targetKey, expiresAt, requestHash)
-redis.call('SET', pairKey, requestHash, 'PX', ttlMs)
-redis.call('PUBLISH', prefix .. 'wake', targetHash)
+local extra = {'r', requesterHash}
+if sealedRequester ~= '' then extra[#extra + 1] = 'ri'; extra[#extra + 1] = sealedRequester end
+if sealedPublicKey ~= '' then extra[#extra + 1] = 'pk'; extra[#extra + 1] = sealedPublicKey end
+openRequest(prefix, {
+  recordKey = recordKey, targetKey = targetKey, pairKey = pairKey, requestHash = requestHash,
+  targetHash = targetHash, pairHash = pairHash, sealedId = sealedId, layout = layout
+}, now + ttlMs, ttlMs, extra)
 return {'created'}

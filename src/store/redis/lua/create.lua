@@ -63,14 +63,9 @@ retireLegacy(prefix, now)
 if closeBuckets(prefix, now) >= maxTotal then return {'store_full'} end
 
 local expiresAt = now + ttlMs
--- Creation order across all instances: the target's list is scored by expiry,
--- which differs from creation order when instances run with different TTLs.
-local order = redis.call('INCR', prefix .. 'order')
-local bucket = countRequest(prefix, expiresAt)
-redis.call('HSET', recordKey, 'v', layout, 'st', 'p', 'id', sealedId, 't', targetHash, 'd', pairHash, 'o', order, 'b', bucket)
-redis.call('PEXPIREAT', recordKey, expiresAt)
-enqueue(targetKey, expiresAt, requestHash)
 enqueue(unverifiedKey, expiresAt, requestHash)
-redis.call('SET', pairKey, requestHash, 'PX', ttlMs)
-redis.call('PUBLISH', prefix .. 'wake', targetHash)
+openRequest(prefix, {
+  recordKey = recordKey, targetKey = targetKey, pairKey = pairKey, requestHash = requestHash,
+  targetHash = targetHash, pairHash = pairHash, sealedId = sealedId, layout = layout
+}, expiresAt, ttlMs, {})
 return {'created'}
