@@ -97,7 +97,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // that reads it: from here the routes refuse calls, /readyz says closing and the fast path
   // takes no poll. Held polls answer at once, instead of at their deadline. Their
   // replies can leave after Node has closed the idle connections (a last store call takes a
-  // Redis round trip): they say `Connection: close` (routes/v1/client-gone.ts, and
+  // Redis round trip): they say `Connection: close` (routes/held-reply.ts, and
   // fast-path/task-polls.ts for the polls held there), so that those
   // connections do not stay open for keep-alive. (Not an onSend hook: every reply would pay.)
   app.addHook('preClose', async () => {

@@ -11,7 +11,7 @@ import { requireSignature } from '../../plugins/signature.js'
 import type { Relay } from '../../relay/relay.js'
 import { refuseWhileClosing } from '../refuse-while-closing.js'
 import { holdMs } from '../wait.js'
-import { holdReply, replyWith } from './client-gone.js'
+import { holdReply, replyWith } from '../held-reply.js'
 import {
   errorReplies, RequestClientBody, RequestClientReply, ResultParams, ResultReply, SIGNED,
   SubmitBody, SubmitReply, TasksParams, TasksReply, Wait
@@ -37,7 +37,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
   refuseWhileClosing(app, relay)
   requireSignature(app, key)
   const WaitQuery = Wait(maxWaitSeconds)
-  // Held calls are answered by their hold (client-gone.ts): their handlers return nothing.
+  // Held calls are answered by their hold (routes/held-reply.ts): their handlers return nothing.
   const heldTasks = replyWith(tasksPayload)
   const heldResult = replyWith(resultPayload)
 

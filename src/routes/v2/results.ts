@@ -9,7 +9,7 @@ import { Type, type Static } from 'typebox'
 import { displayName } from '../../catalogue/catalogue.js'
 import type { Relay } from '../../relay/relay.js'
 import type { VerifiedResult } from '../../store/task-store.js'
-import { holdReply, replyWith } from '../v1/client-gone.js'
+import { holdReply, replyWith } from '../held-reply.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, RequestId, SealedAnswer, Wait } from './schemas.js'
 import { holdMs } from '../wait.js'
@@ -32,7 +32,7 @@ function resultPayload (state: VerifiedResult): Static<typeof ResultReply> {
 }
 
 const results: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }> = async (app, { relay, maxWaitSeconds }) => {
-  // Held calls are answered by their hold (v1/client-gone.ts): the handler returns nothing for them.
+  // Held calls are answered by their hold (routes/held-reply.ts): the handler returns nothing for them.
   const heldResult = replyWith(resultPayload)
   // No automatic HEAD: it would run the call (and consume a result) and answer nothing.
   app.get('/v2/requests/:request_id', {

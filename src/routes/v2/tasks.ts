@@ -8,7 +8,7 @@ import { Type, type Static } from 'typebox'
 import { handedOnTasks } from '../../fast-path/handed-on.js'
 import type { Relay } from '../../relay/relay.js'
 import type { Task as PendingTask } from '../../store/task-store.js'
-import { holdReply, replyWith } from '../v1/client-gone.js'
+import { holdReply, replyWith } from '../held-reply.js'
 import { callerOf } from './authenticate.js'
 import { BEARER, errorReplies, ExpiresAt, expiresAt, PublicKey, UserId, Wait } from './schemas.js'
 import { holdMs } from '../wait.js'
@@ -36,7 +36,7 @@ function tasksPayload (found: PendingTask[]): Static<typeof TasksReply> {
 }
 
 const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }> = async (app, { relay, maxWaitSeconds }) => {
-  // Held calls are answered by their hold (v1/client-gone.ts): the handler returns nothing for them.
+  // Held calls are answered by their hold (routes/held-reply.ts): the handler returns nothing for them.
   const heldTasks = replyWith(tasksPayload)
   // No automatic HEAD: it would run the call and answer nothing.
   app.get('/v2/tasks', {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { holdReply, replyWith } from '../../../src/routes/v1/client-gone.js'
-import type { Held } from '../../../src/relay/relay.js'
-import { build } from '../../helper.js'
+import { holdReply, replyWith } from '../../src/routes/held-reply.js'
+import type { Held } from '../../src/relay/relay.js'
+import { build } from '../helper.js'
 
 describe('a held call that fails', () => {
   it('is answered as an error even when the store rejects with something that is not an Error', async () => {

@@ -13,8 +13,8 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
-import { asError } from '../../fast-path/handed-on.js'
-import type { Held, Outcome } from '../../relay/relay.js'
+import { asError } from '../fast-path/handed-on.js'
+import type { Held, Outcome } from '../relay/relay.js'
 
 const HELD = Symbol('whatclient held call')
 
