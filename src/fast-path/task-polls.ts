@@ -182,7 +182,7 @@ export class TaskPolls {
         hold(response, start, caller, options.relay.holdInbox(caller, waitMs, held.v2, response))
         return true
       }
-      options.relay.inbox(caller, 0).then((tasks) => {
+      options.relay.inbox(caller).then((tasks) => {
         if (tasks.length === 0) answerEmpty(request, response, options, V2_PATH, start)
         else handOn(request, response, framework, { error: undefined, found: { poll: 'v2', tasks }, start, caller, signed: false })
       }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller, signed: false }) })
@@ -197,7 +197,7 @@ export class TaskPolls {
       hold(response, start, undefined, options.relay.holdTasks(userId, waitMs, held.v1, response))
       return true
     }
-    options.relay.tasksFor(userId, 0).then((tasks) => {
+    options.relay.tasksFor(userId).then((tasks) => {
       if (tasks.length === 0) answerEmpty(request, response, options, V1_ROUTE, start)
       else handOn(request, response, framework, { error: undefined, found: { poll: 'v1', tasks }, start, caller: undefined, signed: true })
     }, (error: unknown) => { handOn(request, response, framework, { error: asError(error), found: undefined, start, caller: undefined, signed: true }) })

@@ -37,8 +37,6 @@ export interface Outcome<T, C> {
 export interface Held {
   start (): void
   leave (): void
-  /** `leave`, as the listener of an AbortSignal. */
-  handleEvent (): void
 }
 
 interface Check<T> {
@@ -100,13 +98,12 @@ export class Relay {
     return this.#store.submitAnswer(requestId, packageName)
   }
 
-  /** Pending tasks for `userId`; with `waitMs` > 0, held until there is one. `client` aborts when the caller leaves. */
-  tasksFor (userId: number, waitMs: number, client?: AbortSignal): Promise<string[]> {
-    if (waitMs <= 0) return this.#store.pendingTasks(userId).then(orNone)
-    return promised(client, (settle: Settle<string[]>) => this.holdTasks(userId, waitMs, SETTLE, settle))
+  /** Pending tasks for `userId` (none for a user shielded from v1), at once. */
+  tasksFor (userId: number): Promise<string[]> {
+    return this.#store.pendingTasks(userId).then(orNone)
   }
 
-  /** tasksFor held (`waitMs` > 0), answering through `outcome`. */
+  /** tasksFor held up to `waitMs` until there is one, answering through `outcome`. */
   holdTasks<C> (userId: number, waitMs: number, outcome: Outcome<string[], C>, context: C): Held {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId }), waitMs, NO_TASKS, this.#lookForTasks, userId, outcome, context)
   }
@@ -119,13 +116,12 @@ export class Relay {
     return tasks === null ? { done: true, value: [] } : { done: tasks.length > 0, value: tasks }
   }
 
-  /** The request's result; with `waitMs` > 0, held while it is pending (not past its expiry). */
-  resultOf (requestId: string, waitMs: number, client?: AbortSignal): Promise<ResultState> {
-    if (waitMs <= 0) return this.#store.takeResult(requestId)
-    return promised(client, (settle: Settle<ResultState>) => this.holdResult(requestId, waitMs, SETTLE, settle))
+  /** The request's result, at once. */
+  resultOf (requestId: string): Promise<ResultState> {
+    return this.#store.takeResult(requestId)
   }
 
-  /** resultOf held (`waitMs` > 0), answering through `outcome`. */
+  /** resultOf held up to `waitMs` while it is pending (not past its expiry), answering through `outcome`. */
   holdResult<C> (requestId: string, waitMs: number, outcome: Outcome<ResultState, C>, context: C): Held {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForResult, requestId, outcome, context)
   }
@@ -142,15 +138,14 @@ export class Relay {
   }
 
   /**
-   * v2: the questions about the caller; with `waitMs` > 0, held until there is one.
-   * Each look keeps the caller's signed-in mark up for their session (TaskStore.inbox).
+   * v2: the questions about the caller, at once. Each look, held or not, keeps the
+   * caller's signed-in mark up for their session (TaskStore.inbox).
    */
-  inbox (caller: Session, waitMs: number, client?: AbortSignal): Promise<Task[]> {
-    if (waitMs <= 0) return this.#store.inbox(caller.userId, undefined, caller.expiresAt * 1000)
-    return promised(client, (settle: Settle<Task[]>) => this.holdInbox(caller, waitMs, SETTLE, settle))
+  inbox (caller: Session): Promise<Task[]> {
+    return this.#store.inbox(caller.userId, undefined, caller.expiresAt * 1000)
   }
 
-  /** inbox held (`waitMs` > 0), answering through `outcome`. */
+  /** inbox held up to `waitMs` until there is one, answering through `outcome`. */
   holdInbox<C> (caller: Session, waitMs: number, outcome: Outcome<Task[], C>, context: C): Held {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'tasks', userId: caller.userId }), waitMs, NO_TASKS, this.#lookInInbox, caller, outcome, context)
   }
@@ -165,13 +160,12 @@ export class Relay {
     return this.#store.answerAs(callerId, requestId, answer)
   }
 
-  /** v2: the state of `callerId`'s own request; with `waitMs` > 0, held while it is pending. */
-  resultFor (callerId: number, requestId: string, waitMs: number, client?: AbortSignal): Promise<VerifiedResult> {
-    if (waitMs <= 0) return this.#store.resultFor(callerId, requestId)
-    return promised(client, (settle: Settle<VerifiedResult>) => this.holdOwnResult(callerId, requestId, waitMs, SETTLE, settle))
+  /** v2: the state of `callerId`'s own request, at once. */
+  resultFor (callerId: number, requestId: string): Promise<VerifiedResult> {
+    return this.#store.resultFor(callerId, requestId)
   }
 
-  /** resultFor held (`waitMs` > 0), answering through `outcome`. */
+  /** resultFor held up to `waitMs` while it is pending, answering through `outcome`. */
   holdOwnResult<C> (callerId: number, requestId: string, waitMs: number, outcome: Outcome<VerifiedResult, C>, context: C): Held {
     return new Hold(this, this.#polls, this.#store.wakeKey({ kind: 'result', requestId }), waitMs, NOBODY_LISTENS, this.#lookForOwnResult, [callerId, requestId], outcome, context)
   }
@@ -358,11 +352,6 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     this.wake()
   }
 
-  /** Also the listener of an AbortSignal (tasksFor and the others with a `client`). */
-  handleEvent (): void {
-    this.leave()
-  }
-
   #awake (): void {
     if (this.aborted) this.#end(this.#nobodyListens)
     else this.#lookNow()
@@ -408,38 +397,3 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
   }
 }
 
-/** A held call's promise (the promise-returning calls, for callers other than the routes). */
-interface Settle<T> {
-  resolve: (value: T) => void
-  reject: (error: unknown) => void
-  client: AbortSignal | undefined
-  held: Held | undefined
-}
-
-/** A settled hold stops listening to its client. */
-function unlisten (settle: Settle<unknown>): void {
-  if (settle.held !== undefined) settle.client?.removeEventListener('abort', settle.held)
-}
-
-const SETTLE: Outcome<any, Settle<any>> = {
-  answer (settle, value) {
-    unlisten(settle)
-    settle.resolve(value)
-  },
-  fail (settle, error) {
-    unlisten(settle)
-    settle.reject(error)
-  }
-}
-
-/** Starts the hold `make` makes as a promise, left when `client` aborts. */
-function promised<T> (client: AbortSignal | undefined, make: (settle: Settle<T>) => Held): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const settle: Settle<T> = { resolve, reject, client, held: undefined }
-    const held = make(settle)
-    settle.held = held
-    if (client?.aborted === true) held.leave()
-    else client?.addEventListener('abort', held, { once: true })
-    held.start()
-  })
-}

@@ -3,6 +3,7 @@ import { Sealer } from '../../src/crypto/sealer.js'
 import { Relay } from '../../src/relay/relay.js'
 import { MemoryTaskStore } from '../../src/store/memory-task-store.js'
 import { closeWhenDone, heldPollsBecome, sleep } from '../helper.js'
+import { heldInbox, heldOwnResult, heldResult, heldTasks } from '../kit/held.js'
 
 const LIMITS = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 
@@ -27,13 +28,13 @@ describe('the relay holding polls', () => {
     const relay = await memoryRelay()
     const { requestId } = await relay.createRequest(1, 2)
     const reader = new AbortController()
-    const held = relay.resultOf(requestId, 10_000, reader.signal)
+    const held = heldResult(relay, requestId, 10_000, reader.signal)
     await heldPollsBecome(relay, 1)
     // The reader leaves just as the answer lands: both wake the hold.
     reader.abort()
     await relay.submitAnswer(requestId, 'com.exteragram.messenger')
     await held
-    expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
+    expect(await relay.resultOf(requestId)).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
   })
 
   it('answers at once, without looking, for a reader that left before the hold began', async () => {
@@ -41,14 +42,14 @@ describe('the relay holding polls', () => {
     const { requestId } = await relay.createRequest(1, 2)
     await relay.submitAnswer(requestId, 'a.b')
     const gone = AbortSignal.abort()
-    expect((await relay.resultOf(requestId, 10_000, gone)).status).toBe('pending')
-    expect(await relay.resultOf(requestId, 0)).toEqual({ status: 'completed', packageName: 'a.b' })
+    expect((await heldResult(relay, requestId, 10_000, gone)).status).toBe('pending')
+    expect(await relay.resultOf(requestId)).toEqual({ status: 'completed', packageName: 'a.b' })
   })
 
   it('ends a hold when its wait is over, though the wall clock stepped back meanwhile', async () => {
     const relay = await memoryRelay()
     try {
-      const held = relay.tasksFor(7, 300)
+      const held = heldTasks(relay, 7, 300)
       await heldPollsBecome(relay, 1)
       const stepped = Date.now() - 3_600_000
       vi.spyOn(Date, 'now').mockImplementation(() => stepped)
@@ -69,12 +70,12 @@ describe('the relay holding polls', () => {
       store.inbox = async (userId) => { looks++; return inbox(userId) }
       return store
     }, { maxPerKey: 4, maxTotal: 100 }))
-    expect(await relay.tasksFor(7, 100)).toEqual([])
+    expect(await heldTasks(relay, 7, 100)).toEqual([])
     expect(looks, 'v1: the look when the hold began, none at its deadline').toBe(1)
-    expect(await relay.inbox({ userId: 7, expiresAt: Date.now() / 1000 + 60 }, 100)).toEqual([])
+    expect(await heldInbox(relay, { userId: 7, expiresAt: Date.now() / 1000 + 60 }, 100)).toEqual([])
     expect(looks, 'v2: the same').toBe(2)
     // A task that lands while it sleeps still wakes it, and it looks again to find it.
-    const held = relay.tasksFor(8, 10_000)
+    const held = heldTasks(relay, 8, 10_000)
     await heldPollsBecome(relay, 1)
     const { requestId } = await relay.createRequest(1, 8)
     expect(await held).toEqual([requestId])
@@ -87,7 +88,7 @@ describe('the relay holding polls', () => {
     const hashed = recordHashes()
     try {
       // Its wake key, then two looks: one when it begins, one when the answer wakes it.
-      const held = relay.resultOf(requestId, 10_000)
+      const held = heldResult(relay, requestId, 10_000)
       await heldPollsBecome(relay, 1)
       await relay.submitAnswer(requestId, 'com.exteragram.messenger')
       expect(await held).toEqual({ status: 'completed', packageName: 'com.exteragram.messenger' })
@@ -103,7 +104,7 @@ describe('the relay holding polls', () => {
     const { requestId } = await relay.ask(1, 2, { named: false })
     const hashed = recordHashes()
     try {
-      const held = relay.resultFor(1, requestId, 10_000)
+      const held = heldOwnResult(relay, 1, requestId, 10_000)
       await heldPollsBecome(relay, 1)
       expect(await relay.answerAs(2, requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })).toBe('accepted')
       expect(await held).toMatchObject({ status: 'completed' })
@@ -116,7 +117,7 @@ describe('the relay holding polls', () => {
 
   it('releases every hold and refuses new requests once it closes', async () => {
     const relay = await memoryRelay()
-    const held = relay.tasksFor(7, 30_000)
+    const held = heldTasks(relay, 7, 30_000)
     await heldPollsBecome(relay, 1)
     await relay.close()
     expect(await held).toEqual([])

@@ -12,8 +12,7 @@ describe('a held call that fails', () => {
         app.get('/test/held-failure', (_request, reply) => {
           const held: Held = {
             start () { outcome.fail(reply, 'store said no: user 424242') },
-            leave () {},
-            handleEvent () {}
+            leave () {}
           }
           holdReply(reply, held)
         })

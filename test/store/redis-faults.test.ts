@@ -13,6 +13,7 @@ import { RedisTaskStore } from '../../src/store/redis-task-store.js'
 import { SCRIPTS } from '../../src/store/redis/scripts.js'
 import type { StoreLimits, StoreListener, TaskStore } from '../../src/store/task-store.js'
 import { closeWhenDone, eventually, heldPollsBecome, sleep, userIds } from '../helper.js'
+import { heldTasks } from '../kit/held.js'
 import { PrivateRedis, startPrivateRedis, TEST_STORE_KEY } from './redis-helper.js'
 import { TcpProxy } from './tcp-proxy.js'
 
@@ -180,7 +181,7 @@ describe('the pub/sub connection going away', () => {
     const writer = await store()
     const relay = await Relay.open((listener) => store(cut.url, listener), { maxPerKey: 4, maxTotal: 100 })
     const bob = user()
-    const held = timed(relay.tasksFor(bob, 8000))
+    const held = timed(heldTasks(relay, bob, 8000))
     await heldPollsBecome(relay, 1)
     // Wake-ups published while the subscriber reconnects are lost.
     cut.cutSubscriber(600)
@@ -202,7 +203,7 @@ describe('the pub/sub connection going silent', () => {
     closeWhenDone(relay)
     const bob = user()
     // A task poll whose wait ends with no wake-up answers the empty list without looking again.
-    const held = timed(relay.tasksFor(bob, 15_000))
+    const held = timed(heldTasks(relay, bob, 15_000))
     await heldPollsBecome(relay, 1)
     // Its first look is done (else it could find the request below by itself).
     await sleep(300)
@@ -219,7 +220,7 @@ describe('the pub/sub connection going silent', () => {
     // Wake-ups come through the new connection, once it is up and subscribed.
     await eventually(() => relay.isReady(), { timeoutMs: 5000, message: 'the store to be ready again' })
     const carol = user()
-    const next = timed(relay.tasksFor(carol, 15_000))
+    const next = timed(heldTasks(relay, carol, 15_000))
     await heldPollsBecome(relay, 1)
     // Its first look is done: only a wake-up releases it before its wait ends.
     await sleep(300)
@@ -236,7 +237,7 @@ describe('the pub/sub connection going silent', () => {
     const relay = await Relay.open((listener) => store(cut.url, listener), { maxPerKey: 4, maxTotal: 100 })
     closeWhenDone(relay)
     expect(cut.subscriptions).toBe(1)
-    const held = timed(relay.tasksFor(user(), 15_000))
+    const held = timed(heldTasks(relay, user(), 15_000))
     await heldPollsBecome(relay, 1)
     redis.freeze()
     const answered = await held
@@ -290,7 +291,7 @@ describe('both connections going silent at once', () => {
     expect(cut.connections).toBe(4)
     expect(cut.subscriptions).toBe(2)
     const writer = await store()
-    const held = timed(relay.tasksFor(bob, 15_000))
+    const held = timed(heldTasks(relay, bob, 15_000))
     await heldPollsBecome(relay, 1)
     await sleep(300)
     const { requestId } = await writer.createRequest(user(), bob)

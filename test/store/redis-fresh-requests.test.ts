@@ -10,6 +10,7 @@ import { Relay } from '../../src/relay/relay.js'
 import { RedisTaskStore } from '../../src/store/redis-task-store.js'
 import type { Reader, StoreLimits, StoreListener } from '../../src/store/task-store.js'
 import { closeWhenDone, eventually, sleep, userIds } from '../helper.js'
+import { heldOwnResult, heldResult } from '../kit/held.js'
 import { deleteKeys, SHARED_REDIS, TEST_STORE_KEY, testPrefix } from './redis-helper.js'
 import { TcpProxy } from './tcp-proxy.js'
 
@@ -78,7 +79,7 @@ describe('the first held look at a request just created (Redis)', () => {
       // Every other time, the wake-up has come before the poll (it takes well under 50 ms here).
       if (i % 2 === 1) await answered.then(async () => { await sleep(50) })
       // Had the hold missed its wake-up, it would answer pending after the whole wait.
-      const result = await relay.resultOf(requestId, 20_000)
+      const result = await heldResult(relay, requestId, 20_000)
       expect(result).toEqual({ status: 'completed', packageName: 'org.telegram.messenger' })
       expect(await answered).toBe(true)
     }
@@ -109,7 +110,7 @@ describe('the first held look at a request just created (Redis)', () => {
     proxy.holdSubscriber()
     expect(await elsewhere.submitAnswer(v1.requestId, 'com.radolyn.ayugram')).toBe(true)
     expect(await elsewhere.answerAs(bob, v2.requestId, { kind: 'plain', packageName: 'com.exteragram.messenger' })).toBe('accepted')
-    const results = Promise.all([relay.resultOf(v1.requestId, 20_000), relay.resultFor(alice, v2.requestId, 20_000)])
+    const results = Promise.all([heldResult(relay, v1.requestId, 20_000), heldOwnResult(relay, alice, v2.requestId, 20_000)])
     await eventually(() => relay.heldPolls() === 2, { timeoutMs: 3000 })
     await sleep(100)
     // Both looks were spared: they hold on the watch's word, with the wake-ups held back.

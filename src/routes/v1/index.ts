@@ -72,7 +72,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
       const found = handedOnTasks(request.raw, 'v1')
       if (found !== undefined) return Promise.resolve(tasksPayload(found))
       // The idle poll (no wait) is the busiest call of all: straight to the store, no closure.
-      return relay.tasksFor(request.params.user_id, 0).then(tasksPayload)
+      return relay.tasksFor(request.params.user_id).then(tasksPayload)
     }
     holdReply(reply, relay.holdTasks(request.params.user_id, waitMs, heldTasks, reply))
   })
@@ -103,7 +103,7 @@ const v1: FastifyPluginAsyncTypebox<V1Options> = async (app, { relay, key, maxWa
     }
   }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
-    if (waitMs <= 0) return relay.resultOf(request.params.request_id, 0).then(resultPayload)
+    if (waitMs <= 0) return relay.resultOf(request.params.request_id).then(resultPayload)
     holdReply(reply, relay.holdResult(request.params.request_id, waitMs, heldResult, reply))
   })
 }

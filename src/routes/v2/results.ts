@@ -49,7 +49,7 @@ const results: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number 
   }, (request, reply) => {
     const waitMs = holdMs(request.query.wait, maxWaitSeconds)
     const userId = callerOf(request).userId
-    if (waitMs <= 0) return relay.resultFor(userId, request.params.request_id, 0).then(resultPayload)
+    if (waitMs <= 0) return relay.resultFor(userId, request.params.request_id).then(resultPayload)
     holdReply(reply, relay.holdOwnResult(userId, request.params.request_id, waitMs, heldResult, reply))
   })
 }

@@ -55,7 +55,7 @@ const tasks: FastifyPluginAsyncTypebox<{ relay: Relay, maxWaitSeconds: number }>
     if (waitMs <= 0) {
       // The tasks the fast path found before it handed the poll on (held or not): answered as found.
       const found = handedOnTasks(request.raw, 'v2')
-      return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(caller, 0).then(tasksPayload)
+      return found !== undefined ? Promise.resolve(tasksPayload(found)) : relay.inbox(caller).then(tasksPayload)
     }
     holdReply(reply, relay.holdInbox(caller, waitMs, heldTasks, reply))
   })
