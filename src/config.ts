@@ -75,7 +75,6 @@ export type StoreConfig =
 
 export const STORE_KEY_HINT = 'make one with: node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64\'))"'
 
-
 /**
  * Refuses a value not written as its setting takes it, naming the variable and what it
  * takes: env-schema's own words name no allowed value ("must be equal to one of the

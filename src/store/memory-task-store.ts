@@ -140,9 +140,7 @@ export class MemoryTaskStore implements TaskStore {
 
   async inbox (userId: number, targetKey = this.#keys.target(userId), signedInUntilMs?: number): Promise<Task[]> {
     const now = performance.now()
-    // Within a second: each poll's figure jitters by a millisecond, and moving the mark for
-    // that would take it out of expiry order (see #keepMark).
-    if (signedInUntilMs !== undefined) this.#keepMark(targetKey, now + (signedInUntilMs - Date.now()), now, 1000)
+    if (signedInUntilMs !== undefined) this.#keepMark(targetKey, now + (signedInUntilMs - Date.now()), now, true)
     const tasks: Task[] = []
     if (!this.#byTarget.has(targetKey)) return tasks
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
@@ -206,17 +204,20 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /**
-   * Keeps `key`'s mark at least until `until` (monotonic ms), or within `slackMs` of it;
-   * false when a new mark finds no room. A mark moved is re-inserted at the end: sign-ins
-   * share one session TTL, so the map stays in expiry order and expired marks are dropped
-   * from its front. Should a mark ever go in out of order, a full map is swept whole
-   * before it refuses anyone.
+   * Keeps `key`'s mark at least until `until` (monotonic ms); false when a new mark finds
+   * no room. A mark moved is re-inserted at the end: sign-ins share one session TTL, so
+   * the map stays in expiry order and expired marks are dropped from its front. A poll
+   * (`byPoll`) leaves a mark within a second of `until` as it is, since each poll's figure
+   * jitters by a millisecond and moving the mark for that would take it out of order; and
+   * it does not sweep a full map, which a sign-in does (whole, should a mark ever be out of
+   * order) before it refuses anyone.
    */
-  #keepMark (key: string, until: number, now: number, slackMs = 0): boolean {
+  #keepMark (key: string, until: number, now: number, byPoll = false): boolean {
     const current = this.#signedIn.get(key)
-    if (current !== undefined && current >= until - slackMs) return true
+    if (current !== undefined && current >= until - (byPoll ? 1000 : 0)) return true
     this.#dropExpiredMarks(now)
     if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) {
+      if (byPoll) return false
       for (const [marked, ends] of this.#signedIn) if (ends <= now) this.#signedIn.delete(marked)
       if (this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
     }
