@@ -77,6 +77,8 @@ export class MemoryTaskStore implements TaskStore {
   readonly #byPair = new Map<string, string>()
   /** Signed-in marks: target key -> until (monotonic ms), in expiry order (see markSignedIn). */
   readonly #signedIn = new Map<string, number>()
+  /** When a poll last swept the full map of marks (monotonic ms). */
+  #marksSweptAt = -Infinity
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: MemoryTaskStoreOptions) {
@@ -208,16 +210,18 @@ export class MemoryTaskStore implements TaskStore {
    * no room. A mark moved is re-inserted at the end: sign-ins share one session TTL, so
    * the map stays in expiry order and expired marks are dropped from its front. A poll
    * (`byPoll`) leaves a mark within a second of `until` as it is, since each poll's figure
-   * jitters by a millisecond and moving the mark for that would take it out of order; and
-   * it does not sweep a full map, which a sign-in does (whole, should a mark ever be out of
-   * order) before it refuses anyone.
+   * jitters by a millisecond and moving the mark for that would take it out of order. A
+   * full map is swept whole (should a mark ever be out of order) before anyone is refused:
+   * by a sign-in each time, by polls at most once a second, since at the bound every poll
+   * putting a mark back would otherwise walk the whole map.
    */
   #keepMark (key: string, until: number, now: number, byPoll = false): boolean {
     const current = this.#signedIn.get(key)
     if (current !== undefined && current >= until - (byPoll ? 1000 : 0)) return true
     this.#dropExpiredMarks(now)
     if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) {
-      if (byPoll) return false
+      if (byPoll && now - this.#marksSweptAt < 1000) return false
+      this.#marksSweptAt = now
       for (const [marked, ends] of this.#signedIn) if (ends <= now) this.#signedIn.delete(marked)
       if (this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
     }

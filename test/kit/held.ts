@@ -10,19 +10,28 @@ import type { ResultState, Task, VerifiedResult } from '../../src/store/task-sto
 interface Settle<T> {
   resolve: (value: T) => void
   reject: (error: unknown) => void
+  /** Stops listening to the client once the hold has answered. */
+  unlisten: () => void
 }
 
 const SETTLE: Outcome<any, Settle<any>> = {
-  answer (settle, value) { settle.resolve(value) },
-  fail (settle, error) { settle.reject(error) }
+  answer (settle, value) {
+    settle.unlisten()
+    settle.resolve(value)
+  },
+  fail (settle, error) {
+    settle.unlisten()
+    settle.reject(error)
+  }
 }
 
 /** Starts the hold `make` makes, as a promise; `client` aborting leaves it (its client gone). */
 function held<T> (make: (outcome: Outcome<T, Settle<T>>, settle: Settle<T>) => Held, client?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const hold = make(SETTLE, { resolve, reject })
+    const leave = (): void => { hold.leave() }
+    const hold = make(SETTLE, { resolve, reject, unlisten: () => { client?.removeEventListener('abort', leave) } })
     if (client?.aborted === true) hold.leave()
-    else client?.addEventListener('abort', () => { hold.leave() }, { once: true })
+    else client?.addEventListener('abort', leave, { once: true })
     hold.start()
   })
 }

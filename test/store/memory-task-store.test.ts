@@ -42,4 +42,15 @@ describe('MemoryTaskStore: signed-in marks at their bound (MAX_SIGNED_IN_USERS)'
     await expect(store.markSignedIn(4, Date.now() + 10_000)).resolves.toBeUndefined()
     await expect(store.markSignedIn(5, Date.now() + 10_000)).rejects.toMatchObject({ code: 'WC_ERR_SIGN_INS_FULL' })
   })
+
+  it("puts back a poller's mark at the bound once the map is swept, and shields them", async () => {
+    const store = make()
+    await store.markSignedIn(1, Date.now() + 10_000)
+    await store.markSignedIn(2, Date.now() + 200)
+    await store.markSignedIn(3, Date.now() + 10_000)
+    await sleep(300)
+    // User 4 holds a live token but no mark (as after a clock step): their poll marks them.
+    await store.inbox(4, undefined, Date.now() + 10_000)
+    expect(await store.pendingTasks(4)).toBeNull()
+  })
 })

@@ -63,9 +63,9 @@ retireLegacy(prefix, now)
 if closeBuckets(prefix, now) >= maxTotal then return {'store_full'} end
 
 local expiresAt = now + ttlMs
-enqueue(unverifiedKey, expiresAt, requestHash)
 openRequest(prefix, {
   recordKey = recordKey, targetKey = targetKey, pairKey = pairKey, requestHash = requestHash,
   targetHash = targetHash, pairHash = pairHash, sealedId = sealedId, layout = layout
 }, expiresAt, ttlMs, {})
+enqueue(unverifiedKey, expiresAt, requestHash)
 return {'created'}
