@@ -249,7 +249,7 @@ export async function fullFlow (options: FullFlowOptions): Promise<FullFlowResul
   const measuredSeconds = options.seconds
   latencies.sort((a, b) => a - b)
   const timeline: FlowSecond[] = []
-  for (const [at, took] of all) {
+  for (const [at] of all) {
     const second = Math.floor(at / 1000)
     while (timeline.length <= second) timeline.push({ second: timeline.length, resolutions: 0, p50Ms: 0, p99Ms: 0 })
     ;(timeline[second] as FlowSecond).resolutions++

@@ -30,7 +30,7 @@ async function using<T> (server: StandIn, run: (server: StandIn) => Promise<T>):
 describe('WhatClientV2 against a stand-in', () => {
   it('revalidates a catalogue that has no max-age with If-None-Match, and keeps it on 304', async () => {
     const seen: Array<string | undefined> = []
-    await using(await v2StandIn((method, path, _body, headers) => {
+    await using(await v2StandIn((_method, path, _body, headers) => {
       if (path !== '/v2/catalogue') return undefined
       seen.push(headers['if-none-match'] as string | undefined)
       if (headers['if-none-match'] === '"v1"') return { status: 304, body: undefined, headers: { etag: '"v1"' } }
