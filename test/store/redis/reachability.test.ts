@@ -7,8 +7,8 @@
  */
 import { performance } from 'node:perf_hooks'
 import { describe, expect, it, onTestFinished } from 'vitest'
-import { Reachability, type ReachabilityOptions } from '../../src/store/redis/reachability.js'
-import { sleep } from '../helper.js'
+import { Reachability, type ReachabilityOptions } from '../../../src/store/redis/reachability.js'
+import { sleep } from '../../helper.js'
 
 const DEADLINE_MS = 300
 const NEVER = new Promise<never>(() => {})

@@ -4,8 +4,8 @@
  * dropped by any wake-up on its key.
  */
 import { describe, expect, it } from 'vitest'
-import { FreshRequests } from '../../src/store/redis/fresh-requests.js'
-import { sleep } from '../helper.js'
+import { FreshRequests } from '../../../src/store/redis/fresh-requests.js'
+import { sleep } from '../../helper.js'
 
 const TTL_MS = 60_000
 
