@@ -20,18 +20,10 @@ export interface PollLimits {
   maxTotal: number
 }
 
-export interface HeldPoll {
-  /** Stops holding; safe to call more than once. */
-  release (): void
-}
-
-/** What a held poll calls on a wake-up: a function, or an object's `wake` (no closure per poll). */
-export type OnWake = (() => void) | { wake (): void }
-
 /**
  * A held poll as the registry keeps it: its wake key and what to call on a
- * wake-up. The relay's own hold is one (admit/dismiss), so that holding a
- * poll costs no object of the registry's; `hold` wraps a callback in one.
+ * wake-up. The relay's own hold is one, so that holding a poll costs no
+ * object of the registry's.
  */
 export interface Waiter {
   readonly key: string
@@ -51,33 +43,6 @@ class Polls extends Set<Waiter> {
 const waitingOn = (polls: Waiter | Polls | undefined): number =>
   polls === undefined ? 0 : polls instanceof Polls ? polls.waiting : polls.waiting ? 1 : 0
 
-/** A callback held through `hold`, with its own release handle. */
-class Entry implements Waiter, HeldPoll {
-  readonly #registry: PollRegistry
-  readonly key: string
-  readonly #onWake: OnWake
-  #live = true
-  readonly waiting = true
-
-  constructor (registry: PollRegistry, key: string, onWake: OnWake) {
-    this.#registry = registry
-    this.key = key
-    this.#onWake = onWake
-  }
-
-  wake (): void {
-    const onWake = this.#onWake
-    if (typeof onWake === 'function') onWake()
-    else onWake.wake()
-  }
-
-  release (): void {
-    if (!this.#live) return
-    this.#live = false
-    this.#registry.dismiss(this)
-  }
-}
-
 export class PollRegistry {
   /** A key held by one poll maps to it directly; only a key held more than once gets a Polls. */
   readonly #byKey = new Map<string, Waiter | Polls>()
@@ -89,21 +54,11 @@ export class PollRegistry {
   }
 
   /**
-   * Holds a poll on `key`; `onWake` runs whenever something may have changed
-   * for it. Throws WC_ERR_TOO_MANY_POLLS (429) or WC_ERR_POLLS_FULL (503) at the caps.
-   */
-  hold (key: string, onWake: OnWake): HeldPoll {
-    // A new entry per hold, so the same callback held twice counts twice.
-    const entry = new Entry(this, key, onWake)
-    this.admit(entry)
-    return entry
-  }
-
-  /**
    * Holds `waiter` on its key until `dismiss(waiter)`: its `wake` runs whenever
-   * something may have changed for it. Throws at the caps, as `hold` does (the
-   * per-key one only for a waiter already `waiting`; the others meet it at
-   * `startWaiting`). A waiter is admitted once, and dismissed once.
+   * something may have changed for it. Throws WC_ERR_TOO_MANY_POLLS (429) at
+   * the per-key cap (only for a waiter already `waiting`; the others meet it
+   * at `startWaiting`) and WC_ERR_POLLS_FULL (503) at the total one. A waiter
+   * is admitted once, and dismissed once (a second dismiss does nothing).
    */
   admit (waiter: Waiter): void {
     const key = waiter.key
