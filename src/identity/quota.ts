@@ -11,6 +11,7 @@
  * again for a pending request, or a refused ask, costs no quota. Both pass
  * one conformance suite (test/identity/quota-conformance.ts).
  */
+import { BoundedExpiries } from '../bounded-expiries.js'
 import { Sealer } from '../crypto/sealer.js'
 import { WC_ERR_QUOTA_FULL } from '../errors.js'
 
@@ -49,17 +50,14 @@ export class MemoryQuota implements Quota {
   readonly #hasher: Sealer
   readonly #intervalMs: number
   readonly #burstMs: number
-  readonly #maxEntries: number
   readonly #now: () => number
-  /** hashed requester -> tat (ms): present while that requester's quota is not whole. */
-  readonly #tats = new Map<string, number>()
-  /** No tat is earlier than this (a lower bound): a sweep before it would free nothing. */
-  #earliest = Number.POSITIVE_INFINITY
+  /** hashed requester -> tat (ms): held while that requester's quota is not whole (until the tat). */
+  readonly #tats: BoundedExpiries
 
   constructor (options: MemoryQuotaOptions) {
     ({ intervalMs: this.#intervalMs, burstMs: this.#burstMs } = gcraParameters(options))
     this.#hasher = new Sealer(options.secret)
-    this.#maxEntries = options.maxEntries
+    this.#tats = new BoundedExpiries(options.maxEntries)
     this.#now = options.now ?? Date.now
   }
 
@@ -78,27 +76,12 @@ export class MemoryQuota implements Quota {
     const tat = Math.max(this.#tats.get(key) ?? now, now)
     const wait = tat - this.#burstMs - now
     if (wait > 0) return Math.ceil(wait)
-    if (!this.#tats.has(key) && this.#tats.size >= this.#maxEntries) {
-      if (now >= this.#earliest) this.#sweep(now)
-      if (this.#tats.size >= this.#maxEntries) throw new WC_ERR_QUOTA_FULL()
-    }
-    const next = tat + this.#intervalMs
-    this.#tats.set(key, next)
-    if (next < this.#earliest) this.#earliest = next
+    // A requester whose tat has passed holds a place no more: a full table sweeps it out.
+    if (!this.#tats.set(key, tat + this.#intervalMs, now)) throw new WC_ERR_QUOTA_FULL()
     return 0
   }
 
   async close (): Promise<void> {
     this.#tats.clear()
-  }
-
-  /** Drops the requesters whose quota is whole again; runs only when full and one may be. */
-  #sweep (now: number): void {
-    let earliest = Number.POSITIVE_INFINITY
-    for (const [key, tat] of this.#tats) {
-      if (tat <= now) this.#tats.delete(key)
-      else if (tat < earliest) earliest = tat
-    }
-    this.#earliest = earliest
   }
 }

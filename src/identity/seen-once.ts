@@ -8,6 +8,7 @@
  * it refuses new sign-ins (503) rather than forget one: forgetting would let
  * that init data be replayed.
  */
+import { BoundedExpiries } from '../bounded-expiries.js'
 import { Sealer } from '../crypto/sealer.js'
 import { WC_ERR_SIGN_INS_FULL } from '../errors.js'
 
@@ -31,61 +32,30 @@ export interface MemorySeenOnceOptions {
 
 export class MemorySeenOnce implements SeenOnce {
   readonly #hasher: Sealer
-  readonly #maxEntries: number
   readonly #now: () => number
-  /** hash -> expiry (ms), in insertion order, which is nearly expiry order (TTLs differ by the data's age only). */
-  readonly #expiries = new Map<string, number>()
-  /** No entry expires before this (a lower bound): a full sweep before it would free nothing. */
-  #earliestExpiry = Number.POSITIVE_INFINITY
+  /** hash -> until (ms), set in about the order they end (TTLs differ by the data's age only). */
+  readonly #seen: BoundedExpiries
 
   constructor (options: MemorySeenOnceOptions) {
     this.#hasher = new Sealer(options.secret)
-    this.#maxEntries = options.maxEntries
+    this.#seen = new BoundedExpiries(options.maxEntries)
     this.#now = options.now ?? Date.now
   }
 
   get size (): number {
-    return this.#expiries.size
+    return this.#seen.size
   }
 
   async firstTime (fingerprint: string, ttlMs: number): Promise<boolean> {
     const now = this.#now()
-    this.#dropExpiredHead(now)
+    this.#seen.dropExpiredHead(now)
     const key = this.#hasher.hash(fingerprint)
-    const expiry = this.#expiries.get(key)
-    if (expiry !== undefined) {
-      if (expiry > now) return false
-      this.#expiries.delete(key)
-    }
-    if (this.#expiries.size >= this.#maxEntries) {
-      if (now >= this.#earliestExpiry) this.#sweep(now)
-      if (this.#expiries.size >= this.#maxEntries) throw new WC_ERR_SIGN_INS_FULL()
-    }
-    const until = now + ttlMs
-    this.#expiries.set(key, until)
-    if (until < this.#earliestExpiry) this.#earliestExpiry = until
+    if (this.#seen.isLive(key, now)) return false
+    if (!this.#seen.set(key, now + ttlMs, now)) throw new WC_ERR_SIGN_INS_FULL()
     return true
   }
 
   async close (): Promise<void> {
-    this.#expiries.clear()
-  }
-
-  /** Cheap and amortised: expired entries at the front of the insertion order. */
-  #dropExpiredHead (now: number): void {
-    for (const [key, expiry] of this.#expiries) {
-      if (expiry > now) return
-      this.#expiries.delete(key)
-    }
-  }
-
-  /** Every expired entry, wherever it sits; runs only when the memory is full and something has expired. */
-  #sweep (now: number): void {
-    let earliest = Number.POSITIVE_INFINITY
-    for (const [key, expiry] of this.#expiries) {
-      if (expiry <= now) this.#expiries.delete(key)
-      else if (expiry < earliest) earliest = expiry
-    }
-    this.#earliestExpiry = earliest
+    this.#seen.clear()
   }
 }

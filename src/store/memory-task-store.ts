@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { BoundedExpiries } from '../bounded-expiries.js'
 import { IdPermutation } from '../crypto/id-permutation.js'
 import { Sealer } from '../crypto/sealer.js'
 import { retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_SIGN_INS_FULL, WC_ERR_STORE_FULL, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY } from '../errors.js'
@@ -75,10 +76,8 @@ export class MemoryTaskStore implements TaskStore {
   readonly #unverified = new Map<string, number>()
   /** Pending request key by pair key (v1 and v2 pairs hash apart). */
   readonly #byPair = new Map<string, string>()
-  /** Signed-in marks: target key -> until (monotonic ms), in expiry order (see markSignedIn). */
-  readonly #signedIn = new Map<string, number>()
-  /** When a poll last swept the full map of marks (monotonic ms). */
-  #marksSweptAt = -Infinity
+  /** Signed-in marks: target key -> until (monotonic ms), in about expiry order (see #keepMark). */
+  readonly #signedIn: BoundedExpiries
   readonly #sweeper: NodeJS.Timeout
 
   constructor (options: MemoryTaskStoreOptions) {
@@ -86,6 +85,7 @@ export class MemoryTaskStore implements TaskStore {
     this.#sealer = options.sealer ?? new Sealer()
     this.#keys = new StoreKeys(this.#sealer, new IdPermutation())
     this.#listener = options.listener
+    this.#signedIn = new BoundedExpiries(options.maxSignedInUsers)
     this.#quota = new MemoryQuota({ ...options.askQuota, maxEntries: options.maxSignedInUsers, now: () => performance.now() })
     this.#sweeper = setInterval(() => this.#sweep(performance.now()), SWEEP_INTERVAL_MS).unref()
   }
@@ -129,7 +129,7 @@ export class MemoryTaskStore implements TaskStore {
     // The idle poll: nobody asked, nobody signed in (two lookups, no clock, no generator).
     if (!this.#byTarget.has(targetKey) && !this.#signedIn.has(targetKey)) return []
     const now = performance.now()
-    if (this.#isSignedIn(targetKey, now)) return null
+    if (this.#signedIn.isLive(targetKey, now)) return null
     const ids: string[] = []
     for (const [key, entry] of this.#pendingOf(targetKey, now)) {
       // A v1 plugin cannot seal: sealed requests are for v2 targets only.
@@ -169,7 +169,7 @@ export class MemoryTaskStore implements TaskStore {
     const key = this.#keys.request(requestId)
     const entry = this.#live(key)
     if (entry === undefined) return false
-    if (entry.sealedPublicKey !== undefined || this.#isSignedIn(entry.targetKey, performance.now())) return false
+    if (entry.sealedPublicKey !== undefined || this.#signedIn.isLive(entry.targetKey, performance.now())) return false
     return this.#answer(key, entry, { kind: 'plain', packageName }, false)
   }
 
@@ -207,27 +207,17 @@ export class MemoryTaskStore implements TaskStore {
 
   /**
    * Keeps `key`'s mark at least until `until` (monotonic ms); false when a new mark finds
-   * no room. A mark moved is re-inserted at the end: sign-ins share one session TTL, so
-   * the map stays in expiry order and expired marks are dropped from its front. A poll
-   * (`byPoll`) leaves a mark within a second of `until` as it is, since each poll's figure
-   * jitters by a millisecond and moving the mark for that would take it out of order. A
-   * full map is swept whole (should a mark ever be out of order) before anyone is refused:
-   * by a sign-in each time, by polls at most once a second, since at the bound every poll
-   * putting a mark back would otherwise walk the whole map.
+   * no room. A mark moved goes to the end: sign-ins share one session TTL, so the marks
+   * stay in about expiry order and ended ones leave from the front. A poll (`byPoll`)
+   * leaves a mark within a second of `until` as it is, since each poll's figure jitters
+   * by a millisecond and moving the mark for that would take it out of order. A full
+   * table is swept whole (should a mark be out of order) before anyone is refused.
    */
   #keepMark (key: string, until: number, now: number, byPoll = false): boolean {
     const current = this.#signedIn.get(key)
     if (current !== undefined && current >= until - (byPoll ? 1000 : 0)) return true
-    this.#dropExpiredMarks(now)
-    if (current === undefined && this.#signedIn.size >= this.#limits.maxSignedInUsers) {
-      if (byPoll && now - this.#marksSweptAt < 1000) return false
-      this.#marksSweptAt = now
-      for (const [marked, ends] of this.#signedIn) if (ends <= now) this.#signedIn.delete(marked)
-      if (this.#signedIn.size >= this.#limits.maxSignedInUsers) return false
-    }
-    this.#signedIn.delete(key)
-    this.#signedIn.set(key, until)
-    return true
+    this.#signedIn.dropExpiredHead(now)
+    return this.#signedIn.set(key, until, now)
   }
 
   wakeKey (topic: Topic): string {
@@ -353,19 +343,6 @@ export class MemoryTaskStore implements TaskStore {
     const kind = entry.answerKind as AnswerKind
     const payload = entry.sealedAnswer === undefined ? undefined : this.#sealer.open(entry.sealedAnswer, answerContext(key))
     return answerFromPayload(kind, payload)
-  }
-
-  #isSignedIn (targetKey: string, now: number): boolean {
-    const until = this.#signedIn.get(targetKey)
-    return until !== undefined && until > now
-  }
-
-  /** Drops marks from the oldest end; stops at the first live one. */
-  #dropExpiredMarks (now: number): void {
-    for (const [key, until] of this.#signedIn) {
-      if (until > now) return
-      this.#signedIn.delete(key)
-    }
   }
 
   /** Drops expired requests from the oldest end; stops at the first live one. */
