@@ -23,6 +23,14 @@ export const WC_ERR_STORE_UNAVAILABLE = createError('WC_ERR_STORE_UNAVAILABLE', 
 export const WC_ERR_SHUTTING_DOWN = createError('WC_ERR_SHUTTING_DOWN', 'The server is shutting down; try again later.', 503)
 export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid configuration: %s')
 
+// --- start-up: the process cannot serve, says why on stderr and exits 1 (never an HTTP answer) ---
+/** A listen that failed; the text names the settings to change and Node's words. */
+export const WC_ERR_CANNOT_LISTEN = createError<[string, { cause: unknown }]>('WC_ERR_CANNOT_LISTEN', 'cannot listen at %s')
+/** Redis did not answer within REDIS_CONNECT_TIMEOUT; the text names where, and what it said last (never a password). */
+export const WC_ERR_REDIS_UNREACHABLE = createError<[string]>('WC_ERR_REDIS_UNREACHABLE', 'cannot reach Redis at %s')
+/** Redis answered, but the store cannot run on it (too old, or it evicts keys). */
+export const WC_ERR_REDIS_UNSUITABLE = createError<[string]>('WC_ERR_REDIS_UNSUITABLE', '%s')
+
 /**
  * Marks an error so that its answer carries Retry-After: `ms` in whole
  * seconds, rounded up, at least 1 (the error handler sets the header).

@@ -8,6 +8,7 @@ import './keep-tick-shape.js'
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loadConfig, type Config } from './config.js'
+import { WC_ERR_CANNOT_LISTEN } from './errors.js'
 import { listen } from './http-servers.js'
 
 export async function startServer (config: Config = loadConfig()): Promise<void> {
@@ -32,7 +33,7 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
     // Node's words name the address, not the setting to change (a metrics listener's error names its own).
     const { syscall } = error as NodeJS.ErrnoException
     if (syscall !== 'listen' && syscall !== 'getaddrinfo') throw error
-    throw new Error(`cannot listen at HOST=${config.host} PORT=${config.port}: ${(error as Error).message}`, { cause: error })
+    throw new WC_ERR_CANNOT_LISTEN(`HOST=${config.host} PORT=${config.port}: ${(error as Error).message}`, { cause: error })
   }
   // What this run serves, said once: what an operator checks first (no key, no id).
   app.log.info({ node: process.version, store: config.store.kind, v1: config.v1Enabled, signIn: config.telegramBotId !== undefined }, 'serving')

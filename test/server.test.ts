@@ -92,7 +92,7 @@ describe('the server process', () => {
       const child = runCli(['serve'], { PORT: String((taken.address() as { port: number }).port), HOST: '127.0.0.1' })
       expect(await child.exited).toBe(1)
       // Node's words name the address; ours, the settings to change.
-      expect(child.stderr()).toMatch(/cannot start: cannot listen at HOST=127\.0\.0\.1 PORT=\d+: listen EADDRINUSE/)
+      expect(child.stderr()).toMatch(/cannot start \[WC_ERR_CANNOT_LISTEN\]: cannot listen at HOST=127\.0\.0\.1 PORT=\d+: listen EADDRINUSE/)
       expect(child.stderr() + child.stdout()).not.toMatch(/API_SECRET_KEY=|random key/)
     } finally {
       taken.close()
@@ -105,7 +105,7 @@ describe('the server process', () => {
     try {
       const child = runCli(['serve'], { PORT: '0', METRICS_PORT: String((taken.address() as { port: number }).port) })
       expect(await child.exited).toBe(1)
-      expect(child.stderr()).toMatch(/cannot start: cannot listen at METRICS_HOST=127\.0\.0\.1 METRICS_PORT=\d+: listen EADDRINUSE/)
+      expect(child.stderr()).toMatch(/cannot start \[WC_ERR_CANNOT_LISTEN\]: cannot listen at METRICS_HOST=127\.0\.0\.1 METRICS_PORT=\d+: listen EADDRINUSE/)
     } finally {
       taken.close()
     }
@@ -116,7 +116,7 @@ describe('the server process', () => {
     const child = runCli(['serve'], { PORT: '0', STORE: 'redis', STORE_KEY: randomBytes(32).toString('base64'), API_SECRET_KEY: 'k', REDIS_URL: `redis://:pw-secret@127.0.0.1:${port}` })
     expect(await child.exited).toBe(1)
     const said = child.stderr() + child.stdout()
-    expect(said).toContain(`cannot start: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL) within`)
+    expect(said).toContain(`cannot start [WC_ERR_REDIS_UNREACHABLE]: cannot reach Redis at 127.0.0.1:${port} (REDIS_URL) within`)
     expect(said).not.toContain('pw-secret')
     // It never served: nothing about calls answering 503, no key to use.
     expect(said).not.toMatch(/503|until Redis is back|API_SECRET_KEY=/)

@@ -20,7 +20,10 @@ export function serveCommand (): Command {
       try {
         await startServer(config)
       } catch (err) {
-        process.stderr.write(`whatclient: cannot start: ${(err as Error).message}\n`)
+        // A coded start-up error names its code, as Node names its own: what to look up in docs/operations.md.
+        const code = (err as { code?: unknown }).code
+        const tag = typeof code === 'string' && code.startsWith('WC_ERR_') ? ` [${code}]` : ''
+        process.stderr.write(`whatclient: cannot start${tag}: ${(err as Error).message}\n`)
         process.exit(1)
       }
     })

@@ -10,6 +10,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { WC_ERR_CANNOT_LISTEN } from '../errors.js'
 import { logFailedAccepts } from '../failed-accepts.js'
 import { elapsedMs } from '../fast-path/handed-on.js'
 import { routeOf } from '../logging.js'
@@ -63,7 +64,7 @@ async function metricsPlugin (app: FastifyInstance, { metrics, relay, host, port
     try {
       address = await listener.listen(host, port)
     } catch (error) {
-      throw new Error(`cannot listen at METRICS_HOST=${host} METRICS_PORT=${port}: ${(error as Error).message}`, { cause: error })
+      throw new WC_ERR_CANNOT_LISTEN(`METRICS_HOST=${host} METRICS_PORT=${port}: ${(error as Error).message}`, { cause: error })
     }
     app.log.info({ metrics: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/metrics` }, 'metrics listening')
   })

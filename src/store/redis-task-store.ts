@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto'
 import { createClient } from 'redis'
 import { Sealer } from '../crypto/sealer.js'
 import {
-  retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY
+  retryAfter, WC_ERR_QUOTA_EXCEEDED, WC_ERR_REDIS_UNREACHABLE, WC_ERR_STORE_FULL, WC_ERR_STORE_UNAVAILABLE, WC_ERR_TARGET_BUSY, WC_ERR_UNVERIFIED_BUSY
 } from '../errors.js'
 import { gcraParameters } from '../identity/quota.js'
 import type { SetOnce } from '../identity/redis-seen-once.js'
@@ -193,7 +193,7 @@ export class RedisTaskStore implements TaskStore, SetOnce {
         new Promise((_resolve, reject) => {
           timer = setTimeout(() => {
             const why = lastFailure === undefined ? '' : `: ${withoutPassword(lastFailure, options.url)}`
-            reject(new Error(`cannot reach Redis at ${hostOf(options.url)} (REDIS_URL) within ${limit} ms${why}`))
+            reject(new WC_ERR_REDIS_UNREACHABLE(`${hostOf(options.url)} (REDIS_URL) within ${limit} ms${why}`))
           }, limit)
         })
       ])

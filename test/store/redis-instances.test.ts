@@ -256,6 +256,6 @@ describe('Redis faults', () => {
     const port = await freePort()
     const child = runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: `redis://127.0.0.1:${port}`, STORE_KEY: randomBytes(32).toString('base64') })
     expect(await child.exited).toBe(1)
-    expect(child.stderr()).toMatch(/cannot start: cannot reach Redis/)
+    expect(child.stderr()).toMatch(/cannot start \[WC_ERR_REDIS_UNREACHABLE\]: cannot reach Redis/)
   })
 })

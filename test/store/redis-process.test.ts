@@ -98,7 +98,7 @@ describe('a Redis that evicts keys', () => {
     const redis = await startPrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'])
     const child = runCli(['serve'], { PORT: '0', API_SECRET_KEY: KEY, STORE: 'redis', REDIS_URL: redis.url, STORE_KEY: randomBytes(32).toString('base64') })
     expect(await child.exited).toBe(1)
-    expect(child.stderr()).toMatch(/cannot start: Redis evicts keys \(maxmemory-policy allkeys-lru\).*set maxmemory-policy noeviction/)
+    expect(child.stderr()).toMatch(/cannot start \[WC_ERR_REDIS_UNSUITABLE\]: Redis evicts keys \(maxmemory-policy allkeys-lru\).*set maxmemory-policy noeviction/)
   })
 
   it('is only warned about without a memory limit', async () => {

@@ -6,6 +6,7 @@
  * good; with `noeviction` a full Redis refuses writes and calls answer 503.
  */
 import type { RedisClientType } from 'redis'
+import { WC_ERR_REDIS_UNSUITABLE } from '../../errors.js'
 
 /** The commands the check needs, from any node-redis client. */
 type Client = Pick<RedisClientType, 'info' | 'configGet'>
@@ -14,7 +15,7 @@ export async function checkServer (client: Client, warn: (message: string) => vo
   const info = await client.info('server')
   const version = /^redis_version:(\d+)\./m.exec(info)?.[1]
   if (version !== undefined && Number(version) < 7) {
-    throw new Error(`Redis ${version}.x is too old: the store needs Redis 7 or later`)
+    throw new WC_ERR_REDIS_UNSUITABLE(`Redis ${version}.x is too old: the store needs Redis 7 or later`)
   }
 
   let settings: Record<string, string>
@@ -28,7 +29,7 @@ export async function checkServer (client: Client, warn: (message: string) => vo
   const policy = settings['maxmemory-policy'] ?? 'noeviction'
   if (policy === 'noeviction') return
   if (Number(settings.maxmemory ?? '0') > 0) {
-    throw new Error(`Redis evicts keys (maxmemory-policy ${policy}): that loses requests and breaks the total count; set maxmemory-policy noeviction`)
+    throw new WC_ERR_REDIS_UNSUITABLE(`Redis evicts keys (maxmemory-policy ${policy}): that loses requests and breaks the total count; set maxmemory-policy noeviction`)
   }
   warn(`Redis has maxmemory-policy ${policy}: harmless while maxmemory is 0, but set noeviction before setting a memory limit`)
 }
