@@ -32,10 +32,12 @@ export interface Outcome<T, C> {
 /**
  * A held poll, as its caller sees it: `start` it once (it answers through its
  * outcome, never before `start`, and a failure to hold, such as a cap, goes
- * there too), and `leave` it when its client has gone.
+ * there too), and `leave` it when its client has gone. Started `atOnce`, it
+ * looks once and answers what it finds, as a call without a wait would, and
+ * takes no place among the held polls.
  */
 export interface Held {
-  start (): void
+  start (atOnce?: boolean): void
   leave (): void
 }
 
@@ -262,7 +264,7 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
   readonly key: string
   readonly #relay: Relay
   readonly #polls: PollRegistry
-  readonly #deadline: number
+  #deadline: number
   readonly #nobodyListens: T
   readonly #look: (this: Relay, arg: A, hold: Looker) => Promise<Check<T>>
   readonly #arg: A
@@ -295,12 +297,14 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     return (this.#flags & WAITING) !== 0
   }
 
-  start (): void {
+  start (atOnce = false): void {
     if ((this.#flags & STATE) !== NEW) return
     // A client gone already: answered at once, never looked for, never counted.
     if (this.aborted) return this.#end(this.#nobodyListens)
+    // Its first look ends it, whatever it finds.
+    if (atOnce) this.#deadline = 0
     // Closing, the call is looked at once and answered (the registry wakes nobody any more).
-    if (!this.#relay.isClosing()) {
+    else if (!this.#relay.isClosing()) {
       try {
         this.#polls.admit(this)
       } catch (error) {

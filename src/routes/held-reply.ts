@@ -10,6 +10,15 @@
  * and `request.raw.on('close')` fire early for calls with a body. The hold is
  * parked on its response under a symbol, and one 'close' listener, the same
  * function for every response, tells it (no AbortController per poll).
+ *
+ * A call pipelined behind another on its connection is not held: it looks
+ * once and answers, as with no wait. Node hands the server every request it
+ * reads at once, but their answers leave in order, so such a call cannot be
+ * answered before the one ahead anyway; and only the call at the head of a
+ * connection hears it close. Held, the calls of one connection could take
+ * every place under MAX_HELD_POLLS_TOTAL and keep them after it closed, and
+ * Node, which stops reading a connection whose queued answers pile up, would
+ * read on, since a held call has written nothing.
  */
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
@@ -44,7 +53,8 @@ export function holdResponse (response: ServerResponse, held: Held): void {
   // A client gone before the hold began (an async hook ahead of the handler) closed its
   // response already: told now, its hold answers at once and never looks (a look may take an answer).
   if (response.req.socket.destroyed) held.leave()
-  held.start()
+  // A response waits for its connection while a call ahead of it on that connection is unanswered.
+  held.start(response.socket === null)
 }
 
 /** Stops telling a hold about its client (it has answered). */
