@@ -202,7 +202,11 @@ export class MemoryTaskStore implements TaskStore {
 
   async markSignedIn (userId: number, untilMs: number): Promise<void> {
     const now = performance.now()
-    if (!this.#keepMark(this.#keys.target(userId), now + (untilMs - Date.now()), now)) throw new WC_ERR_SIGN_INS_FULL()
+    const key = this.#keys.target(userId)
+    const shielded = this.#signedIn.isLive(key, now)
+    if (!this.#keepMark(key, now + (untilMs - Date.now()), now)) throw new WC_ERR_SIGN_INS_FULL()
+    // Newly shielded: their held v1 polls look again and answer at once (TaskStore.markSignedIn).
+    if (!shielded) this.#listener.wake(key)
   }
 
   /**

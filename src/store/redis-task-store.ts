@@ -336,7 +336,8 @@ export class RedisTaskStore implements TaskStore, SetOnce {
   async markSignedIn (userId: number, untilMs: number): Promise<void> {
     // Relative, so that the session ends when this instance's clock says, whatever Redis's says.
     const ttlMs = Math.max(1, Math.ceil(untilMs - Date.now()))
-    await this.#call(() => this.#client.wcSignedIn({ signedInKey: this.#key('s:', this.#keys.target(userId)), ttlMs }))
+    const targetHash = this.#keys.target(userId)
+    await this.#call(() => this.#client.wcSignedIn({ signedInKey: this.#key('s:', targetHash), ttlMs, prefix: this.#prefix, targetHash }))
   }
 
   /**

@@ -164,7 +164,9 @@ export interface TaskStore {
   /**
    * Marks `userId` signed in through v2 until `untilMs` (unix ms; a mark only
    * ever moves later): until then the v1 calls cannot list or answer
-   * questions about them. Throws WC_ERR_SIGN_INS_FULL (memory, at its bound).
+   * questions about them. A user not marked until now has their task polls
+   * woken, so that their held v1 polls answer at once rather than keep the
+   * places of their own v2 polls. Throws WC_ERR_SIGN_INS_FULL (memory, at its bound).
    */
   markSignedIn (userId: number, untilMs: number): Promise<void>
 

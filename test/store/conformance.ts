@@ -621,5 +621,23 @@ export function storeConformanceV2 (name: string, factory: StoreFactory): void {
         await eventually(async () => listener.woken.includes(key))
       }
     })
+
+    it("wakes a user's task polls when they sign in, not when a sign-in only extends their mark", async () => {
+      const listener = recorder()
+      const { store } = await make({}, listener)
+      const bob = userId()
+      const bobTasks = store.wakeKey({ kind: 'tasks', userId: bob })
+      // Their held v1 polls look again and answer at once: held, they would take the places of bob's own.
+      await store.markSignedIn(bob, Date.now() + 60_000)
+      await eventually(async () => listener.woken.includes(bobTasks))
+      // Marked already: nothing to wake (its v1 polls are not held any more), however often bob signs in.
+      await store.markSignedIn(bob, Date.now() + 120_000)
+      await store.markSignedIn(bob, Date.now() + 30_000)
+      await store.inbox(bob, bobTasks, Date.now() + 200_000)
+      // A wake-up is told at once in memory, through Redis pub/sub there: the ask's wake-up after them comes after theirs too.
+      await store.ask(userId(), userId(), ANON)
+      await eventually(async () => listener.woken.length >= 2)
+      expect(listener.woken.filter((key) => key === bobTasks)).toHaveLength(1)
+    })
   })
 }

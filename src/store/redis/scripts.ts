@@ -211,9 +211,9 @@ export const SCRIPTS = {
     ['prefix', 'requestHash', 'handedOutAt'],
     (raw) => raw === 1),
 
-  wcSignedIn: script<{ signedInKey: string, ttlMs: number }, boolean>('signed-in',
+  wcSignedIn: script<{ signedInKey: string, ttlMs: number, prefix: string, targetHash: string }, boolean>('signed-in',
     ['signedInKey'],
-    ['ttlMs'],
+    ['ttlMs', 'prefix', 'targetHash'],
     (raw) => raw === 1),
 
   wcCount: script<{ prefix: string }, number>('count', [], ['prefix'], (raw) => Number(raw))

@@ -67,6 +67,20 @@ describe('a user with a live v2 session, seen with the v1 key', () => {
     expect((await Promise.all(held)).map((res) => res.status)).toEqual([200, 200, 200, 200])
   })
 
+  it('answers the v1 long-polls held about them before they signed in once they sign in', async () => {
+    const bobId = user()
+    // Held before Bob signs in, they fill his four places...
+    const held = [1, 2, 3, 4].map(async () => v1Tasks(bobId, 30))
+    await heldPollsBecome(server.app.relay, 4)
+    const bob = await signIn(bobId)
+    // ...until his sign-in answers them.
+    expect(await Promise.all(held)).toEqual(Array(4).fill({ tasks: [] }))
+    const own = bob.tasks(30)
+    await heldPollsBecome(server.app.relay, 1)
+    await v1Ask(user(), bobId)
+    expect(await own).toHaveLength(1)
+  })
+
   it('stays shielded across a second sign-in, and others are not', async () => {
     const bobId = user()
     await signIn(bobId)
