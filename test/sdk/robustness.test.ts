@@ -61,6 +61,34 @@ const abortAfter = (ms: number): AbortSignal => {
 
 const delay = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
+describe('a reply longer than any the protocol gives', () => {
+  it('is not read past 1 MiB, whether it says its length or not, and is not asked for again', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 'a')
+    const server = await stub((req, res) => {
+      if (req.url?.startsWith('/getTasks/1') === true) {
+        // Says its length: refused before a byte of it is read.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(4 * 1024 * 1024) })
+        res.end(Buffer.alloc(4 * 1024 * 1024, 'a'))
+        return
+      }
+      // Chunked, without end: only the stream's first MiB is read.
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('{"tasks": ["')
+      const more = (): void => { if (!res.destroyed && res.write(chunk)) setImmediate(more) }
+      res.on('drain', more)
+      more()
+    })
+    const client = new WhatClient({ baseUrl: server.url, apiKey: 'k', maxRetries: 2, retry: fast })
+    for (const target of [1, 2]) {
+      const err = await client.getTasks(target).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(WhatClientError)
+      expect((err as WhatClientError).message).toMatch(/answered with a body over 1048576 bytes/)
+    }
+    expect(server.calls).toEqual(['GET /getTasks/1', 'GET /getTasks/2'])
+    await server.close()
+  })
+})
+
 describe('a reply whose body never finishes', () => {
   it('v1: an abort mid-body throws the abort reason, never "expired" or a TypeError', async () => {
     let caller = callerStoppedMidBody()

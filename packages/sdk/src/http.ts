@@ -148,7 +148,9 @@ export class HttpCore {
         })
         // Read in full inside the try: a body cut off (reset, the time limit, an abort) is a
         // failed call, never an empty answer (a wait would read that as "expired").
-        const parsed = parseJson(await res.text()) as { detail?: unknown } | undefined
+        const text = await readAtMost(res, MAX_REPLY_BYTES)
+        if (text === undefined) throw new WhatClientError(res.status, `answered with a body over ${MAX_REPLY_BYTES} bytes, which is not the protocol's`)
+        const parsed = parseJson(text) as { detail?: unknown } | undefined
         if (res.ok || res.status === 304) return { status: res.status, headers: res.headers, body: parsed }
         const retryAfter = retryAfterSeconds(res.headers.get('retry-after'))
         const error = new WhatClientError(res.status, parsed?.detail ?? res.statusText, retryAfter)
@@ -168,6 +170,32 @@ export class HttpCore {
       await sleep(delay, signal)
     }
   }
+}
+
+/**
+ * The most of a reply's body that is read: 1 MiB. The protocol's largest
+ * answer is a few KB (a task list of 32); a server, or someone between, that
+ * sends more is not read on, so it cannot run the caller out of memory.
+ */
+export const MAX_REPLY_BYTES = 1 << 20
+
+/** `res`'s body as text; undefined, and the rest left unread, when it is longer than `limit` bytes. */
+async function readAtMost (res: Response, limit: number): Promise<string | undefined> {
+  if (res.body === null) return ''
+  if (Number(res.headers.get('content-length') ?? 0) > limit) {
+    await res.body.cancel()
+    return undefined
+  }
+  const decoder = new TextDecoder()
+  let text = ''
+  let size = 0
+  // Leaving the loop early cancels the stream.
+  for await (const chunk of res.body) {
+    size += chunk.byteLength
+    if (size > limit) return undefined
+    text += decoder.decode(chunk, { stream: true })
+  }
+  return text + decoder.decode()
 }
 
 /** The JSON in `text`, or undefined when there is none (no body, 304, an HTML page): callers check the shape. */
