@@ -5,9 +5,9 @@
 import { inspect } from 'node:util'
 import { randomUUID } from 'node:crypto'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { WhatClientError, WhatClientV2 } from 'whatclient-sdk'
+import { sealAnswer, SealingError, WhatClientError, WhatClientV2 } from 'whatclient-sdk'
 import { nowSeconds, signInitData } from '../../src/identity/init-data.js'
-import { build, type TestServer, userIds } from '../helper.js'
+import { build, type TestServer, userIds, V2User } from '../helper.js'
 import { eventually } from '../kit/eventually.js'
 import { switchingProxy } from './switching-proxy.js'
 
@@ -166,6 +166,19 @@ describe('WhatClientV2 flows', () => {
     } finally {
       await answering.stop()
     }
+  })
+
+  it('refuses a sealed answer that opens to something other than a package name: the target wrote it', async () => {
+    const asker = await signedIn(server.url)
+    const target = await V2User.signIn(server.url, user())
+    const requestId = await asker.client.ask(target.userId)
+    const [task] = await target.tasks()
+    const sealed = await sealAnswer(task?.public_key as string, requestId, 'Telegram (verified)\n\u001b[2J\u202e')
+    expect((await target.answer(requestId, { sealed })).status).toBe(200)
+    const err = await asker.client.waitForAnswer(requestId, { timeoutMs: 5000 }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SealingError)
+    expect((err as SealingError).code).toBe('WC_ERR_SEAL_PADDING')
+    expect((err as SealingError).message).not.toContain('Telegram')
   })
 
   it('asks plain and named when told: the target sees who asks, the server names the app', async () => {

@@ -46,7 +46,7 @@ export type SealingErrorCode =
   | 'WC_ERR_SEAL_FORMAT'
   /** The sealed answer does not open: another key, another request id, or changed on the way. */
   | 'WC_ERR_SEAL_OPEN'
-  /** It opened, but is not one zero-padded UTF-8 name: the sender broke the protocol. */
+  /** It opened, but is not one zero-padded UTF-8 name (WhatClientV2: not a package name): the sender broke the protocol. */
   | 'WC_ERR_SEAL_PADDING'
 
 /**

@@ -334,6 +334,8 @@ export class WhatClientV2 {
     if (keyPair !== undefined) {
       // Asked sealed: only a sealed answer is accepted (openAnswer refuses a missing one), never a name in the clear.
       const packageName = await openAnswer(keyPair.privateKey, body.sealed as SealedAnswer, requestId)
+      // The target wrote it, and the server never saw it: only a package name is handed on (as the plugin does).
+      if (!isPackageName(packageName)) throw new SealingError('WC_ERR_SEAL_PADDING', 'The sealed answer opened, but not to a package name: the target broke the protocol.')
       return { status: 'completed', packageName, clientName: await this.#nameOf(packageName, callSignal, signal), verified, sealed: true }
     }
     if (body.sealed !== undefined) throw new SealingError('WC_ERR_SEAL_OPEN', 'A sealed answer came for a request this client holds no key for.')
