@@ -46,7 +46,10 @@ repository abova8382993/extera-decomp, paths under sources/):
   (TMessagesProj/jni/tgnet/ConnectionsManager.cpp, processServerResponse,
   in exteraGram's tree as the public index holds it, e.g.
   cnwxu3ea/exteragram-dev; 1024 is RequestFlagIgnoreFloodWait in tgnet's
-  Defines.h; DrKLO/Telegram's older copies gate on 2 alone). The plugin SDK's
+  Defines.h; DrKLO/Telegram's older copies gate on 2 alone). A request that
+  a plugin's pre-request hook cancels (PluginsHooks.executePreRequestHook
+  returns null, in ConnectionsManager.sendRequestInternal) is never sent,
+  and its delegate is called with (null, null). The plugin SDK's
   client_utils (decompiled copy found in
   the public code index) sends with the *selected* account's
   ConnectionsManager and wraps the callback in RequestCallback, a
@@ -333,6 +336,7 @@ class FakeHost:
         self.held = set()        # request class names Telegram does not answer (yet): no network, say
         self.pending = {}        # (account, token) -> (request class name, delegate) of held requests
         self.errors = []         # [request class name, account or None, TL_error]: the next such request gets it
+        self.hook_cancelled = set()  # request class names another plugin's pre-request hook cancels
         self._tokens = [itertools.count(1) for _ in range(MAX_ACCOUNT_COUNT)]
         self._changed = threading.Condition()
         self._modules = None
@@ -404,6 +408,9 @@ class FakeHost:
         delegate, on another thread; or held (a name in `held`, or a flood
         wait tgnet keeps to itself) until it is answered or cancelled."""
         name = type(request).__name__
+        if name in self.hook_cancelled:  # not sent; the delegate hears (null, null)
+            threading.Thread(target=delegate.run, args=(None, None), daemon=True).start()
+            return
         response, error = self._serve(account, request)
         wait = self._kept_flood_wait(error, flags)
         if name in self.held or wait is not None:

@@ -115,8 +115,8 @@ class MetadataTest(unittest.TestCase):
     def test_imports_only_stdlib_and_the_host(self):
         with open(PLUGIN_PATH, encoding="utf-8") as source:
             tree = ast.parse(source.read())
-        allowed = {"base64", "contextlib", "email", "hashlib", "hmac", "http", "json", "os", "random", "re", "socket", "struct",
-                   "threading", "time", "urllib", "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
+        allowed = {"base64", "contextlib", "email", "hashlib", "hmac", "http", "json", "os", "random", "re", "socket", "ssl",
+                   "struct", "threading", "time", "urllib", "base_plugin", "android_utils", "client_utils", "ui", "java", "org"}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -220,15 +220,18 @@ class FlowTest(PluginCase):
         self.start(FakeHost(bob_id, package="tw.nekomimi.nekogram"))
         alice_host = FakeHost(new_user(), usernames={"bobcached": bob_id}, resolvable={"bobremote": bob_id})
         alice, _ = self.start(alice_host)
-        cases = [
-            ((".wc",), {"peer": -100500, "reply_sender": bob_id}, str(bob_id)),
-            ((".wc",), {"peer": bob_id}, str(bob_id)),
-            ((".wc @bobcached",), {}, "@bobcached"),
-            ((".wc bobremote",), {}, "@bobremote"),
+        cases = [  # (typed, params, who, bulletins: "asking…" and the answer, after "looking up…" if Telegram is asked)
+            ((".wc",), {"peer": -100500, "reply_sender": bob_id}, str(bob_id), 2),
+            ((".wc",), {"peer": bob_id}, str(bob_id), 2),
+            ((".wc @bobcached",), {}, "@bobcached", 2),
+            ((".wc bobremote",), {}, "@bobremote", 3),  # not cached: Telegram is asked
         ]
-        for number, (args, params, who) in enumerate(cases):
+        count = 0
+        for args, params, who, bulletins in cases:
             self.assertEqual(self.send(alice, alice_host, *args, **params), "cancelled")
-            self.assertEqual(self.final_bulletin(alice_host, 2 * (number + 1)), ("success", "%s uses Nekogram" % who))
+            count += bulletins
+            self.assertEqual(self.final_bulletin(alice_host, count), ("success", "%s uses Nekogram" % who))
+        self.assertEqual(alice_host.bulletins[6], ("info", "WhatClient: looking up @bobremote…"))
         self.assertEqual(alice_host.requests, [(0, "TL_contacts_resolveUsername", "bobremote")])
 
     def test_bad_input_is_explained_and_never_sent(self):
@@ -240,7 +243,8 @@ class FlowTest(PluginCase):
         self.assertEqual(self.send(plugin, host, ".wc", peer=-1001234), "cancelled")
         self.assertIn("Usage: .wc", host.wait_for_bulletins(2)[1][1])
         self.assertEqual(self.send(plugin, host, ".wc @nobody_here"), "cancelled")
-        self.assertEqual(host.wait_for_bulletins(3)[2], ("error", "WhatClient: cannot find @nobody_here"))
+        self.assertEqual(host.wait_for_bulletins(4)[2:], [("info", "WhatClient: looking up @nobody_here…"),
+                                                          ("error", "WhatClient: cannot find @nobody_here")])
         self.assertEqual(host.sent_messages, [])
 
     def test_answers_in_russian_when_the_app_is_russian(self):
@@ -365,7 +369,8 @@ class PhoneCaseTest(PluginCase):
         self.assertEqual(self.send(plugin, host, ".wc @cachednews"), "cancelled")
         self.assertEqual(host.wait_for_bulletins(1), [("error", "WhatClient: @cachednews is a channel or a group, not a user")])
         self.assertEqual(self.send(plugin, host, ".wc @remotenews"), "cancelled")
-        self.assertEqual(host.wait_for_bulletins(2)[1], ("error", "WhatClient: @remotenews is a channel or a group, not a user"))
+        self.assertEqual(host.wait_for_bulletins(3)[1:], [("info", "WhatClient: looking up @remotenews…"),
+                                                          ("error", "WhatClient: @remotenews is a channel or a group, not a user")])
 
     def test_in_a_forum_topic_the_topic_start_is_no_reply(self):
         creator, author = new_user(), new_user()
@@ -404,7 +409,7 @@ class PhoneCaseTest(PluginCase):
         self.assertEqual(self.final_bulletin(host), ("success", "@bobfriend uses Nicegram"))
         self.assertEqual(host.requests, [])
         self.assertEqual(self.send(plugin, host, ".wc @carolremote", account=0), "cancelled")
-        self.assertEqual(self.final_bulletin(host, 4), ("success", "@carolremote uses Nicegram"))
+        self.assertEqual(self.final_bulletin(host, 5), ("success", "@carolremote uses Nicegram"))
         self.assertEqual(host.requests, [(0, "TL_contacts_resolveUsername", "carolremote")])
 
     def test_accounts_that_log_in_later_are_served_and_logged_out_ones_dropped(self):

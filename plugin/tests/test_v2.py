@@ -237,6 +237,30 @@ class SignInTest(V2Case):
             self.assertEqual(server.token(session, 0, host.accounts[0]), first)
         self.assertEqual(web_views(host), [(0, "TL_messages_requestWebView")])
 
+    def test_confirming_a_setting_signs_no_one_in_again_unless_the_server_changed(self):
+        bob_host = self.phone(package="app.nicegram", extra_accounts=(new_user(),))
+        bob, module = self.start(bob_host)
+        eventually(lambda: len(web_views(bob_host)) == 2)  # both accounts signed in
+        server = bob._wc_server()
+        alice_host = self.phone()
+        alice, _ = self.start(alice_host)
+        bob_id = bob_host.accounts[0]
+        for policy in (module.CONTACTS, module.EVERYONE, module.NOBODY):
+            bob_host.change_setting(bob, "answer_policy", policy)
+        for key in ("server_url", "api_key"):  # confirmed as they were
+            bob_host.change_setting(bob, key, bob.get_setting(key))
+        # The choice holds at once, and no account signed in again for it.
+        self.assertEqual(self.ask(alice, alice_host, bob_id, 2), ("info", "%d does not share which app they use. "
+                         "If you are in their contacts, turning on “Show my name when I ask” may help." % bob_id))
+        bob_host.change_setting(bob, "answer_policy", module.EVERYONE)
+        self.assertEqual(self.ask(alice, alice_host, bob_id, 4), ("success", "%d uses Nicegram (verified)" % bob_id))
+        self.assertEqual(len(web_views(bob_host)), 2)
+        self.assertIs(bob._wc_server(), server)
+        # Another server: its tokens are its own.
+        bob_host.change_setting(bob, "server_url", servers["main_app"].url)
+        self.assertIsNot(bob._wc_server(), server)
+        eventually(lambda: len(web_views(bob_host)) == 4)
+
     def test_check_connection_signs_in(self):
         host = self.phone()
         plugin, _ = self.start(host)

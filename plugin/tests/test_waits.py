@@ -7,12 +7,18 @@ not TLS:
   requestMainWebView without the app's InvokeAfter;
 - FLOOD_WAIT_X from Telegram keeps that account off Telegram for X s, and
   the server's Retry-After (429, 503) holds the loops at least that long;
+- a username is "not found" only when Telegram says so; no answer is no answer;
 - Telegram sign-in over plain http:// to another machine goes on, with a
-  warning.
+  warning; an https:// server whose certificate is refused is named as such;
+- a connect that hangs ends in HTTP_TIMEOUT_SECONDS, long poll or not.
 None of these needs the real server: the few HTTP answers come from small
 loopback stand-ins, and the stand-in phone plays Telegram."""
 import http.server
 import json
+import os
+import socket
+import ssl
+import tempfile
 import threading
 import time
 import types
@@ -79,6 +85,12 @@ class StubServer:
         stop_serving(self.server)
 
 
+def join(threads, timeout=5):
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a thread of the plugin did not end"
+
+
 def run_for(target, session, seconds):
     """Runs target() on a thread for `seconds`, then closes `session` and checks the thread ended."""
     thread = threading.Thread(target=target, daemon=True)
@@ -96,7 +108,9 @@ class CancelTest(unittest.TestCase):
         host = phone()
         module = loaded(host, TELEGRAM_TIMEOUT_SECONDS=0.3)
         host.held.add("TL_contacts_resolveUsername")  # no answer comes: no network, say
-        self.assertEqual(module.Telegram().resolve_user(0, "someone_else"), (module.UNKNOWN, None))
+        with self.assertRaises(module.TelegramError) as caught:  # no answer is not "no such user"
+            module.Telegram().resolve_user(0, "someone_else")
+        self.assertEqual(str(caught.exception), "timeout")
         [(account, name, _flags)] = host.request_flags
         self.assertEqual((account, name), (0, "TL_contacts_resolveUsername"))
         self.assertEqual(host.cancelled, [(0, 1, True)])  # the token sendRequest gave, and tell the server
@@ -278,8 +292,85 @@ class FloodWaitTest(PluginCase):
         plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k",
                                module_settings={"TELEGRAM_TIMEOUT_SECONDS": 1.0})
         self.assertEqual(self.send(plugin, host, ".wc @somebody"), "cancelled")
-        self.assertEqual(host.wait_for_bulletins(1), [("error", "WhatClient: too many questions for now; try again later")])
+        self.assertEqual(host.wait_for_bulletins(2), [("info", "WhatClient: looking up @somebody…"),
+                                                      ("error", "WhatClient: too many questions for now; try again later")])
         self.assertIn("[whatclient] ask: busy: Telegram: FLOOD_WAIT_30", host.logs)
+
+
+class NoAnswerFromTelegramTest(PluginCase):
+    """Offline, timed out, cancelled by another plugin's pre-request hook, or
+    an error that is not about the name: none of it means "no such user"."""
+
+    def test_only_telegrams_word_makes_a_name_unknown(self):
+        host = phone()
+        module = loaded(host, TELEGRAM_TIMEOUT_SECONDS=0.3)
+        telegram = module.Telegram()
+        self.assertEqual(telegram.resolve_user(0, "no_one_has_this"), (module.UNKNOWN, None))  # USERNAME_NOT_OCCUPIED
+        host.answer_error("TL_contacts_resolveUsername", 400, "USERNAME_INVALID")
+        self.assertEqual(telegram.resolve_user(0, "no_one_can_have_this"), (module.UNKNOWN, None))
+        host.answer_error("TL_contacts_resolveUsername", 400, "CONNECTION_LAYER_INVALID")
+        host.hook_cancelled.add("TL_messages_requestWebView")  # not ours: resolveUsername goes
+        failures = []
+        for arrange in (lambda: None,  # the error above
+                        lambda: host.hook_cancelled.add("TL_contacts_resolveUsername"),
+                        lambda: (host.hook_cancelled.clear(), host.held.add("TL_contacts_resolveUsername"))):
+            arrange()
+            with self.assertRaises(module.TelegramError) as caught:
+                telegram.resolve_user(0, BOT_USERNAME)
+            failures.append((str(caught.exception), caught.exception.retry_after))
+        self.assertEqual(failures, [("CONNECTION_LAYER_INVALID", None), ("no answer", None), ("timeout", None)])
+
+    def ask_offline(self, arrange, language="en"):
+        host = FakeHost(new_user(), language=language, resolvable={"someuser": new_user()})
+        arrange(host)
+        plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k",
+                               module_settings={"TELEGRAM_TIMEOUT_SECONDS": 0.5})
+        self.assertEqual(self.send(plugin, host, ".wc @someuser"), "cancelled")
+        return host, host.wait_for_bulletins(2)
+
+    def test_a_username_telegram_did_not_answer_for_is_not_called_unknown(self):
+        for arrange, logged in ((lambda host: host.held.add("TL_contacts_resolveUsername"), "timeout"),
+                                (lambda host: host.hook_cancelled.add("TL_contacts_resolveUsername"), "no answer")):
+            host, bulletins = self.ask_offline(arrange)
+            self.assertEqual(bulletins, [("info", "WhatClient: looking up @someuser…"),
+                                         ("error", "WhatClient: Telegram did not answer; check your connection")])
+            self.assertIn("[whatclient] ask: telegram: Telegram: %s" % logged, host.logs)
+        _, bulletins = self.ask_offline(lambda host: host.held.add("TL_contacts_resolveUsername"), "ru")
+        self.assertEqual(bulletins, [("info", "WhatClient: ищем @someuser…"),
+                                     ("error", "WhatClient: Telegram не ответил; проверьте соединение")])
+
+    def test_no_answer_is_shown_after_unload(self):
+        # Telegram's answer comes just as the plugin is unloaded.
+        def unloaded_on_answer(module):
+            resolve = module.Telegram.resolve_user
+
+            def resolve_user(telegram, *args, **kwargs):
+                found = resolve(telegram, *args, **kwargs)
+                self.plugins[-1].on_plugin_unload()
+                return found
+            module.Telegram.resolve_user = resolve_user
+        for name, before in (("nobody_here", [("info", "WhatClient: looking up @nobody_here…")]),  # no such user
+                             ("somenews", [])):  # a channel the app knows
+            host = FakeHost(new_user())
+            host.cache_channel(0, new_user(), "somenews")
+            plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k",
+                                   prepare=unloaded_on_answer)
+            self.assertEqual(self.send(plugin, host, ".wc @" + name), "cancelled")
+            join(plugin._wc_threads())  # the ask's, unless it has ended already
+            self.assertTrue(plugin._wc_session.stopped.is_set())
+            self.assertEqual(host.bulletins, before, name)
+
+    def test_an_unload_while_telegram_is_silent_says_nothing_more(self):
+        host = FakeHost(new_user(), resolvable={"someuser": new_user()})
+        host.held.add("TL_contacts_resolveUsername")
+        plugin, _ = self.start(host, server_url="http://127.0.0.1:%d" % free_port(), api_key="k")
+        self.send(plugin, host, ".wc @someuser")
+        eventually(lambda: host.pending != {})
+        threads = plugin._wc_threads()
+        plugin.on_plugin_unload()
+        join(threads)
+        self.assertEqual(host.bulletins, [("info", "WhatClient: looking up @someuser…")])
+        self.assertEqual([(account, notify) for account, _token, notify in host.cancelled], [(0, True)])
 
 
 class RetryAfterTest(unittest.TestCase):
@@ -361,6 +452,108 @@ class RetryAfterTest(unittest.TestCase):
         calls, errors = self.loop_against(503, {})
         self.assertGreater(len(calls), 3)
         self.assertTrue(all(getattr(e, "retry_after", None) is None for e in errors))
+
+
+class ConnectTest(unittest.TestCase):
+    """A connect that hangs (a host that drops the SYN: a black hole, a dead
+    mobile network) ends after HTTP_TIMEOUT_SECONDS, never that plus the
+    long-poll hold: an unload cannot cut a connect, so this is what it waits
+    for. The long poll itself still gets its hold."""
+
+    def setUp(self):
+        self.module = loaded(FakeHost(1), HTTP_TIMEOUT_SECONDS=0.5)
+
+    def hanging_url(self):
+        # A listener whose accept queue (backlog 0) is full: the kernel drops
+        # further SYNs, so a connect hangs as to a black-holed host.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler = socket.create_connection(listener.getsockname(), timeout=2)
+        self.addCleanup(listener.close)
+        self.addCleanup(filler.close)
+        with socket.socket() as probe:
+            probe.settimeout(0.3)
+            with self.assertRaises(OSError):  # the stand-in holds: a connect hangs
+                probe.connect(listener.getsockname())
+        return "http://127.0.0.1:%d" % listener.getsockname()[1]
+
+    def test_a_connect_that_hangs_ends_without_the_long_poll_hold(self):
+        endpoint = self.module.Endpoint(self.hanging_url())
+        with self.module.Session() as session:
+            started = time.monotonic()
+            with self.assertRaises(self.module.WcError) as caught:
+                endpoint.call(session, "GET", "/v2/tasks", wait=3)
+            took = time.monotonic() - started
+        self.assertEqual(caught.exception.kind, "unreachable")
+        self.assertLess(took, 2)  # 0.5 s; with the hold it would be 3.5 s
+
+    def test_the_long_poll_still_gets_its_hold(self):
+        stub = StubServer(lambda method, path: (time.sleep(1.5), (200, {}, {"tasks": []}))[1])
+        self.addCleanup(stub.stop)
+        with self.module.Session() as session:
+            status, data, _headers = self.module.Endpoint(stub.url).call(session, "GET", "/v2/tasks", wait=2)
+        self.assertEqual((status, data), (200, {"tasks": []}))
+
+
+# A self-signed certificate for 127.0.0.1 (EC P-256, valid to 2126), and its key.
+SELF_SIGNED_CERT = """-----BEGIN CERTIFICATE-----
+MIIBkTCCATagAwIBAgIUMxX73q4OUsePKARRFHouvGKc7LIwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTIwMTA3MTAwMloYDzIxMjYxMTA3
+MDcxMDAyWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQ3ET3M9ziu/itiOfMh5E3q7eNXc8ckw9fnMtESFcTLLiiMRTqvWVnS
+coiiBDoWBg/zRdxhtUS9gjxM4j7f1CWfo2QwYjAdBgNVHQ4EFgQUos9le1x3TmOL
+jtMqEOLToxZYDiQwHwYDVR0jBBgwFoAUos9le1x3TmOLjtMqEOLToxZYDiQwDwYD
+VR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqGSM49BAMCA0kAMEYC
+IQCaPnGC2+Fd4aGFgsJ2JEOQRVvlEHg1iIlGQZYGY9p71AIhAMtBAkqC28/ZylDs
+J9qJBvuph7Ff+1NtuRXyBHhHc7QJ
+-----END CERTIFICATE-----
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpPH4pr1mePccl6me
+v2VkEqUoojh0ZrA7IeZdndDMRdahRANCAAQ3ET3M9ziu/itiOfMh5E3q7eNXc8ck
+w9fnMtESFcTLLiiMRTqvWVnScoiiBDoWBg/zRdxhtUS9gjxM4j7f1CWf
+-----END PRIVATE KEY-----
+"""
+
+
+class CertificateTest(PluginCase):
+    """An https:// server whose certificate the phone does not accept is
+    named as such, not as unreachable: no connection or retry fixes it."""
+
+    def https_stub(self):
+        stub = StubServer(lambda method, path: (200, {}, {"tasks": []}))
+        self.addCleanup(stub.stop)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as pem:
+            pem.write(SELF_SIGNED_CERT)
+        self.addCleanup(os.unlink, pem.name)
+        context.load_cert_chain(pem.name)
+        stub.server.socket = context.wrap_socket(stub.server.socket, server_side=True)
+        return stub.url.replace("http://", "https://")
+
+    def check(self, host, url):
+        plugin, _ = self.start(host, server_url=url, api_key="k")
+        [check] = [s for s in plugin.create_settings() if s.kind == "Text"]
+        check.on_click(None)
+        return host.wait_for_bulletins(1)
+
+    def test_a_certificate_that_is_not_accepted(self):
+        host = FakeHost(new_user())
+        self.assertEqual(self.check(host, self.https_stub()),
+                         [("error", "WhatClient: the server's certificate was not accepted; check the server URL")])
+        [line] = [line for line in host.logs if line.startswith("[whatclient] check:")]
+        self.assertRegex(line, r"^\[whatclient\] check: tls: .*self[- ]signed certificate")
+        self.assertNotIn(str(host.accounts[0]), "".join(host.logs))
+        self.assertNotIn(host.package, "".join(host.logs))
+        ru = FakeHost(new_user(), language="ru")
+        self.assertEqual(self.check(ru, self.https_stub()),
+                         [("error", "WhatClient: сертификат сервера не принят; проверьте адрес сервера")])
+
+    def test_https_to_a_plain_http_server_is_no_certificate_matter(self):
+        stub = StubServer(lambda method, path: (200, {}, {"tasks": []}))
+        self.addCleanup(stub.stop)
+        self.assertEqual(self.check(FakeHost(new_user()), stub.url.replace("http://", "https://")),
+                         [("error", "WhatClient: the server is unreachable; check your connection and the server URL")])
 
 
 class PlainHttpTest(PluginCase):
