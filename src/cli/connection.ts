@@ -119,10 +119,14 @@ export function describeFailure (err: unknown): string {
   if (err instanceof WhatClientError && err.status === 429 && err.retryAfterSeconds !== undefined) {
     return `${err.message} (try again in ${err.retryAfterSeconds} s)`
   }
-  if (err instanceof SealingError) return `the sealed answer does not open: ${err.message}`
+  // Its message says what was wrong: it did not open, or opened to something else than a package name.
+  if (err instanceof SealingError) return `the sealed answer cannot be used: ${err.message}`
   if (err instanceof UsageError || err instanceof WhatClientError || err instanceof Interrupted) return err.message
   if (err instanceof Error && err.name === 'AbortError') return 'interrupted'
-  return `cannot reach the server (${networkReason(err)})`
+  const reason = networkReason(err)
+  // fetch refuses some ports outright (the Fetch standard's "bad ports", such as 6667): no retry reaches them.
+  if (reason === 'bad port') return 'cannot reach the server: fetch does not connect to that port (one browsers block, such as 6000 or 6667); serve on another'
+  return `cannot reach the server (${reason})`
 }
 
 /** The low-level reason a call failed (ECONNREFUSED, a timeout), without the stack. */

@@ -96,7 +96,7 @@ export function v2Checks (http: Http, initData: { asker: string, target: string 
     try {
       return await openAnswer(keyPair.privateKey, body.sealed as SealedAnswer, requestId)
     } catch (err) {
-      throw new CheckFailed(`the sealed answer does not open: ${(err as Error).message}`)
+      throw new CheckFailed(`the sealed answer cannot be used: ${(err as Error).message}`)
     }
   }
 
