@@ -87,7 +87,7 @@ function requireWellWritten (schema: { properties: Record<string, unknown> }, en
     const { type, enum: allowed, minLength } = property as { type?: unknown, enum?: unknown[], minLength?: number }
     const got = `(got ${JSON.stringify(value.slice(0, 40))})`
     // A line such as `API_SECRET_KEY=` in an env file: most likely a value still to fill in.
-    if (type === 'string' && value === '' && minLength !== undefined && minLength > 0) throw new WC_ERR_CONFIG(`${name} is empty: give it a value, or leave it unset for its default`)
+    if (value === '' && (type !== 'string' || (minLength ?? 0) > 0)) throw new WC_ERR_CONFIG(`${name} is empty: give it a value, or leave it unset for its default`)
     if (type === 'integer' && !PLAIN_WHOLE.test(value)) throw new WC_ERR_CONFIG(`${name} must be a whole number written plainly, such as 30 ${got}`)
     if (type === 'number' && !PLAIN_DECIMAL.test(value)) throw new WC_ERR_CONFIG(`${name} must be a plain decimal number such as 30 or 0.5 ${got}`)
     if (type === 'boolean' && value !== 'true' && value !== 'false') throw new WC_ERR_CONFIG(`${name} must be true or false ${got}`)
@@ -123,6 +123,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (store.kind === 'redis' && parsed.API_SECRET_KEY === undefined && identity.v1Enabled) {
     // A random key per instance: behind a balancer, a v1 call signed for one would be refused by the others.
     throw new WC_ERR_CONFIG('STORE=redis needs API_SECRET_KEY, the same on every instance (the plugins\' key), or V1_ENABLED=false')
+  }
+  if (!identity.v1Enabled && identity.telegramBotId === undefined) {
+    throw new WC_ERR_CONFIG('V1_ENABLED=false leaves nothing to serve without sign-in: set TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_ID), or leave v1 on')
+  }
+  // Its default is capped at the per-target cap (create-store.ts); a value chosen above it is a mistake.
+  if (env.MAX_UNVERIFIED_PER_TARGET !== undefined && identity.maxUnverifiedPerTarget > parsed.MAX_PENDING_PER_TARGET) {
+    throw new WC_ERR_CONFIG(`MAX_UNVERIFIED_PER_TARGET (${identity.maxUnverifiedPerTarget}) is counted inside MAX_PENDING_PER_TARGET (${parsed.MAX_PENDING_PER_TARGET}): it cannot be larger`)
+  }
+  for (const name of ['HOST', 'METRICS_HOST'] as const) {
+    // As in a URL: the listen address is the address alone.
+    if (/^\[.*\]$/.test(parsed[name])) throw new WC_ERR_CONFIG(`${name} takes an IPv6 address without brackets, such as ${name}=::1`)
   }
   return {
     apiSecretKey: parsed.API_SECRET_KEY ?? randomBytes(24).toString('base64url'),
@@ -242,6 +253,10 @@ export function loadIdentitySettings (env: NodeJS.ProcessEnv = process.env): Ide
   const usernameMatch = username === undefined ? undefined : BOT_USERNAME.exec(username)
   if (usernameMatch === null) throw new WC_ERR_CONFIG('TELEGRAM_BOT_USERNAME must be the bot\'s username (5 to 32 letters, digits or _, starting with a letter; "@" optional)')
 
+  if (botId === undefined && (webappUrl !== undefined || usernameMatch !== undefined)) {
+    // Both only tell plugins how to sign in, which needs the bot itself.
+    throw new WC_ERR_CONFIG(`${webappUrl !== undefined ? 'WEBAPP_URL' : 'TELEGRAM_BOT_USERNAME'} is for sign-in, which needs TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_ID) too`)
+  }
   if (webappUrl !== undefined && !isHttpsUrl(webappUrl)) {
     throw new WC_ERR_CONFIG('WEBAPP_URL must be an absolute https:// URL without credentials (Telegram opens Mini Apps over HTTPS only), for example https://whatclient.example.org/v2/webapp')
   }

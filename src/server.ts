@@ -11,6 +11,9 @@ import { loadConfig, type Config } from './config.js'
 import { WC_ERR_CANNOT_LISTEN } from './errors.js'
 import { listen } from './http-servers.js'
 
+/** The majors engines allows (>=20) that have reached end-of-life: 20 on 2026-04-30, the odd ones earlier. */
+const END_OF_LIFE_NODE: ReadonlySet<string> = new Set(['20', '21', '23'])
+
 export async function startServer (config: Config = loadConfig()): Promise<void> {
   const app = await buildApp(config)
   // SIGUSR2 stays Node's (heap snapshots on demand with --heapsnapshot-signal), not a shutdown.
@@ -37,6 +40,9 @@ export async function startServer (config: Config = loadConfig()): Promise<void>
   }
   // What this run serves, said once: what an operator checks first (no key, no id).
   app.log.info({ node: process.version, store: config.store.kind, v1: config.v1Enabled, signIn: config.telegramBotId !== undefined }, 'serving')
+  if (END_OF_LIFE_NODE.has(process.versions.node.split('.')[0] as string)) {
+    app.log.warn({ node: process.version }, 'this Node.js is end-of-life and gets no security fixes: run Node 24')
+  }
   // Only now is there a server that signs with this key.
   // With v1 off nothing is signed with the key: a banner about it would mislead.
   if (config.apiSecretKeyGenerated && config.v1Enabled) {

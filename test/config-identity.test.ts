@@ -59,14 +59,21 @@ describe('v2 settings', () => {
   })
 
   it('take a username with or without "@"', () => {
-    expect(loadConfig({ TELEGRAM_BOT_USERNAME: '@WhatClientBot' }).telegramBotUsername).toBe('WhatClientBot')
-    expect(loadConfig({ TELEGRAM_BOT_USERNAME: 'what_client_bot' }).telegramBotUsername).toBe('what_client_bot')
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_BOT_USERNAME: '@WhatClientBot' }).telegramBotUsername).toBe('WhatClientBot')
+    expect(loadConfig({ TELEGRAM_BOT_ID: '7000000001', TELEGRAM_BOT_USERNAME: 'what_client_bot' }).telegramBotUsername).toBe('what_client_bot')
+  })
+
+  it('refuse what tells plugins how to sign in, or switches v1 off, when there is no bot to sign in with', () => {
+    expect(configError({ TELEGRAM_BOT_USERNAME: 'what_client_bot' })).toBe('Invalid configuration: TELEGRAM_BOT_USERNAME is for sign-in, which needs TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_ID) too')
+    expect(configError({ WEBAPP_URL: 'https://wc.example.org/v2/webapp' })).toContain('WEBAPP_URL is for sign-in')
+    expect(configError({ V1_ENABLED: 'false' })).toBe('Invalid configuration: V1_ENABLED=false leaves nothing to serve without sign-in: set TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_ID), or leave v1 on')
+    expect(configError({ V1_ENABLED: 'false', TELEGRAM_BOT_TOKEN: '' })).toContain('V1_ENABLED=false leaves nothing to serve')
   })
 
   it('want WEBAPP_URL as an https URL', () => {
-    expect(loadConfig({ WEBAPP_URL: 'https://wc.example.org/v2/webapp' }).webappUrl).toBe('https://wc.example.org/v2/webapp')
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, WEBAPP_URL: 'https://wc.example.org/v2/webapp' }).webappUrl).toBe('https://wc.example.org/v2/webapp')
     for (const url of ['http://wc.example.org/v2/webapp', 'wc.example.org', 'https://user:pw@wc.example.org/', 'javascript:alert(1)']) {
-      expect(configError({ WEBAPP_URL: url })).toContain('WEBAPP_URL must be an absolute https:// URL')
+      expect(configError({ TELEGRAM_BOT_TOKEN: TOKEN, WEBAPP_URL: url })).toContain('WEBAPP_URL must be an absolute https:// URL')
     }
   })
 
@@ -82,6 +89,6 @@ describe('v2 settings', () => {
   })
 
   it('switch v1 off and the test environment on', () => {
-    expect(loadConfig({ V1_ENABLED: 'false', TELEGRAM_TEST_ENV: 'true' })).toMatchObject({ v1Enabled: false, telegramTestEnv: true })
+    expect(loadConfig({ V1_ENABLED: 'false', TELEGRAM_BOT_ID: '7000000001', TELEGRAM_TEST_ENV: 'true' })).toMatchObject({ v1Enabled: false, telegramTestEnv: true })
   })
 })

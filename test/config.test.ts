@@ -26,7 +26,7 @@ describe('settings', () => {
     const key = randomBytes(32)
     const fromBase64 = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('base64'), API_SECRET_KEY: 'k' })
     expect(fromBase64.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'wc:', key })
-    const fromHex = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('hex'), REDIS_URL: 'redis://10.0.0.5:6380', REDIS_KEY_PREFIX: 'a:', V1_ENABLED: 'false' })
+    const fromHex = loadConfig({ STORE: 'redis', STORE_KEY: key.toString('hex'), REDIS_URL: 'redis://10.0.0.5:6380', REDIS_KEY_PREFIX: 'a:', V1_ENABLED: 'false', TELEGRAM_BOT_ID: '7000000001' })
     expect(fromHex.store).toEqual({ kind: 'redis', url: 'redis://10.0.0.5:6380', prefix: 'a:', key })
     // Memory mode carries nothing of Redis.
     expect(loadConfig({ STORE_KEY: key.toString('base64'), REDIS_URL: 'redis://x' }).store).toEqual({ kind: 'memory' })
@@ -66,8 +66,22 @@ describe('settings', () => {
     [{ STORE_KEY: 'c2hvcnQ=' }, /STORE_KEY must be 32 bytes/],
     // Left empty in an env file (the systemd example leaves the key so, for the operator to fill in).
     [{ API_SECRET_KEY: '' }, /^Invalid configuration: API_SECRET_KEY is empty: give it a value, or leave it unset for its default$/],
-    [{ REDIS_KEY_PREFIX: '' }, /REDIS_KEY_PREFIX is empty/]
+    [{ REDIS_KEY_PREFIX: '' }, /REDIS_KEY_PREFIX is empty/],
+    // Empty is "is empty" for every kind of setting, not a complaint about its form.
+    [{ METRICS_PORT: '' }, /^Invalid configuration: METRICS_PORT is empty: give it a value, or leave it unset for its default$/],
+    [{ V1_ENABLED: '' }, /V1_ENABLED is empty/],
+    [{ REQUEST_TTL_SECONDS: '' }, /REQUEST_TTL_SECONDS is empty/],
+    // Counted inside the per-target cap: a larger one could never be reached.
+    [{ MAX_PENDING_PER_TARGET: '10', MAX_UNVERIFIED_PER_TARGET: '11' }, /MAX_UNVERIFIED_PER_TARGET \(11\) is counted inside MAX_PENDING_PER_TARGET \(10\): it cannot be larger/],
+    // The address alone, as a listen takes it (not as a URL writes it).
+    [{ HOST: '[::1]' }, /HOST takes an IPv6 address without brackets, such as HOST=::1/],
+    [{ METRICS_HOST: '[::]' }, /METRICS_HOST takes an IPv6 address without brackets/]
   ])('refuses %o, naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'WC_ERR_CONFIG', message: expect.stringMatching(message) }))
+  })
+
+  it('takes a per-target cap below the default of unverified questions (that default is capped to it)', () => {
+    expect(loadConfig({ MAX_PENDING_PER_TARGET: '2' })).toMatchObject({ maxPendingPerTarget: 2, maxUnverifiedPerTarget: 4 })
+    expect(loadConfig({ MAX_PENDING_PER_TARGET: '2', MAX_UNVERIFIED_PER_TARGET: '2' })).toMatchObject({ maxUnverifiedPerTarget: 2 })
   })
 })

@@ -143,7 +143,7 @@ describe('the task-poll fast path, a poll without a wait', () => {
     expect((await v1Poll(debug.server, path, '?wait=1')).body).toBe('{"tasks":[]}')
     expect(debug.routed()).toBe(2)
 
-    const noV1 = await start({ V1_ENABLED: 'false' })
+    const noV1 = await start({ V1_ENABLED: 'false', TELEGRAM_BOT_ID: '7000000001' })
     expect((await v1Poll(noV1.server, path)).status).toBe(404)
     expect(noV1.routed()).toBe(1)
   })

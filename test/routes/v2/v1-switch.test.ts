@@ -3,7 +3,7 @@ import { build, SIGN_IN, V2User } from '../../helper.js'
 
 describe('V1_ENABLED', () => {
   it('false switches the four v1 calls off (404), and v2 stays', async () => {
-    const server = await build({ V1_ENABLED: 'false' })
+    const server = await build({ ...SIGN_IN, V1_ENABLED: 'false' })
     const calls = [
       server.post('/requestClient', { requester_id: 1, target_id: 2 }),
       server.get('/getTasks/2'),
