@@ -26,7 +26,7 @@ export const WC_ERR_CONFIG = createError<[string]>('WC_ERR_CONFIG', 'Invalid con
 // --- start-up: the process cannot serve, says why on stderr and exits 1 (never an HTTP answer) ---
 /** A listen that failed; the text names the settings to change and Node's words. */
 export const WC_ERR_CANNOT_LISTEN = createError<[string, { cause: unknown }]>('WC_ERR_CANNOT_LISTEN', 'cannot listen at %s')
-/** Redis did not answer within REDIS_CONNECT_TIMEOUT; the text names where, and what it said last (never a password). */
+/** Redis did not answer within 5 s; the text names where, and what it said last (never a password). */
 export const WC_ERR_REDIS_UNREACHABLE = createError<[string]>('WC_ERR_REDIS_UNREACHABLE', 'cannot reach Redis at %s')
 /** Redis answered, but the store cannot run on it (too old, or it evicts keys). */
 export const WC_ERR_REDIS_UNSUITABLE = createError<[string]>('WC_ERR_REDIS_UNSUITABLE', '%s')

@@ -292,6 +292,11 @@ class Hold<T, A, C> implements Held, Waiter, Looker, Sleeper {
     return (this.#flags & LEFT) !== 0
   }
 
+  /** The store's: whether it is registered for wake-ups (it may wait), so that one still on its way reaches it. */
+  get listening (): boolean {
+    return (this.#flags & ADMITTED) !== 0
+  }
+
   /** The registry's: whether it counts under its key's cap. */
   get waiting (): boolean {
     return (this.#flags & WAITING) !== 0

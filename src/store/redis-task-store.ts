@@ -417,14 +417,15 @@ export class RedisTaskStore implements TaskStore, SetOnce {
 
   /**
    * A take through v1 (`callerHash` '') or v2 (the caller's requester hash), confirmed unless the
-   * reader has left. A `reader` is a held poll, registered for wake-ups before it looks (TaskStore).
+   * reader has left. Only a `listening` reader, registered for wake-ups before it looked
+   * (TaskStore), may be answered from this instance's watch of a fresh request.
    */
   async #take (callerHash: string, requestId: string, reader: Reader | undefined, requestHash = this.#keys.request(requestId)): Promise<
     | { status: 'pending', expiresInMs: number }
     | { status: 'expired' }
     | { status: 'completed', answer: Answer | undefined, verified: boolean }
   > {
-    if (reader !== undefined) {
+    if (reader?.listening === true) {
       const expiresInMs = this.#fresh.spend(requestHash, callerHash)
       if (expiresInMs !== undefined) return { status: 'pending', expiresInMs }
     }

@@ -64,10 +64,13 @@ export type AnswerOutcome = 'accepted' | 'not_found' | 'mismatch'
 
 /**
  * A reader of a result, as a held poll shows it: `aborted` once it has left,
- * before it was handed anything.
+ * before it was handed anything; `listening` while it is registered for the
+ * topic's wake-ups (a poll that may wait; not one that looks once and
+ * answers, as a pipelined poll or one made while the server closes does).
  */
 export interface Reader {
   readonly aborted: boolean
+  readonly listening: boolean
 }
 
 /** What a long-poll waits on: new tasks for a user, or the answer to a request. */
@@ -123,10 +126,10 @@ export interface TaskStore {
    * too, within the retry grace: docs/operations.md.) A request made through
    * v2 is `expired` here and stays for its asker. `reader` aborted means the
    * reader has left: an adapter that can tell (Redis) then keeps the answer
-   * for the next reader. A `reader` is given by held polls only, each
-   * registered for the topic's wake-ups before it looks (or, while the server
-   * closes, answered with whatever that look says): an adapter may answer such
-   * a look from what its wake-ups told it (Redis: fresh-requests.ts).
+   * for the next reader. A `reader` is given by held polls only; one that is
+   * `listening` was registered for the topic's wake-ups before it looked, and
+   * an adapter may answer its look from what its wake-ups told it (Redis:
+   * fresh-requests.ts): a wake-up still on its way reaches it.
    */
   takeResult (requestId: string, reader?: Reader, key?: string): Promise<ResultState>
 

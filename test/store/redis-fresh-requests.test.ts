@@ -17,7 +17,9 @@ import { TcpProxy } from './tcp-proxy.js'
 const LIMITS: StoreLimits = { ttlMs: 60_000, maxPendingPerTarget: 32, maxPendingTotal: 1000, retryGraceMs: 30_000, askQuota: { limit: 60 }, maxSignedInUsers: 1000 }
 const user = userIds()
 /** A held poll, as the store sees one (the relay's holds pass themselves). */
-const HELD: Reader = { aborted: false }
+const HELD: Reader = { aborted: false, listening: true }
+/** A hold that looks once and answers, registered for no wake-up (a pipelined poll, one made while the server closes). */
+const ONCE: Reader = { aborted: false, listening: false }
 
 describe('the first held look at a request just created (Redis)', () => {
   const prefix = testPrefix()
@@ -58,6 +60,18 @@ describe('the first held look at a request just created (Redis)', () => {
     const second = await store.createRequest(user(), user())
     expect(await store.takeResult(second.requestId)).toMatchObject({ status: 'pending' })
     expect(proxy.sent('EVALSHA')).toBe(before + 3)
+  })
+
+  it('is not answered from the watch for a hold that looks once: an answer given elsewhere is found at once', async () => {
+    const { store, proxy } = await counted()
+    const elsewhere = await other()
+    const { requestId } = await store.createRequest(user(), user())
+    const key = store.wakeKey({ kind: 'result', requestId })
+    expect(await elsewhere.submitAnswer(requestId, 'com.radolyn.ayugram')).toBe(true)
+    // No wait for the wake-up: nothing would catch it for this look.
+    const before = proxy.sent('EVALSHA')
+    expect(await store.takeResult(requestId, ONCE, key)).toEqual({ status: 'completed', packageName: 'com.radolyn.ayugram' })
+    expect(proxy.sent('EVALSHA')).toBeGreaterThan(before)
   })
 
   it('finds an answer another instance gave before it, once the wake-up has come', async () => {
