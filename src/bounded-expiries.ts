@@ -4,18 +4,22 @@
  * quota's requesters (identity/quota.ts) and the signed-in marks
  * (store/memory-task-store.ts).
  *
- * Keys sit in the order they were last set. Where callers set them in about
- * the order they end, expired keys leave cheaply from the front
- * (`dropExpiredHead`). A full table is swept whole before a new key is
- * refused, so nothing is refused while an ended key holds its place; but only
- * when something in it may have ended (a lower bound on the earliest end), so
- * callers at the bound do not walk it on every call.
+ * Keys sit in the order they were last set. Callers set them in about the
+ * order they end, so ended keys leave cheaply from the front
+ * (`dropExpiredHead`). A full table makes room before it refuses a new key:
+ * from the front, then, only if a key set out of order (ending before one
+ * set ahead of it) may have ended behind a live one, by a walk of the whole
+ * table. So nothing is refused while an ended key holds its place, and a
+ * full table of live keys is not walked on every call.
  */
 export class BoundedExpiries {
   readonly #until = new Map<string, number>()
   readonly #maxEntries: number
-  /** No key ends before this (a lower bound): a sweep before it would free nothing. */
-  #earliest = Number.POSITIVE_INFINITY
+  /** No key ends later than this (an upper bound): a key set to end before it is out of order. */
+  #latest = Number.NEGATIVE_INFINITY
+  /** No key set out of order ends before this (a lower bound): until then a walk would free nothing the front does not. */
+  #earliestStray = Number.POSITIVE_INFINITY
+  #sweeps = 0
 
   constructor (maxEntries: number) {
     this.#maxEntries = maxEntries
@@ -24,6 +28,11 @@ export class BoundedExpiries {
   /** Keys held, ended ones not yet dropped included. */
   get size (): number {
     return this.#until.size
+  }
+
+  /** How many times the whole table has been walked (the cost tests bound). */
+  get sweeps (): number {
+    return this.#sweeps
   }
 
   /** Whether `key` is held, ended or not: one lookup, for a path that must stay cheap. */
@@ -49,11 +58,14 @@ export class BoundedExpiries {
    */
   set (key: string, until: number, now: number): boolean {
     if (!this.#until.delete(key) && this.#until.size >= this.#maxEntries) {
-      if (now >= this.#earliest) this.#sweep(now)
+      this.dropExpiredHead(now)
+      // A key in order ends no earlier than the live head: only a stray may have ended behind it.
+      if (this.#until.size >= this.#maxEntries && now >= this.#earliestStray) this.#sweep(now)
       if (this.#until.size >= this.#maxEntries) return false
     }
     this.#until.set(key, until)
-    if (until < this.#earliest) this.#earliest = until
+    if (until >= this.#latest) this.#latest = until
+    else if (until < this.#earliestStray) this.#earliestStray = until
     return true
   }
 
@@ -71,16 +83,21 @@ export class BoundedExpiries {
 
   clear (): void {
     this.#until.clear()
-    this.#earliest = Number.POSITIVE_INFINITY
+    this.#latest = Number.NEGATIVE_INFINITY
+    this.#earliestStray = Number.POSITIVE_INFINITY
   }
 
-  /** Every ended key, wherever it sits. */
+  /** Drops every ended key, wherever it sits, and tells again which live keys are out of order. */
   #sweep (now: number): void {
-    let earliest = Number.POSITIVE_INFINITY
+    this.#sweeps++
+    let latest = Number.NEGATIVE_INFINITY
+    let earliestStray = Number.POSITIVE_INFINITY
     for (const [key, until] of this.#until) {
       if (until <= now) this.#until.delete(key)
-      else if (until < earliest) earliest = until
+      else if (until >= latest) latest = until
+      else if (until < earliestStray) earliestStray = until
     }
-    this.#earliest = earliest
+    this.#latest = latest
+    this.#earliestStray = earliestStray
   }
 }

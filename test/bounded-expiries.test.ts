@@ -48,6 +48,26 @@ describe('a bounded table of keys that end', () => {
     expect([table.has('a'), table.has('b'), table.has('c'), table.has('d')]).toEqual([false, false, true, true])
   })
 
+  it('walks a full table only when a key set out of order may have ended behind a live one', () => {
+    const table = new BoundedExpiries(3)
+    for (const [key, until] of [['a', 10], ['b', 20], ['c', 30]] as const) table.set(key, until, 0)
+    // Full of live keys, in order: refused at once, again and again, without a walk.
+    for (let now = 1; now < 10; now++) expect(table.set(`x${now}`, 100, now)).toBe(false)
+    // One ends: it leaves from the front, still without a walk.
+    expect(table.set('d', 40, 10)).toBe(true)
+    expect(table.sweeps).toBe(0)
+    // A key that ends before one set ahead of it: only once it may have ended does a refusal walk.
+    table.set('b', 12, 10)
+    for (let now = 10; now < 12; now++) expect(table.set(`y${now}`, 100, now)).toBe(false)
+    expect(table.sweeps).toBe(0)
+    expect(table.set('e', 50, 12)).toBe(true)
+    expect(table.sweeps).toBe(1)
+    expect([table.has('b'), table.has('c'), table.has('d'), table.has('e')]).toEqual([false, true, true, true])
+    // Back in order: no more walks.
+    for (let now = 13; now < 30; now++) expect(table.set(`z${now}`, 100, now)).toBe(false)
+    expect(table.sweeps).toBe(1)
+  })
+
   it('drops from the front only up to the first live key', () => {
     const table = new BoundedExpiries(5)
     table.set('a', 10, 0)
