@@ -148,10 +148,17 @@ export function loggingOptions (level: string, stats: RequestStats, stream?: Nod
   }
 }
 
-/** Logs one summary line per route and status every `intervalMs`, and once more at close. */
+/**
+ * Logs one summary line per route and status every `intervalMs`, and once more at close,
+ * each with the `seconds` it covers (the last one's are fewer), so that a count reads as a rate.
+ */
 export function summariseRequests (log: FastifyBaseLogger, stats: RequestStats, intervalMs: number): { close: () => void } {
+  let since = performance.now()
   const flush = (): void => {
-    for (const summary of stats.drain()) log.info(summary, 'requests')
+    const now = performance.now()
+    const seconds = Math.round((now - since) / 100) / 10
+    since = now
+    for (const summary of stats.drain()) log.info({ ...summary, seconds }, 'requests')
   }
   const timer = setInterval(flush, intervalMs).unref()
   return {

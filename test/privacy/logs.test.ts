@@ -79,7 +79,7 @@ describe('logs', () => {
     await server.close()
     expectNoneOf(server.logs, secrets)
 
-    const summaries = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, statusCode?: number, count?: number, p50Ms?: number, p99Ms?: number, maxMs?: number })
+    const summaries = server.logs.map((line) => JSON.parse(line) as { msg: string, route?: string, statusCode?: number, count?: number, p50Ms?: number, p99Ms?: number, maxMs?: number, seconds?: number })
       .filter((l) => l.msg === 'requests')
     expect(summaries.reduce((n, s) => n + (s.count ?? 0), 0)).toBe(15)
     expect(summaries).toEqual(expect.arrayContaining([
@@ -93,6 +93,8 @@ describe('logs', () => {
     ]))
     for (const s of summaries) {
       expect(typeof s.p50Ms === 'number' && typeof s.p99Ms === 'number' && typeof s.maxMs === 'number').toBe(true)
+      // The time the line covers (here, the server's life: the one summary is the last, at close), so a count reads as a rate.
+      expect(s.seconds, JSON.stringify(s)).toBeGreaterThan(0)
       // Quantiles come from bucket bounds; they must still never exceed what was measured.
       expect(s.p50Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.p99Ms as number)
       expect(s.p99Ms, JSON.stringify(s)).toBeLessThanOrEqual(s.maxMs as number)
