@@ -151,6 +151,21 @@ describe('in Redis mode, where each look at the store is a round trip', () => {
     expect(await (await inRedis.get(`/getTasks/${bobId}`)).json()).toEqual({ tasks: [] })
     expect((await inRedis.post('/submitTaskResult', { request_id: asked.request_id, client_name: 'evil.fake' })).status).toBe(404)
   })
+
+  it('answers the v1 polls held about a user while their mark was lost once their poll puts it back', async () => {
+    const bobId = user()
+    const bob = await V2User.signIn(inRedis.url, bobId)
+    await redis.stop()
+    await redis.start()
+    await eventually(async () => (await inRedis.get('/readyz')).status === 200, { timeoutMs: 10_000, message: 'the server to reach Redis again' })
+    // Unshielded, Bob's v1 polls are held: they take his places...
+    const held = [1, 2].map(async () => (await inRedis.get(`/getTasks/${bobId}?wait=30`)).json())
+    await heldPollsBecome(inRedis.app.relay, 2)
+    // ...until his own poll marks him again, which answers them.
+    expect((await bob.get('/v2/tasks')).status).toBe(200)
+    expect(await Promise.all(held)).toEqual([{ tasks: [] }, { tasks: [] }])
+    await heldPollsBecome(inRedis.app.relay, 0)
+  })
 })
 
 describe('v2 requests, seen with the v1 key', () => {

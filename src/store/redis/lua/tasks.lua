@@ -9,7 +9,8 @@
   ARGV[2] view          'v1' | 'v2'
   ARGV[3] signedInMs    v2: how long the caller's session has left, or '': the mark is kept up
                         at least that long, so that a mark lost with Redis's data (a restart,
-                        a failover, a flush) is back by the user's next poll
+                        a failover, a flush) is back by the user's next poll, which then wakes
+                        their task polls
 
   Returns {requestHash, sealedId, layout, msToExpiry, verified ('1' | '0'), sealedRequester or '',
            sealedPublicKey or '', ...}, oldest first; nil for the v1 view of a signed-in target
@@ -33,7 +34,13 @@ if view == 'v2' and signedInMs then
   -- rounding of each call's figure then do not make every poll rewrite it.
   -- pcall: a Redis at its maxmemory refuses the SET, and the poll must answer all the same.
   if markEnds == -2 then
-    redis.pcall('SET', signedInKey, '1', 'PXAT', untilMs + 1000)
+    local set = redis.pcall('SET', signedInKey, '1', 'PXAT', untilMs + 1000)
+    -- Shielded again: v1 polls held about the user meanwhile answer now, as at a sign-in
+    -- (signed-in.lua), instead of keeping the places of the user's own polls. The wake
+    -- key of a target's polls is its hash, the end of targetKey ({p}t:<target>).
+    if type(set) == 'table' and set.ok then
+      redis.call('PUBLISH', prefix .. 'wake', string.sub(targetKey, #prefix + 3))
+    end
   elseif markEnds >= 0 and markEnds < untilMs then
     redis.call('PEXPIREAT', signedInKey, untilMs + 1000)
   end
