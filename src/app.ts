@@ -12,6 +12,7 @@ import { logFailedAccepts } from './failed-accepts.js'
 import { TaskPolls } from './fast-path/task-polls.js'
 import { HttpServers } from './http-servers.js'
 import { bufferedStdout, loggingOptions, logsEveryRequest, summariseRequests } from './logging.js'
+import { installPipelineLimit } from './pipelined-calls.js'
 import { RequestStats } from './request-stats.js'
 import { Metrics } from './metrics/metrics.js'
 import errors from './plugins/errors.js'
@@ -80,6 +81,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.decorate('httpServers', httpServers)
   // In front of Fastify's own request listener, on each of them.
   httpServers.each((server) => { taskPolls.install(server) })
+  // And in front of both: a connection's pipelined calls are bounded before any is looked at.
+  httpServers.each((server) => { installPipelineLimit(server, config.maxPipelinedCalls) })
   const failedAccept = logFailedAccepts(app.log)
   httpServers.each((server) => { server.on('error', failedAccept) })
   app.setValidatorCompiler(validatorCompiler)

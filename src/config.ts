@@ -23,6 +23,7 @@ const EnvSchema = Type.Object({
   MAX_WAIT_SECONDS: Type.Number({ minimum: 0, maximum: 300, default: 30 }),
   MAX_HELD_POLLS_PER_USER: Type.Integer({ minimum: 1, maximum: 10000, default: 4 }),
   MAX_HELD_POLLS_TOTAL: Type.Integer({ minimum: 1, maximum: 10000000, default: 100000 }),
+  MAX_PIPELINED_CALLS: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
   SHUTDOWN_TIMEOUT_SECONDS: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
   RETRY_GRACE_SECONDS: Type.Number({ minimum: 1, maximum: 600, default: 30 }),
   STORE: Type.Enum(['memory', 'redis'], { default: 'memory' }),
@@ -52,6 +53,8 @@ export interface Config {
   maxWaitSeconds: number
   maxHeldPollsPerUser: number
   maxHeldPollsTotal: number
+  /** Calls one connection may have queued behind the one being answered (pipelined-calls.ts). */
+  maxPipelinedCalls: number
   shutdownTimeoutMs: number
   /** How long an answer stays retrievable by a retried call (a lost reply must not lose it). */
   retryGraceMs: number
@@ -149,6 +152,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     maxWaitSeconds: parsed.MAX_WAIT_SECONDS,
     maxHeldPollsPerUser: parsed.MAX_HELD_POLLS_PER_USER,
     maxHeldPollsTotal: parsed.MAX_HELD_POLLS_TOTAL,
+    maxPipelinedCalls: parsed.MAX_PIPELINED_CALLS,
     shutdownTimeoutMs: Math.round(parsed.SHUTDOWN_TIMEOUT_SECONDS * 1000),
     retryGraceMs: Math.round(parsed.RETRY_GRACE_SECONDS * 1000),
     store,

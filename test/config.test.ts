@@ -74,6 +74,7 @@ describe('settings', () => {
     // Counted inside the per-target cap: a larger one could never be reached.
     [{ MAX_PENDING_PER_TARGET: '10', MAX_UNVERIFIED_PER_TARGET: '11' }, /MAX_UNVERIFIED_PER_TARGET \(11\) is counted inside MAX_PENDING_PER_TARGET \(10\): it cannot be larger/],
     // The address alone, as a listen takes it (not as a URL writes it).
+    [{ MAX_PIPELINED_CALLS: '0' }, /MAX_PIPELINED_CALLS must be >= 1/],
     [{ HOST: '[::1]' }, /HOST takes an IPv6 address without brackets, such as HOST=::1/],
     [{ METRICS_HOST: '[::]' }, /METRICS_HOST takes an IPv6 address without brackets/]
   ])('refuses %o, naming the variable', (env, message) => {

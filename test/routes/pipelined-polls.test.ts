@@ -4,7 +4,9 @@
  * call on its connection cannot be answered before that call is. Such a poll
  * is answered at once, as with no wait, rather than held: held, one
  * connection could take every place under MAX_HELD_POLLS_TOTAL, and keep
- * them after it closed (only the call at its head hears the close).
+ * them after it closed (only the call at its head hears the close). And a
+ * connection may queue at most MAX_PIPELINED_CALLS calls behind the one being
+ * answered: one more closes it (src/pipelined-calls.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sign } from '../../src/crypto/signature.js'
@@ -13,7 +15,7 @@ import { build, eventually, heldPollsBecome, rawConnection, requestText, SIGN_IN
 let server: TestServer
 const user = userIds()
 
-beforeAll(async () => { server = await build({ ...SIGN_IN, MAX_HELD_POLLS_TOTAL: '3' }) })
+beforeAll(async () => { server = await build({ ...SIGN_IN, MAX_HELD_POLLS_TOTAL: '3', MAX_PIPELINED_CALLS: '50' }) })
 afterAll(async () => { await server.app.close() })
 
 const v1Poll = (userId: number, wait: number): string =>
@@ -56,5 +58,32 @@ describe('polls pipelined behind another call on their connection', () => {
     expect(connection.received().match(/\{"tasks":\[\]\}/g)).toHaveLength(3)
     connection.destroy()
     await heldPollsBecome(server.app.relay, 0)
+  })
+})
+
+describe('a connection that queues more than MAX_PIPELINED_CALLS calls', () => {
+  let bounded: TestServer
+  beforeAll(async () => { bounded = await build({ MAX_PIPELINED_CALLS: '3' }) })
+  afterAll(async () => { await bounded.app.close() })
+  const poll = (wait: number): string => {
+    const userId = user()
+    return requestText('GET', `/getTasks/${userId}?wait=${wait}`, { connection: 'keep-alive', 'x-signature': sign(bounded.key, `/getTasks/${userId}`) })
+  }
+
+  it('is served up to the bound, and closed past it', async () => {
+    // The head and three behind it: all answered, in order, and the connection stays open.
+    const within = rawConnection(bounded.url)
+    within.write(poll(1) + poll(30) + poll(30) + poll(30))
+    await eventually(() => answers(within.received()) === 4, { timeoutMs: 10_000 })
+    // Their places are free again once answered: another such batch is served too.
+    within.write(poll(1) + poll(1) + poll(1) + poll(1))
+    await eventually(() => answers(within.received()) === 8, { timeoutMs: 10_000 })
+    within.destroy()
+
+    // A fourth behind the head: the server closes the connection, and its held head leaves.
+    const past = rawConnection(bounded.url)
+    past.write(poll(30) + poll(30) + poll(30) + poll(30) + poll(30))
+    expect(answers(await past.closed)).toBe(0)
+    await heldPollsBecome(bounded.app.relay, 0)
   })
 })
