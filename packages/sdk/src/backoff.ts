@@ -49,6 +49,43 @@ export async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal 
   })
 }
 
+/** A signal for one piece of work, with its end: see `deadlineSignal`. */
+export interface Deadline {
+  readonly signal: AbortSignal
+  /** Whether it aborted because its time ran out (not because the caller's signal did). */
+  timedOut: () => boolean
+  /** Lets go of the caller's signal and the timer: call it once the work is done. */
+  release: () => void
+}
+
+/**
+ * A signal that aborts when `signal` does (with its reason) or after `ms` (with a
+ * TimeoutError, as AbortSignal.timeout's), until released. One AbortController
+ * per call, not AbortSignal.any: on Node 20 that left something on the caller's
+ * long-lived signal for every call (nodejs/node#55351), and a serving loop grew
+ * by about 115 bytes a poll. Its timer does not keep the process alive.
+ */
+export function deadlineSignal (ms: number, signal: AbortSignal | undefined): Deadline {
+  const controller = new AbortController()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }, ms)
+  timer.unref()
+  const follow = (): void => { controller.abort((signal as AbortSignal).reason) }
+  if (signal?.aborted === true) follow()
+  else signal?.addEventListener('abort', follow, { once: true })
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    release: () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', follow)
+    }
+  }
+}
+
 export interface PollUntilOptions {
   /** Stop after this long (then `{ status: 'timeout' }`); default: never. */
   timeoutMs?: number
@@ -90,14 +127,27 @@ export async function pollUntilSettled<T extends { status: string }> (
   { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs, retryable, onRetry }: PollUntilOptions
 ): Promise<Exclude<T, { status: 'pending' }> | { status: 'timeout' }> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
-  // Node's timeout signals do not keep a process alive. The signal fires a little after
+  // The deadline's timer does not keep a process alive. The signal fires a little after
   // the deadline: the server's hold ends by it (whole seconds, rounded down), and its
   // reply then still has time to arrive; cut, an answer it delivered once would be lost.
   // (A timer takes a whole number of ms up to 2^31 - 1; a longer wait ends by the clock.)
   const expiryMs = timeoutMs === undefined ? Infinity : Math.ceil(Math.max(0, timeoutMs) + Math.min(DEADLINE_GRACE_MS, timeoutMs / 4))
-  const expiry = expiryMs <= MAX_TIMER_MS ? AbortSignal.timeout(expiryMs) : undefined
-  const callSignal = expiry === undefined ? signal : signal === undefined ? expiry : AbortSignal.any([signal, expiry])
-  const expired = (): boolean => expiry?.aborted === true
+  const expiry = expiryMs <= MAX_TIMER_MS ? deadlineSignal(expiryMs, signal) : undefined
+  try {
+    return await pollWithin(poll, deadline, expiry?.signal ?? signal, () => expiry?.timedOut() === true, { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs, retryable, onRetry })
+  } finally {
+    expiry?.release()
+  }
+}
+
+/** pollUntilSettled's loop, with its deadline (ms since the epoch) and the signal that carries it. */
+async function pollWithin<T extends { status: string }> (
+  poll: (waitSeconds: number, signal: AbortSignal | undefined) => Promise<T>,
+  deadline: number,
+  callSignal: AbortSignal | undefined,
+  expired: () => boolean,
+  { timeoutMs, signal, onPending, longPollSeconds, pollIntervalMs, retryable, onRetry }: PollUntilOptions
+): Promise<Exclude<T, { status: 'pending' }> | { status: 'timeout' }> {
   for (;;) {
     signal?.throwIfAborted()
     const remaining = deadline - Date.now()

@@ -5,7 +5,7 @@
  * refusal that retrying cannot fix. What proves the caller (a signature, a
  * token) is the caller's business: it comes in as headers.
  */
-import { backoffDelay, sleep, untilAborted, type BackoffOptions } from './backoff.js'
+import { backoffDelay, deadlineSignal, sleep, untilAborted, type BackoffOptions } from './backoff.js'
 import { WhatClientError } from './errors.js'
 
 export interface HttpOptions {
@@ -69,8 +69,9 @@ export const isWaitRefusal = (err: unknown): boolean =>
  * The longest long-poll hold a client asks for. It starts at the client's
  * `longPollSeconds`; a server whose MAX_WAIT_SECONDS (30 by default) is lower
  * refuses such a wait with 422, and every poll would fail: the hold is then
- * halved (down to 0, which any server takes), the poll sent again, and the
- * lower hold kept for later polls.
+ * lowered to the most the refusal names (a WhatClient server's says
+ * "must be <= 5"), or else halved (down to 0, which any server takes), the
+ * poll sent again, and the lower hold kept for later polls.
  */
 export class LongPollCap {
   seconds: number
@@ -86,10 +87,22 @@ export class LongPollCap {
         return await call(wait)
       } catch (err) {
         if (wait <= 0 || !isWaitRefusal(err)) throw err
-        this.seconds = Math.min(this.seconds, Math.floor(wait / 2))
+        const most = waitAllowed((err as WhatClientError).detail)
+        this.seconds = Math.min(this.seconds, most !== undefined && most < wait ? Math.floor(most) : Math.floor(wait / 2))
       }
     }
   }
+}
+
+/** The longest `wait` a 422's detail says the server takes, if it says so (`{"loc": [..., "wait"], "msg": "must be <= 5"}`). */
+function waitAllowed (detail: unknown): number | undefined {
+  if (!Array.isArray(detail)) return undefined
+  for (const item of detail as Array<{ loc?: unknown, msg?: unknown }>) {
+    const about = Array.isArray(item?.loc) && item.loc.includes('wait')
+    const most = typeof item?.msg === 'string' ? /^must be <= (\d+(?:\.\d+)?)$/.exec(item.msg)?.[1] : undefined
+    if (about && most !== undefined) return Number(most)
+  }
+  return undefined
 }
 
 /** A success that lacks what the protocol promises: the server (or a proxy before it) is not speaking the protocol as agreed. */
@@ -138,13 +151,13 @@ export class HttpCore {
       const payload = typeof body === 'function' ? await untilAborted(body(), signal) : body
       let retryable: unknown
       let retryAfterMs = 0
+      const deadline = deadlineSignal(this.#requestTimeoutMs + waitSeconds * 1000, signal)
       try {
-        const timeout = AbortSignal.timeout(this.#requestTimeoutMs + waitSeconds * 1000)
         const res = await this.#fetch(url, {
           method,
           body: payload,
           headers: allHeaders,
-          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+          signal: deadline.signal
         })
         // Read in full inside the try: a body cut off (reset, the time limit, an abort) is a
         // failed call, never an empty answer (a wait would read that as "expired").
@@ -163,6 +176,8 @@ export class HttpCore {
         if (signal?.aborted === true) throw signal.reason
         if (typeof err === 'object' && err !== null) transportFailures.add(err)
         retryable = err
+      } finally {
+        deadline.release()
       }
       if (attempt >= this.maxRetries) throw retryable
       const delay = Math.max(Math.min(retryAfterMs, this.retry.maxMs), backoffDelay(attempt, this.retry))
