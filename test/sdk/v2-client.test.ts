@@ -324,7 +324,11 @@ describe('WhatClientV2 signing in again', () => {
       const client = new WhatClientV2({ baseUrl: proxy.url, initData: () => initDataFor(++calls === 1 ? id : user()) })
       await client.signIn()
       proxy.route = () => server.url
-      await expect(client.tasks()).rejects.toThrow(/signed in another user/)
+      await expect(client.tasks()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signed in another user/) })
+      expect(client.session?.userId).toBe(id)
+      // Asked for in so many words, too: through the callback, or with init data given.
+      await expect(client.signIn()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signed in another user/) })
+      await expect(client.signIn(initDataFor(user()))).rejects.toBeInstanceOf(WhatClientError)
       expect(client.session?.userId).toBe(id)
     } finally {
       await proxy.close()

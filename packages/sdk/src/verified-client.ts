@@ -167,10 +167,13 @@ export class WhatClientV2 {
   /**
    * Signs in with init data (or, without it, with the `initData` callback's).
    * Throws WhatClientError 401 when the server refuses it (not its bot's,
-   * stale, already used), 503 when the server has no sign-in.
+   * stale, already used), 503 when the server has no sign-in, and 401 too,
+   * keeping the session it has, when the client is signed in already and the
+   * init data is another user's: a client acts for one user (its questions'
+   * keys are that user's); make another client for another user.
    */
   async signIn (initData?: string, signal?: AbortSignal): Promise<Session> {
-    await this.#signInWith(initData, signal)
+    await this.#signInWith(initData, signal, this.#session?.userId)
     return this.session as Session
   }
 
@@ -450,7 +453,7 @@ export class WhatClientV2 {
   /**
    * POST /v2/session with `initData`, or the callback's, fresh for every attempt (a
    * retried 503 may follow a write that landed: the same init data would then be
-   * refused as a replay). `sameUser` (a renewal) refuses a session for anyone else.
+   * refused as a replay). `sameUser` (a client signed in already) refuses a session for anyone else.
    */
   async #signInWith (initData: string | undefined, signal: AbortSignal | undefined, sameUser?: number): Promise<void> {
     const body = initData !== undefined
@@ -462,7 +465,7 @@ export class WhatClientV2 {
       throw malformed(reply, 'POST /v2/session', 'a token, user_id and expires_at')
     }
     if (sameUser !== undefined && userId !== sameUser) {
-      throw new Error('the initData callback signed in another user than this client\'s session: refused, the client still acts as its user')
+      throw new WhatClientError(401, 'the init data signed in another user than this client\'s session: refused, the client still acts as its user')
     }
     this.#token = token
     this.#session = { userId, expiresAt }
