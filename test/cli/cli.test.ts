@@ -77,8 +77,8 @@ describe('whatclient ask / answer, as child processes', () => {
   })
 
   it('says so when fetch will not connect to the port at all', async () => {
-    // 6667 is one of the Fetch standard's "bad ports": fetch refuses it before any connection.
-    const asking = runCli(['ask', user(), '--as', user(), '--json', '--timeout', '2'], { WHATCLIENT_URL: 'http://127.0.0.1:6667', WHATCLIENT_KEY: 'k' })
+    // 6667 is one of the Fetch standard's "bad ports": fetch refuses it before any connection, and no retry can help.
+    const asking = runCli(['ask', user(), '--as', user(), '--json', '--timeout', '30'], { WHATCLIENT_URL: 'http://127.0.0.1:6667', WHATCLIENT_KEY: 'k' })
     expect(await asking.exited).toBe(1)
     expect(JSON.parse(asking.stdout())).toMatchObject({ status: 'error', error: expect.stringMatching(/fetch does not connect to that port .*; serve on another/) })
   })

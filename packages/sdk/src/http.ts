@@ -175,6 +175,8 @@ export class HttpCore {
         if (err instanceof WhatClientError && err !== retryable) throw err
         if (signal?.aborted === true) throw signal.reason
         if (typeof err === 'object' && err !== null) transportFailures.add(err)
+        // fetch refuses some ports outright (the Fetch standard's "bad ports", such as 6667): no retry reaches them.
+        if ((err as { cause?: { message?: unknown } })?.cause?.message === 'bad port') throw err
         retryable = err
       } finally {
         deadline.release()
