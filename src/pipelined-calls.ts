@@ -12,7 +12,8 @@
  * far below.
  *
  * The call being answered costs nothing here (one check): only calls queued
- * behind it are counted, each until its answer is done.
+ * behind another are counted, each until it reaches the head of its
+ * connection (Node then gives its response the socket).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
@@ -23,9 +24,8 @@ const QUEUED = Symbol('whatclient calls queued on this connection')
 
 type Counted = Socket & { [QUEUED]?: number }
 
-/** A queued response's 'close' listener (the same function for every one): its place frees. */
-function onQueuedClose (this: ServerResponse): void {
-  const socket = this.req.socket as Counted
+/** A queued response's 'socket' listener (the same function for every one): at the head now, it frees its place. */
+function onHeadReached (this: ServerResponse, socket: Counted): void {
   socket[QUEUED] = (socket[QUEUED] ?? 1) - 1
 }
 
@@ -41,7 +41,8 @@ export function limitPipelinedCalls (handler: RequestHandler, max: number): Requ
       return
     }
     socket[QUEUED] = queued
-    response.once('close', onQueuedClose)
+    // A connection that dies first takes its count with it.
+    response.once('socket', onHeadReached)
     handler(request, response)
   }
 }

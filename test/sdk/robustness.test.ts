@@ -7,6 +7,7 @@
  * never does; the real one plays the rest.
  */
 import { spawnSync } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -65,6 +66,10 @@ const delay = async (ms: number): Promise<void> => { await new Promise((resolve)
 
 describe('a program that calls for days with one signal', () => {
   it('keeps nothing per call on that signal (each call links to it through an AbortController of its own)', async () => {
+    // The probe runs the built SDK (npm test builds first): a build older than the sources would test old code.
+    const built = (name: string): number => statSync(fileURLToPath(new URL(`../../packages/sdk/dist/${name}.js`, import.meta.url))).mtimeMs
+    const source = (name: string): number => statSync(fileURLToPath(new URL(`../../packages/sdk/src/${name}.ts`, import.meta.url))).mtimeMs
+    for (const name of ['http', 'backoff']) expect(built(name), `packages/sdk/dist/${name}.js is older than its source: npm run build`).toBeGreaterThanOrEqual(source(name))
     // In a process of its own, so that the heap counted holds nothing of the test runner's.
     const probe = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(new URL('./weakref-probe.mjs', import.meta.url)), '4000'], { encoding: 'utf8', timeout: 60_000 })
     expect(probe.status, probe.stderr).toBe(0)
@@ -321,5 +326,25 @@ describe('transport failures', () => {
     const err = await client.requestClient(1, 2).catch((e: unknown) => e)
     expect(isTransportFailure(err)).toBe(true)
     expect(isTransportFailure(new WhatClientError(503, 'busy'))).toBe(false)
+  })
+
+  it('include a port fetch refuses outright, thrown at once: no retry reaches it', async () => {
+    let retries = 0
+    // 6667 is one of the Fetch standard's "bad ports".
+    const client = new WhatClient({ baseUrl: 'http://127.0.0.1:6667', apiKey: 'k', retry: fast, onRetry: () => { retries++ } })
+    const err = await client.requestClient(1, 2).catch((e: unknown) => e)
+    expect(isTransportFailure(err)).toBe(true)
+    expect((err as { cause?: { message?: string } }).cause?.message).toBe('bad port')
+    expect(retries).toBe(0)
+  })
+})
+
+describe('a time limit per call', () => {
+  it('is refused at once when no timer could keep it', () => {
+    for (const requestTimeoutMs of [0, -1, Number.NaN, Infinity, 2 ** 31]) {
+      expect(() => new WhatClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', requestTimeoutMs }), String(requestTimeoutMs)).toThrow(RangeError)
+      expect(() => new WhatClientV2({ baseUrl: 'http://127.0.0.1:1', requestTimeoutMs }), String(requestTimeoutMs)).toThrow(RangeError)
+    }
+    expect(() => new WhatClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', requestTimeoutMs: 2.5 })).not.toThrow()
   })
 })

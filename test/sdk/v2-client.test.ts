@@ -324,12 +324,16 @@ describe('WhatClientV2 signing in again', () => {
       const client = new WhatClientV2({ baseUrl: proxy.url, initData: () => initDataFor(++calls === 1 ? id : user()) })
       await client.signIn()
       proxy.route = () => server.url
-      await expect(client.tasks()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signed in another user/) })
+      await expect(client.tasks()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signs in another user/) })
       expect(client.session?.userId).toBe(id)
       // Asked for in so many words, too: through the callback, or with init data given.
-      await expect(client.signIn()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signed in another user/) })
-      await expect(client.signIn(initDataFor(user()))).rejects.toBeInstanceOf(WhatClientError)
+      await expect(client.signIn()).rejects.toMatchObject({ status: 401, message: expect.stringMatching(/signs in another user/) })
+      const someoneElse = user()
+      const theirs = initDataFor(someoneElse)
+      await expect(client.signIn(theirs)).rejects.toBeInstanceOf(WhatClientError)
       expect(client.session?.userId).toBe(id)
+      // Refused before it was sent: that init data, accepted once only, is still good for a client of their own.
+      expect((await new WhatClientV2({ baseUrl: server.url }).signIn(theirs)).userId).toBe(someoneElse)
     } finally {
       await proxy.close()
       await first.close()

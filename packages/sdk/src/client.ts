@@ -35,7 +35,7 @@ export interface WhatClientOptions {
   retry?: BackoffOptions
   /** Retries of one call before its error is thrown (default 4); `answerTasks` keeps going regardless. */
   maxRetries?: number
-  /** Time limit for one HTTP call, on top of its long-poll hold (default 10 s). */
+  /** Time limit for one HTTP call, on top of its long-poll hold (default 10 s; above 0 and below about 24 days, else RangeError). */
   requestTimeoutMs?: number
   /** A fetch to use instead of the global one. */
   fetch?: typeof fetch
@@ -157,6 +157,11 @@ export class WhatClient {
 
 /** The HTTP core for a client's options, with the defaults both clients share. */
 export function httpCoreFor (options: Pick<WhatClientOptions, 'baseUrl' | 'retry' | 'maxRetries' | 'requestTimeoutMs' | 'fetch' | 'onRetry'>): HttpCore {
+  const { requestTimeoutMs } = options
+  // A timer takes whole ms up to 2^31 - 1 (the hold adds at most 300 s); past that, or NaN, it fires at once.
+  if (requestTimeoutMs !== undefined && !(requestTimeoutMs > 0 && requestTimeoutMs <= 2 ** 31 - 1 - 300_000)) {
+    throw new RangeError('requestTimeoutMs is a time in ms: above 0, and below about 24 days')
+  }
   return new HttpCore({
     baseUrl: options.baseUrl,
     retry: options.retry ?? { baseMs: 250, maxMs: 10_000 },

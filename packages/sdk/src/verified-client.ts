@@ -453,21 +453,37 @@ export class WhatClientV2 {
   /**
    * POST /v2/session with `initData`, or the callback's, fresh for every attempt (a
    * retried 503 may follow a write that landed: the same init data would then be
-   * refused as a replay). `sameUser` (a client signed in already) refuses a session for anyone else.
+   * refused as a replay). `sameUser` (a client signed in already) refuses a session for
+   * anyone else: before sending, when the init data names its user, so that init data
+   * single-use on the server is not spent for nothing; after, by the reply, in any case.
    */
   async #signInWith (initData: string | undefined, signal: AbortSignal | undefined, sameUser?: number): Promise<void> {
-    const body = initData !== undefined
-      ? JSON.stringify({ init_data: initData })
-      : async () => JSON.stringify({ init_data: await this.#freshInitData() })
+    const checked = (data: string): string => {
+      const named = initDataUser(data)
+      if (sameUser !== undefined && named !== undefined && named !== sameUser) throw anotherUser()
+      return JSON.stringify({ init_data: data })
+    }
+    const body = initData !== undefined ? checked(initData) : async () => checked(await this.#freshInitData())
     const reply = await this.#http.send({ method: 'POST', path: '/v2/session', body, signal })
     const { token, user_id: userId, expires_at: expiresAt } = (reply.body ?? {}) as Record<string, unknown>
     if (typeof token !== 'string' || token === '' || typeof userId !== 'number' || !Number.isSafeInteger(userId) || typeof expiresAt !== 'number') {
       throw malformed(reply, 'POST /v2/session', 'a token, user_id and expires_at')
     }
-    if (sameUser !== undefined && userId !== sameUser) {
-      throw new WhatClientError(401, 'the init data signed in another user than this client\'s session: refused, the client still acts as its user')
-    }
+    if (sameUser !== undefined && userId !== sameUser) throw anotherUser()
     this.#token = token
     this.#session = { userId, expiresAt }
+  }
+}
+
+const anotherUser = (): WhatClientError =>
+  new WhatClientError(401, 'the init data signs in another user than this client\'s session: refused, the client still acts as its user')
+
+/** The user id init data names (its `user` field, JSON), or undefined when it names none that can be read: the server then decides. */
+function initDataUser (initData: string): number | undefined {
+  try {
+    const user = JSON.parse(new URLSearchParams(initData).get('user') ?? '') as { id?: unknown }
+    return typeof user?.id === 'number' && Number.isSafeInteger(user.id) ? user.id : undefined
+  } catch {
+    return undefined
   }
 }
