@@ -12,7 +12,7 @@
  * every server.
  */
 import { lookup } from 'node:dns/promises'
-import { createServer, type Server, type ServerOptions } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 
@@ -23,6 +23,22 @@ declare module 'fastify' {
 }
 
 type ServerSetup = (server: Server) => void
+
+/** A server's 'request' listener. */
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
+
+/**
+ * Puts `wrap(listener)` in place of `server`'s one 'request' listener, so that it sees
+ * each request first (the fast path, the bound on pipelined calls). Throws unless there is
+ * exactly one: two would both answer.
+ */
+export function wrapRequestListener (server: Server, wrap: (listener: RequestHandler) => RequestHandler): void {
+  const listeners = server.listeners('request')
+  if (listeners.length !== 1) throw new Error(`expected one request listener, found ${listeners.length}`)
+  const listener = listeners[0] as RequestHandler
+  server.removeListener('request', listener)
+  server.on('request', wrap(listener))
+}
 
 /** Every address a name resolves to, as node:dns's lookup with `{ all: true }` gives them. */
 export type LookupAll = (host: string) => Promise<Array<{ address: string }>>

@@ -15,10 +15,9 @@
  * behind another are counted, each until it reaches the head of its
  * connection (Node then gives its response the socket).
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-
-type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
+import { wrapRequestListener, type RequestHandler } from './http-servers.js'
 
 const QUEUED = Symbol('whatclient calls queued on this connection')
 
@@ -49,9 +48,5 @@ export function limitPipelinedCalls (handler: RequestHandler, max: number): Requ
 
 /** Puts the bound in front of `server`'s one 'request' listener. */
 export function installPipelineLimit (server: Server, max: number): void {
-  const listeners = server.listeners('request')
-  if (listeners.length !== 1) throw new Error(`expected one request listener, found ${listeners.length}`)
-  const handler = listeners[0] as RequestHandler
-  server.removeListener('request', handler)
-  server.on('request', limitPipelinedCalls(handler, max))
+  wrapRequestListener(server, (handler) => limitPipelinedCalls(handler, max))
 }

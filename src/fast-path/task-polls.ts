@@ -34,6 +34,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { HmacKey } from '../crypto/hmac.js'
+import { wrapRequestListener, type RequestHandler } from '../http-servers.js'
 import { verify } from '../crypto/signature.js'
 import type { Session, SessionTokens } from '../identity/tokens.js'
 import type { Held, Outcome, Relay } from '../relay/relay.js'
@@ -42,8 +43,6 @@ import { holdResponse, unwatchResponse } from '../routes/held-reply.js'
 import { bearerToken } from '../routes/v2/authenticate.js'
 import type { Task } from '../store/task-store.js'
 import { asError, markHandedOn, type FoundTasks, type HandOn } from './handed-on.js'
-
-export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void
 
 export interface TaskPollOptions {
   relay: Relay
@@ -131,11 +130,7 @@ export class TaskPolls {
    * (call it before any other 'request' listener is added).
    */
   install (server: Server): void {
-    const listeners = server.listeners('request')
-    if (listeners.length !== 1) throw new Error(`expected Fastify's one request listener, found ${listeners.length}`)
-    const framework = listeners[0] as RequestHandler
-    server.removeListener('request', framework)
-    server.on('request', this.handler(framework))
+    wrapRequestListener(server, (framework) => this.handler(framework))
   }
 
   /** Starts answering (until then, and when never called, every request goes to Fastify). */
